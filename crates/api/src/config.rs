@@ -1,0 +1,177 @@
+//! Program, store, product and promotion configuration.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Program settings. Omitted optional fields take their defaults.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramBody {
+    /// ISO 4217 currency code, e.g. `RUB`.
+    pub currency: String,
+    /// Minor units one point is worth when paying, e.g. 100.
+    pub point_value: i64,
+    /// Days earned points stay pending (the return window). Default 14.
+    #[serde(default)]
+    pub pending_days: Option<u32>,
+    /// Days points stay available before they expire; 0 = never. Default 0.
+    #[serde(default)]
+    pub expiry_days: Option<u32>,
+    /// The most of a receipt's to-pay amount points may pay, in percent. Default 100.
+    #[serde(default)]
+    pub max_redeem_percent: Option<u32>,
+}
+
+/// Program settings as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProgramOut {
+    pub currency: String,
+    pub point_value: i64,
+    pub pending_days: u32,
+    pub expiry_days: u32,
+    pub max_redeem_percent: u32,
+}
+
+/// A store of the chain.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoreBody {
+    pub name: String,
+    /// IANA time zone, e.g. `Asia/Vladivostok`.
+    pub timezone: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A store as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StoreOut {
+    pub store_id: String,
+    pub name: String,
+    pub timezone: String,
+    pub region: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// A catalogue product.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductBody {
+    pub name: String,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Points may not pay for this product.
+    #[serde(default)]
+    pub no_points_payment: bool,
+}
+
+/// A product as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProductOut {
+    pub sku: String,
+    pub name: String,
+    pub category: Option<String>,
+    pub brand: Option<String>,
+    pub tags: Vec<String>,
+    pub no_points_payment: bool,
+}
+
+/// A promotion.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionBody {
+    pub name: String,
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Higher is evaluated first; ties by id ascending. Default 0.
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub schedule: Option<ScheduleBody>,
+    #[serde(default)]
+    pub conditions: Option<ConditionsBody>,
+    pub effects: Vec<EffectBody>,
+}
+
+/// When a promotion runs, as store-local date-times `YYYY-MM-DDTHH:MM[:SS]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// What a receipt must satisfy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionsBody {
+    /// Minimum receipt amount before discounts, in minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_amount: Option<i64>,
+}
+
+/// An effect of a promotion.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EffectBody {
+    /// A percentage off the matching lines.
+    PercentOff {
+        /// 0 < percent <= 100, at most two decimals.
+        #[schema(value_type = f64)]
+        percent: serde_json::Number,
+        /// Which lines: `{"sku"|"category"|"brand"|"tag": [...]}`, `{"all"|"any": [MATCH...]}`,
+        /// `{"not": MATCH}`. Absent = every line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        items: Option<serde_json::Value>,
+    },
+    /// Points worth a percentage of the money paid for the matching lines, rounded down.
+    EarnPoints {
+        #[schema(value_type = f64)]
+        percent: serde_json::Number,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        items: Option<serde_json::Value>,
+    },
+}
+
+/// A promotion as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PromotionOut {
+    pub promotion_id: String,
+    pub name: String,
+    pub enabled: bool,
+    pub priority: i32,
+    pub schedule: ScheduleBody,
+    pub conditions: ConditionsBody,
+    pub effects: Vec<EffectBody>,
+    pub updated_at: String,
+    pub deleted_at: Option<String>,
+}
+
+/// All stores.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StoreList {
+    pub items: Vec<StoreOut>,
+}
+
+/// All products.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProductList {
+    pub items: Vec<ProductOut>,
+}
+
+/// All promotions, deleted ones included.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PromotionList {
+    pub items: Vec<PromotionOut>,
+}

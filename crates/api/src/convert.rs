@@ -1,0 +1,497 @@
+//! Conversions between wire types and domain types. Requests become validated domain
+//! values (errors name the JSON field at fault); domain results become responses.
+
+use crate::*;
+use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
+use tessera_core::catalog::{Product, Store};
+use tessera_core::customer::Customer;
+use tessera_core::decimal::{format_scaled, parse_scaled};
+use tessera_core::ledger::{Balance, Entry};
+use tessera_core::pricing::{Calculation, PricedLine};
+use tessera_core::program::Program;
+use tessera_core::promotion::{Conditions, Effect, ItemMatch, Percent, Promotion, Schedule};
+use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
+use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
+use tessera_core::{CoreError, ErrorCode};
+
+/// Formats an instant as RFC 3339 UTC with seconds.
+pub fn time_out(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Parses an RFC 3339 date-time with offset.
+pub fn parse_at(text: &str, field: &str) -> Result<DateTime<FixedOffset>, CoreError> {
+    DateTime::parse_from_rfc3339(text).map_err(|_| {
+        CoreError::invalid(
+            field,
+            "must be an RFC 3339 date-time with offset, such as 2026-03-01T12:30:00+03:00",
+        )
+    })
+}
+
+/// Parses a quantity with at most 3 decimals into thousandths.
+pub fn parse_qty(number: &serde_json::Number, field: &str) -> Result<i64, CoreError> {
+    parse_scaled(&number.to_string(), 3).map_err(|e| {
+        CoreError::field(
+            ErrorCode::InvalidQuantity,
+            field,
+            format!("must be a number with at most 3 decimals: {e}"),
+        )
+    })
+}
+
+/// A quantity in thousandths as a JSON number (`532` becomes `0.532`).
+pub fn qty_out(qty: i64) -> serde_json::Number {
+    format_scaled(qty, 3)
+        .parse()
+        .unwrap_or_else(|_| serde_json::Number::from(0))
+}
+
+fn percent_in(number: &serde_json::Number, field: &str) -> Result<Percent, CoreError> {
+    parse_scaled(&number.to_string(), 2)
+        .map(Percent)
+        .map_err(|e| {
+            CoreError::invalid(
+                field,
+                format!("must be a percent with at most 2 decimals: {e}"),
+            )
+        })
+}
+
+fn percent_out(percent: Percent) -> serde_json::Number {
+    format_scaled(percent.0, 2)
+        .parse()
+        .unwrap_or_else(|_| serde_json::Number::from(0))
+}
+
+pub fn program_from(body: ProgramBody) -> Result<Program, CoreError> {
+    let defaults = Program::default();
+    let program = Program {
+        currency: body.currency,
+        point_value: body.point_value,
+        pending_days: body.pending_days.unwrap_or(defaults.pending_days),
+        expiry_days: body.expiry_days.unwrap_or(defaults.expiry_days),
+        max_redeem_percent: body
+            .max_redeem_percent
+            .unwrap_or(defaults.max_redeem_percent),
+    };
+    program.validate()?;
+    Ok(program)
+}
+
+pub fn program_out(program: &Program) -> ProgramOut {
+    ProgramOut {
+        currency: program.currency.clone(),
+        point_value: program.point_value,
+        pending_days: program.pending_days,
+        expiry_days: program.expiry_days,
+        max_redeem_percent: program.max_redeem_percent,
+    }
+}
+
+pub fn store_from(store_id: &str, body: StoreBody) -> Result<Store, CoreError> {
+    let store = Store {
+        store_id: store_id.to_string(),
+        name: body.name,
+        timezone: body.timezone,
+        region: body.region,
+        tags: body.tags,
+    };
+    store.validate()?;
+    Ok(store)
+}
+
+pub fn store_out(store: &Store) -> StoreOut {
+    StoreOut {
+        store_id: store.store_id.clone(),
+        name: store.name.clone(),
+        timezone: store.timezone.clone(),
+        region: store.region.clone(),
+        tags: store.tags.clone(),
+    }
+}
+
+pub fn product_from(sku: &str, body: ProductBody) -> Result<Product, CoreError> {
+    let product = Product {
+        sku: sku.to_string(),
+        name: body.name,
+        category: body.category,
+        brand: body.brand,
+        tags: body.tags,
+        no_points_payment: body.no_points_payment,
+    };
+    product.validate()?;
+    Ok(product)
+}
+
+pub fn product_out(product: &Product) -> ProductOut {
+    ProductOut {
+        sku: product.sku.clone(),
+        name: product.name.clone(),
+        category: product.category.clone(),
+        brand: product.brand.clone(),
+        tags: product.tags.clone(),
+        no_points_payment: product.no_points_payment,
+    }
+}
+
+fn local_time(text: &Option<String>, field: &str) -> Result<Option<NaiveDateTime>, CoreError> {
+    let Some(text) = text else { return Ok(None) };
+    ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            CoreError::invalid(
+                field,
+                "must be a store-local date-time such as 2026-03-01T10:00",
+            )
+        })
+}
+
+fn items_in(items: Option<serde_json::Value>, field: &str) -> Result<Option<ItemMatch>, CoreError> {
+    items
+        .map(|value| {
+            serde_json::from_value::<ItemMatch>(value).map_err(|e| {
+                CoreError::invalid(
+                    field,
+                    format!("must be an item match such as {{\"category\": [\"shoes\"]}}: {e}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promotion, CoreError> {
+    let schedule = body.schedule.unwrap_or_default();
+    let mut effects = Vec::with_capacity(body.effects.len());
+    for (idx, effect) in body.effects.into_iter().enumerate() {
+        let at = format!("effects[{idx}]");
+        effects.push(match effect {
+            EffectBody::PercentOff { percent, items } => Effect::PercentOff {
+                percent: percent_in(&percent, &format!("{at}.percent"))?,
+                items: items_in(items, &format!("{at}.items"))?,
+            },
+            EffectBody::EarnPoints { percent, items } => Effect::EarnPoints {
+                percent: percent_in(&percent, &format!("{at}.percent"))?,
+                items: items_in(items, &format!("{at}.items"))?,
+            },
+        });
+    }
+    let promotion = Promotion {
+        promotion_id: promotion_id.to_string(),
+        name: body.name,
+        enabled: body.enabled.unwrap_or(true),
+        priority: body.priority.unwrap_or(0),
+        schedule: Schedule {
+            from: local_time(&schedule.from, "schedule.from")?,
+            to: local_time(&schedule.to, "schedule.to")?,
+        },
+        conditions: Conditions {
+            min_amount: body.conditions.and_then(|c| c.min_amount),
+        },
+        effects,
+    };
+    promotion.validate()?;
+    Ok(promotion)
+}
+
+fn items_out(items: &Option<ItemMatch>) -> Option<serde_json::Value> {
+    items.as_ref().and_then(|m| serde_json::to_value(m).ok())
+}
+
+pub fn promotion_out(
+    promotion: &Promotion,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+) -> PromotionOut {
+    let local = |t: Option<NaiveDateTime>| t.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string());
+    PromotionOut {
+        promotion_id: promotion.promotion_id.clone(),
+        name: promotion.name.clone(),
+        enabled: promotion.enabled,
+        priority: promotion.priority,
+        schedule: ScheduleBody {
+            from: local(promotion.schedule.from),
+            to: local(promotion.schedule.to),
+        },
+        conditions: ConditionsBody {
+            min_amount: promotion.conditions.min_amount,
+        },
+        effects: promotion
+            .effects
+            .iter()
+            .map(|effect| match effect {
+                Effect::PercentOff { percent, items } => EffectBody::PercentOff {
+                    percent: percent_out(*percent),
+                    items: items_out(items),
+                },
+                Effect::EarnPoints { percent, items } => EffectBody::EarnPoints {
+                    percent: percent_out(*percent),
+                    items: items_out(items),
+                },
+            })
+            .collect(),
+        updated_at: time_out(updated_at),
+        deleted_at: deleted_at.map(time_out),
+    }
+}
+
+pub fn customer_from(
+    body: CustomerBody,
+    customer_id: String,
+    now: DateTime<Utc>,
+) -> Result<Customer, CoreError> {
+    let mut customer = Customer {
+        customer_id,
+        name: body.name,
+        phone: body.phone,
+        email: body.email,
+        cards: body.cards,
+        created_at: now,
+    };
+    customer.normalize()?;
+    Ok(customer)
+}
+
+pub fn customer_out(customer: &Customer, balance: &Balance) -> CustomerOut {
+    CustomerOut {
+        customer_id: customer.customer_id.clone(),
+        name: customer.name.clone(),
+        phone: customer.phone.clone(),
+        email: customer.email.clone(),
+        cards: customer.cards.clone(),
+        created_at: time_out(customer.created_at),
+        balance: BalanceSummary {
+            available: balance.available,
+            pending: balance.pending,
+        },
+    }
+}
+
+pub fn balance_out(customer_id: &str, at: DateTime<Utc>, balance: &Balance) -> BalanceOut {
+    BalanceOut {
+        customer_id: customer_id.to_string(),
+        at: time_out(at),
+        available: balance.available,
+        pending: balance.pending,
+        expiring: balance
+            .expiring
+            .iter()
+            .map(|(at, points)| Expiring {
+                points: *points,
+                at: time_out(*at),
+            })
+            .collect(),
+    }
+}
+
+pub fn entry_out(entry_id: i64, entry: &Entry) -> EntryOut {
+    EntryOut {
+        entry_id,
+        kind: entry.kind.as_str().to_string(),
+        debit: entry.debit.as_str().to_string(),
+        credit: entry.credit.as_str().to_string(),
+        amount: entry.amount,
+        lot_id: entry.lot_id.clone(),
+        receipt_id: entry.receipt_id.clone(),
+        op_id: entry.op_id.clone(),
+        at: time_out(entry.at),
+    }
+}
+
+/// A receipt body as a validated domain receipt and the till's expected to-pay amount.
+pub fn receipt_from(body: ReceiptBody) -> Result<(ReceiptRequest, Option<i64>), CoreError> {
+    let customer = match body.customer {
+        None => None,
+        Some(CustomerRefBody {
+            card: Some(card),
+            phone: None,
+            customer_id: None,
+        }) => Some(CustomerRef::Card(card)),
+        Some(CustomerRefBody {
+            card: None,
+            phone: Some(phone),
+            customer_id: None,
+        }) => Some(CustomerRef::Phone(phone)),
+        Some(CustomerRefBody {
+            card: None,
+            phone: None,
+            customer_id: Some(id),
+        }) => Some(CustomerRef::CustomerId(id)),
+        Some(_) => {
+            return Err(CoreError::invalid(
+                "customer",
+                "must hold exactly one of card, phone, customer_id",
+            ))
+        }
+    };
+    let redeem = match body.redeem_points {
+        None | Some(serde_json::Value::Null) => Redeem::None,
+        Some(serde_json::Value::String(word)) if word == "max" => Redeem::Max,
+        Some(serde_json::Value::Number(n)) if n.as_i64().is_some() => {
+            Redeem::Points(n.as_i64().unwrap_or(0))
+        }
+        Some(_) => {
+            return Err(CoreError::invalid(
+                "redeem_points",
+                "must be 0, a positive number of points or \"max\"",
+            ))
+        }
+    };
+    let mut lines = Vec::with_capacity(body.lines.len());
+    for (idx, line) in body.lines.into_iter().enumerate() {
+        lines.push(ReceiptLine {
+            line: line.line,
+            sku: line.sku,
+            qty: parse_qty(&line.qty, &format!("lines[{idx}].qty"))?,
+            price: line.price,
+        });
+    }
+    let mut request = ReceiptRequest {
+        receipt_id: body.receipt_id,
+        store_id: body.store_id,
+        terminal_id: body.terminal_id,
+        at: parse_at(&body.at, "at")?,
+        customer,
+        lines,
+        redeem,
+    };
+    request.validate()?;
+    Ok((request, body.expect.map(|e| e.to_pay)))
+}
+
+fn line_out(line: &PricedLine) -> LineOut {
+    LineOut {
+        line: line.line,
+        sku: line.sku.clone(),
+        qty: qty_out(line.qty),
+        price: line.price,
+        amount: line.amount,
+        discount: line.discount,
+        points_paid: line.points_paid,
+        points_redeemed: line.points_redeemed,
+        total: line.total,
+        points_earned: line.points_earned,
+        promotions: line.promotions.clone(),
+    }
+}
+
+fn totals_out(calc: &Calculation) -> TotalsOut {
+    TotalsOut {
+        amount: calc.totals.amount,
+        discount: calc.totals.discount,
+        points_value: calc.totals.points_value,
+        to_pay: calc.totals.to_pay,
+    }
+}
+
+/// The calculate (`version: None`) or commit (`version: Some(1)`) response.
+pub fn calculation_out(
+    receipt_id: &str,
+    calc: &Calculation,
+    version: Option<u32>,
+    new_member: bool,
+) -> CalculationOut {
+    CalculationOut {
+        receipt_id: receipt_id.to_string(),
+        status: if version.is_some() {
+            "committed"
+        } else {
+            "calculated"
+        }
+        .to_string(),
+        version,
+        customer_id: calc.customer_id.clone(),
+        new_member,
+        lines: calc.lines.iter().map(line_out).collect(),
+        totals: totals_out(calc),
+        rewards: RewardsOut {
+            points_earned: calc.points_earned,
+            points_redeemed: calc.points_redeemed,
+            points_value: calc.totals.points_value,
+            coupons_issued: Vec::new(),
+            certificates: Vec::new(),
+            status: None,
+        },
+        profile_requests: Vec::new(),
+        cross_sell: Vec::new(),
+        promotions: calc
+            .promotions
+            .iter()
+            .map(|p| AppliedPromotionOut {
+                promotion_id: p.promotion_id.clone(),
+                name: p.name.clone(),
+                effect: p.effect.clone(),
+                discount: p.discount,
+                points: p.points,
+            })
+            .collect(),
+        balance: calc.balance.map(|b| BalanceAfterOut {
+            available: b.available,
+            pending: b.pending,
+        }),
+        messages: calc.messages.clone(),
+    }
+}
+
+/// The return or cancel response.
+pub fn return_out(
+    record: &ReceiptRecord,
+    return_id: Option<&str>,
+    outcome: &ReturnOutcome,
+    balance: Option<&Balance>,
+) -> ReturnOut {
+    ReturnOut {
+        receipt_id: record.receipt_id.clone(),
+        return_id: return_id.map(str::to_string),
+        version: record.version,
+        status: record.status.as_str().to_string(),
+        lines: outcome
+            .lines
+            .iter()
+            .map(|l| ReturnedLineOut {
+                line: l.line,
+                qty: qty_out(l.qty),
+                refund_money: l.refund_money,
+                discount: l.discount,
+                points_refunded: l.points_refunded,
+                points_reversed: l.points_reversed,
+            })
+            .collect(),
+        refund_money: outcome.refund_money,
+        points_refunded: outcome.points_refunded,
+        points_reversed: outcome.points_reversed,
+        balance: balance.map(|b| BalanceAfterOut {
+            available: b.available,
+            pending: b.pending,
+        }),
+    }
+}
+
+/// A receipt with its versions; `versions` are `(version, kind, op_id, at, terminal, recorded_at, response)`.
+pub fn receipt_out(record: &ReceiptRecord, versions: Vec<VersionOut>) -> ReceiptOut {
+    let calc = &record.calculation;
+    ReceiptOut {
+        receipt_id: record.receipt_id.clone(),
+        store_id: record.store_id.clone(),
+        terminal_id: record.terminal_id.clone(),
+        at: record.at.to_rfc3339(),
+        customer_id: record.customer_id.clone(),
+        status: record.status.as_str().to_string(),
+        version: record.version,
+        lines: calc
+            .lines
+            .iter()
+            .zip(&record.returned_qty)
+            .map(|(line, returned)| ReceiptLineOut {
+                line: line_out(line),
+                returned_qty: qty_out(*returned),
+            })
+            .collect(),
+        totals: totals_out(calc),
+        points_earned: calc.points_earned,
+        points_redeemed: calc.points_redeemed,
+        versions,
+    }
+}

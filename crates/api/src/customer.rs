@@ -1,0 +1,87 @@
+//! Customers, balances and ledger entries.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A new customer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerBody {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// International number, any common format: `+7 916 123-45-67`.
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub cards: Vec<String>,
+}
+
+/// The id of a created customer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerCreated {
+    pub customer_id: String,
+}
+
+/// A customer with their current balance.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerOut {
+    pub customer_id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub cards: Vec<String>,
+    pub created_at: String,
+    pub balance: BalanceSummary,
+}
+
+/// Available and pending points.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BalanceSummary {
+    pub available: i64,
+    pub pending: i64,
+}
+
+/// A customer's balance at an instant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BalanceOut {
+    pub customer_id: String,
+    /// The instant the balance is computed for.
+    pub at: String,
+    pub available: i64,
+    pub pending: i64,
+    /// Upcoming expiries, soonest first.
+    pub expiring: Vec<Expiring>,
+}
+
+/// Points that expire at an instant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Expiring {
+    pub points: i64,
+    pub at: String,
+}
+
+/// A page of a customer's ledger entries, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LedgerOut {
+    pub customer_id: String,
+    pub entries: Vec<EntryOut>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+/// One ledger entry: `amount` points move from `debit` to `credit`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EntryOut {
+    pub entry_id: i64,
+    /// `earn`, `mature`, `redeem`, `redeem_refund`, `earn_reversal`, `expire`.
+    pub kind: String,
+    pub debit: String,
+    pub credit: String,
+    pub amount: i64,
+    pub lot_id: Option<String>,
+    pub receipt_id: Option<String>,
+    pub op_id: Option<String>,
+    pub at: String,
+}

@@ -1,0 +1,250 @@
+//! The POS flow: calculate, commit, return, cancel.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A receipt sent by a till.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    /// Chosen by the till, unique in the program: the idempotency key.
+    pub receipt_id: String,
+    pub store_id: String,
+    pub terminal_id: String,
+    /// RFC 3339 with offset.
+    pub at: String,
+    #[serde(default)]
+    pub customer: Option<CustomerRefBody>,
+    pub lines: Vec<LineBody>,
+    /// 0, a number of points, or `"max"`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub redeem_points: Option<serde_json::Value>,
+    /// Commit only: the to-pay amount the till showed; a different fresh amount is
+    /// `quote_changed` and nothing is written.
+    #[serde(default)]
+    pub expect: Option<ExpectBody>,
+}
+
+/// Exactly one identifier of the customer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRefBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+}
+
+/// The amount the till expects.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectBody {
+    pub to_pay: i64,
+}
+
+/// One line as the till sends it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineBody {
+    pub line: u32,
+    pub sku: String,
+    /// At most 3 decimals (weighed goods: 0.532).
+    #[schema(value_type = f64)]
+    pub qty: serde_json::Number,
+    /// Unit price in minor units.
+    pub price: i64,
+}
+
+/// A priced receipt (calculate) or a committed one (commit).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CalculationOut {
+    pub receipt_id: String,
+    /// `calculated` or `committed`.
+    pub status: String,
+    /// 1 for a commit; absent for a calculation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    pub customer_id: Option<String>,
+    /// True when the receipt's card was unknown and registered a new member.
+    pub new_member: bool,
+    pub lines: Vec<LineOut>,
+    pub totals: TotalsOut,
+    pub rewards: RewardsOut,
+    pub profile_requests: Vec<serde_json::Value>,
+    pub cross_sell: Vec<serde_json::Value>,
+    pub promotions: Vec<AppliedPromotionOut>,
+    /// The customer's balance once the receipt is committed.
+    pub balance: Option<BalanceAfterOut>,
+    pub messages: Vec<String>,
+}
+
+/// A priced line: `amount - discount - points_paid = total`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LineOut {
+    pub line: u32,
+    pub sku: String,
+    #[schema(value_type = f64)]
+    pub qty: serde_json::Number,
+    pub price: i64,
+    pub amount: i64,
+    pub discount: i64,
+    /// Money value of the points that pay for this line.
+    pub points_paid: i64,
+    /// Points that pay for this line.
+    pub points_redeemed: i64,
+    pub total: i64,
+    pub points_earned: i64,
+    pub promotions: Vec<String>,
+}
+
+/// Receipt totals: the sums of the lines.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TotalsOut {
+    pub amount: i64,
+    pub discount: i64,
+    pub points_value: i64,
+    pub to_pay: i64,
+}
+
+/// What the customer gets and spends.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RewardsOut {
+    pub points_earned: i64,
+    pub points_redeemed: i64,
+    pub points_value: i64,
+    pub coupons_issued: Vec<serde_json::Value>,
+    pub certificates: Vec<serde_json::Value>,
+    pub status: Option<String>,
+}
+
+/// A promotion's effect on the receipt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AppliedPromotionOut {
+    pub promotion_id: String,
+    pub name: String,
+    pub effect: String,
+    pub discount: i64,
+    pub points: i64,
+}
+
+/// Balance after the receipt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BalanceAfterOut {
+    pub available: i64,
+    pub pending: i64,
+}
+
+/// `quote_changed`: the error and the fresh calculation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuoteChangedOut {
+    pub error: crate::ErrorDetail,
+    pub calculation: CalculationOut,
+}
+
+/// Return some units of a committed receipt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnBody {
+    /// Chosen by the till, unique in the program: the idempotency key.
+    pub return_id: String,
+    /// RFC 3339 with offset.
+    pub at: String,
+    #[serde(default)]
+    pub terminal_id: Option<String>,
+    pub lines: Vec<ReturnLineBody>,
+}
+
+/// Units of one line to return.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLineBody {
+    pub line: u32,
+    #[schema(value_type = f64)]
+    pub qty: serde_json::Number,
+}
+
+/// Cancel a receipt; the body is optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub terminal_id: Option<String>,
+}
+
+/// What a return or cancel gave back.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReturnOut {
+    pub receipt_id: String,
+    /// Absent for a cancel.
+    pub return_id: Option<String>,
+    /// The receipt's new version.
+    pub version: u32,
+    /// The receipt's status after it.
+    pub status: String,
+    pub lines: Vec<ReturnedLineOut>,
+    /// Money to give back to the customer.
+    pub refund_money: i64,
+    /// Points that paid for the returned units, given back.
+    pub points_refunded: i64,
+    /// Points the returned units earned, taken back.
+    pub points_reversed: i64,
+    pub balance: Option<BalanceAfterOut>,
+}
+
+/// What one returned line gives back.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReturnedLineOut {
+    pub line: u32,
+    #[schema(value_type = f64)]
+    pub qty: serde_json::Number,
+    pub refund_money: i64,
+    pub discount: i64,
+    pub points_refunded: i64,
+    pub points_reversed: i64,
+}
+
+/// A receipt with all its versions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptOut {
+    pub receipt_id: String,
+    pub store_id: String,
+    pub terminal_id: String,
+    pub at: String,
+    pub customer_id: Option<String>,
+    pub status: String,
+    pub version: u32,
+    pub lines: Vec<ReceiptLineOut>,
+    pub totals: TotalsOut,
+    pub points_earned: i64,
+    pub points_redeemed: i64,
+    pub versions: Vec<VersionOut>,
+}
+
+/// A committed line with how much of it was returned.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptLineOut {
+    #[serde(flatten)]
+    pub line: LineOut,
+    #[schema(value_type = f64)]
+    pub returned_qty: serde_json::Number,
+}
+
+/// One version of a receipt: what changed, when, by which terminal.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VersionOut {
+    pub version: u32,
+    /// `commit`, `return` or `cancel`.
+    pub kind: String,
+    pub op_id: String,
+    pub at: String,
+    pub terminal_id: Option<String>,
+    pub recorded_at: String,
+    /// The response this version was answered with.
+    #[schema(value_type = Object)]
+    pub response: serde_json::Value,
+}

@@ -1,0 +1,154 @@
+//! Customers and the identifiers a till may send: cards, phones, emails.
+
+use crate::error::{CoreError, ErrorCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A loyalty member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub customer_id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub cards: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Customer {
+    /// Normalises and checks the customer's identifiers and name.
+    pub fn normalize(&mut self) -> Result<(), CoreError> {
+        if let Some(name) = &self.name {
+            let trimmed = name.trim();
+            if trimmed.is_empty() || trimmed.chars().count() > 200 {
+                return Err(CoreError::invalid(
+                    "name",
+                    "must be non-blank and at most 200 characters",
+                ));
+            }
+            self.name = Some(trimmed.to_string());
+        }
+        if let Some(phone) = &self.phone {
+            self.phone = Some(normalize_phone(phone)?);
+        }
+        if let Some(email) = &self.email {
+            self.email = Some(normalize_email(email)?);
+        }
+        let mut cards = Vec::with_capacity(self.cards.len());
+        for (idx, card) in self.cards.iter().enumerate() {
+            let card = normalize_card(card).map_err(|e| e.within(&format!("cards[{idx}]")))?;
+            if !cards.contains(&card) {
+                cards.push(card);
+            }
+        }
+        self.cards = cards;
+        Ok(())
+    }
+}
+
+/// Normalises a phone number to `+` and digits (E.164 shape): separators such as
+/// spaces, dashes, dots and parentheses are dropped. A number must carry its country
+/// code, with or without the `+`.
+pub fn normalize_phone(raw: &str) -> Result<String, CoreError> {
+    let mut digits = String::with_capacity(16);
+    for (idx, c) in raw.trim().chars().enumerate() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '+' if idx == 0 => {}
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return Err(invalid_phone()),
+        }
+    }
+    if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return Err(invalid_phone());
+    }
+    Ok(format!("+{digits}"))
+}
+
+fn invalid_phone() -> CoreError {
+    CoreError::field(
+        ErrorCode::InvalidPhone,
+        "phone",
+        "must be an international number with country code, 8 to 15 digits, such as +79161234567",
+    )
+}
+
+/// Trims and lower-cases an email address and checks its shape.
+pub fn normalize_email(raw: &str) -> Result<String, CoreError> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(CoreError::field(
+            ErrorCode::InvalidEmail,
+            "email",
+            "must be an email address such as anna@example.com",
+        ))
+    }
+}
+
+/// Checks a card number: 4 to 32 letters and digits (spaces are dropped).
+pub fn normalize_card(raw: &str) -> Result<String, CoreError> {
+    let card: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    if (4..=32).contains(&card.len()) && card.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(card.to_ascii_uppercase())
+    } else {
+        Err(CoreError::field(
+            ErrorCode::InvalidCard,
+            "card",
+            "must be 4 to 32 letters and digits",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_table() {
+        let cases = [
+            ("+7 (916) 123-45-67", Some("+79161234567")),
+            ("79161234567", Some("+79161234567")),
+            ("+1.415.555.0100", Some("+14155550100")),
+            ("12345", None),
+            ("+7 916 abc", None),
+            ("0916123456", None),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(normalize_phone(raw).ok().as_deref(), expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn email_table() {
+        let cases = [
+            (" Anna@Example.COM ", Some("anna@example.com")),
+            ("no-at.example.com", None),
+            ("a@b", None),
+            ("a b@c.de", None),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(normalize_email(raw).ok().as_deref(), expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn card_table() {
+        assert_eq!(
+            normalize_card("7001 0000 1234").ok().as_deref(),
+            Some("700100001234")
+        );
+        assert!(normalize_card("12").is_err());
+        assert!(normalize_card("12-34-56").is_err());
+    }
+}

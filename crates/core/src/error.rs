@@ -1,0 +1,140 @@
+//! The domain error: a stable machine-readable code, a human message and, when one
+//! input field is at fault, the JSON path of that field.
+
+use std::fmt;
+
+/// Every stable error code Tessera can answer with. The HTTP status of each is fixed
+/// in one table in the server crate; the codes never change once released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorCode {
+    MalformedJson,
+    InvalidField,
+    UnknownField,
+    MissingField,
+    InvalidQuantity,
+    InvalidPhone,
+    InvalidEmail,
+    InvalidCard,
+    InvalidTimezone,
+    InvalidCurrency,
+    DuplicateLine,
+    AtInFuture,
+    UnknownStore,
+    UnknownCustomer,
+    StoreNotFound,
+    CustomerNotFound,
+    ProductNotFound,
+    PromotionNotFound,
+    ReceiptNotFound,
+    RouteNotFound,
+    RedeemNeedsCustomer,
+    RedeemExceedsLimit,
+    InsufficientPoints,
+    QuoteChanged,
+    ReceiptConflict,
+    ReturnConflict,
+    ReturnExceedsPurchase,
+    ReceiptCancelled,
+    CardTaken,
+    PhoneTaken,
+    Unauthorized,
+    Forbidden,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    ShuttingDown,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The snake_case wire form of the code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::UnknownField => "unknown_field",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidQuantity => "invalid_quantity",
+            ErrorCode::InvalidPhone => "invalid_phone",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::InvalidCard => "invalid_card",
+            ErrorCode::InvalidTimezone => "invalid_timezone",
+            ErrorCode::InvalidCurrency => "invalid_currency",
+            ErrorCode::DuplicateLine => "duplicate_line",
+            ErrorCode::AtInFuture => "at_in_future",
+            ErrorCode::UnknownStore => "unknown_store",
+            ErrorCode::UnknownCustomer => "unknown_customer",
+            ErrorCode::StoreNotFound => "store_not_found",
+            ErrorCode::CustomerNotFound => "customer_not_found",
+            ErrorCode::ProductNotFound => "product_not_found",
+            ErrorCode::PromotionNotFound => "promotion_not_found",
+            ErrorCode::ReceiptNotFound => "receipt_not_found",
+            ErrorCode::RouteNotFound => "route_not_found",
+            ErrorCode::RedeemNeedsCustomer => "redeem_needs_customer",
+            ErrorCode::RedeemExceedsLimit => "redeem_exceeds_limit",
+            ErrorCode::InsufficientPoints => "insufficient_points",
+            ErrorCode::QuoteChanged => "quote_changed",
+            ErrorCode::ReceiptConflict => "receipt_conflict",
+            ErrorCode::ReturnConflict => "return_conflict",
+            ErrorCode::ReturnExceedsPurchase => "return_exceeds_purchase",
+            ErrorCode::ReceiptCancelled => "receipt_cancelled",
+            ErrorCode::CardTaken => "card_taken",
+            ErrorCode::PhoneTaken => "phone_taken",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A domain error. Messages are lowercase with no final period.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct CoreError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl CoreError {
+    /// An error not tied to one input field.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        CoreError {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// An error caused by the input field at `field` (a JSON path such as `lines[2].qty`).
+    pub fn field(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
+        CoreError {
+            code,
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// A generic validation error of one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        CoreError::field(ErrorCode::InvalidField, field, message)
+    }
+
+    /// Prefixes the field path, e.g. `qty` becomes `lines[2].qty`.
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.field = Some(match self.field {
+            Some(inner) if inner.starts_with('[') => format!("{prefix}{inner}"),
+            Some(inner) => format!("{prefix}.{inner}"),
+            None => prefix.to_string(),
+        });
+        self
+    }
+}

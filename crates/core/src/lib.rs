@@ -1,0 +1,20 @@
+//! Tessera's pure domain: money arithmetic, catalogue, program settings, promotions,
+//! receipt pricing and the points ledger rules.
+//!
+//! Nothing in this crate does I/O, reads a clock or draws a random number: time and
+//! ids are parameters. That makes every rule here deterministic and testable by table.
+
+pub mod catalog;
+pub mod customer;
+pub mod decimal;
+pub mod error;
+pub mod ledger;
+pub mod money;
+pub mod pricing;
+pub mod program;
+pub mod promotion;
+pub mod receipt;
+pub mod refund;
+pub mod snapshot;
+
+pub use error::{CoreError, ErrorCode};

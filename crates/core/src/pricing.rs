@@ -1,0 +1,331 @@
+//! The receipt engine: prices a receipt against the catalogue, the promotions in
+//! force at the store's local time and the customer's points.
+//!
+//! Order of work: line amounts, then promotions by priority (discounts change each
+//! line's net amount as they apply), then the points payment, then points earned on
+//! the money actually paid. Every receipt-level amount is split over lines with the
+//! largest remainder method, so lines always sum to the totals exactly.
+
+use crate::catalog::{Product, Store};
+use crate::error::{CoreError, ErrorCode};
+use crate::money::{allocate, div_floor, to_i64, Money, Points};
+use crate::program::Program;
+use crate::promotion::{Effect, ItemMatch, Percent, Promotion};
+use crate::receipt::{ReceiptRequest, Redeem};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Everything the engine prices against, assembled by the caller.
+pub struct PricingContext<'a> {
+    pub program: &'a Program,
+    pub store: &'a Store,
+    pub tz: Tz,
+    pub products: &'a HashMap<String, Product>,
+    /// Enabled promotions in evaluation order (see [`Promotion::evaluation_order`]).
+    pub promotions: &'a [Promotion],
+}
+
+/// The customer as the engine sees them: who, and how many points they can spend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerView {
+    pub customer_id: String,
+    pub available: Points,
+    pub pending: Points,
+    /// An unknown card presented at the till: the member is registered at commit.
+    pub new_card: Option<String>,
+}
+
+/// A priced receipt: what the till shows and prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calculation {
+    pub lines: Vec<PricedLine>,
+    pub totals: Totals,
+    pub points_earned: Points,
+    pub points_redeemed: Points,
+    pub promotions: Vec<AppliedPromotion>,
+    pub customer_id: Option<String>,
+    pub balance: Option<BalanceAfter>,
+    pub messages: Vec<String>,
+}
+
+/// One priced line; `amount - discount - points_paid = total`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedLine {
+    pub line: u32,
+    pub sku: String,
+    pub qty: i64,
+    pub price: Money,
+    pub amount: Money,
+    pub discount: Money,
+    /// Points spent on this line.
+    pub points_redeemed: Points,
+    /// Money value of the points spent on this line.
+    pub points_paid: Money,
+    pub total: Money,
+    pub points_earned: Points,
+    pub promotions: Vec<String>,
+}
+
+/// Receipt totals; each is the sum of the lines' values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub amount: Money,
+    pub discount: Money,
+    pub points_value: Money,
+    pub to_pay: Money,
+}
+
+/// A promotion's effect on this receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedPromotion {
+    pub promotion_id: String,
+    pub name: String,
+    pub effect: String,
+    pub discount: Money,
+    pub points: Points,
+}
+
+/// The customer's balance once this receipt is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceAfter {
+    pub available: Points,
+    pub pending: Points,
+}
+
+/// Prices a validated receipt.
+pub fn calculate(
+    ctx: &PricingContext<'_>,
+    receipt: &ReceiptRequest,
+    customer: Option<&CustomerView>,
+) -> Result<Calculation, CoreError> {
+    let products: Vec<Option<&Product>> = receipt
+        .lines
+        .iter()
+        .map(|l| ctx.products.get(&l.sku))
+        .collect();
+    let mut lines: Vec<PricedLine> = receipt
+        .lines
+        .iter()
+        .map(|l| PricedLine {
+            line: l.line,
+            sku: l.sku.clone(),
+            qty: l.qty,
+            price: l.price,
+            amount: l.amount(),
+            discount: 0,
+            points_redeemed: 0,
+            points_paid: 0,
+            total: 0,
+            points_earned: 0,
+            promotions: Vec::new(),
+        })
+        .collect();
+    let gross: Money = lines.iter().map(|l| l.amount).sum();
+    let local = receipt.at.with_timezone(&ctx.tz).naive_local();
+    let mut applied = Vec::new();
+    let mut earn_rules: Vec<(&Promotion, Percent, Option<&ItemMatch>)> = Vec::new();
+    let mut messages = Vec::new();
+
+    for promotion in ctx.promotions {
+        if !promotion.enabled || !promotion.schedule.contains(local) {
+            continue;
+        }
+        if promotion
+            .conditions
+            .min_amount
+            .is_some_and(|min| gross < min)
+        {
+            continue;
+        }
+        for effect in &promotion.effects {
+            match effect {
+                Effect::PercentOff { percent, items } => {
+                    let selected = select(&lines, &products, items.as_ref());
+                    let bases: Vec<Money> = selected.iter().map(|&idx| net(&lines[idx])).collect();
+                    let base_sum: i128 = bases.iter().map(|b| *b as i128).sum();
+                    let discount = to_i64(crate::money::div_round_half_even(
+                        base_sum * percent.0 as i128,
+                        Percent::WHOLE as i128,
+                    ));
+                    if discount <= 0 {
+                        continue;
+                    }
+                    for (share, &idx) in allocate(discount, &bases).iter().zip(&selected) {
+                        lines[idx].discount += share;
+                        if *share > 0 {
+                            mark(&mut lines[idx], &promotion.promotion_id);
+                        }
+                    }
+                    applied.push(AppliedPromotion {
+                        promotion_id: promotion.promotion_id.clone(),
+                        name: promotion.name.clone(),
+                        effect: effect.kind().to_string(),
+                        discount,
+                        points: 0,
+                    });
+                }
+                Effect::EarnPoints { percent, items } => {
+                    if customer.is_some() {
+                        earn_rules.push((promotion, *percent, items.as_ref()));
+                    }
+                }
+            }
+        }
+    }
+
+    let points_redeemed = redeem(ctx, receipt, customer, &mut lines, &products, &mut messages)?;
+    for line in &mut lines {
+        line.points_paid = line.points_redeemed * ctx.program.point_value;
+        line.total = line.amount - line.discount - line.points_paid;
+    }
+
+    for (promotion, percent, items) in earn_rules {
+        let selected = select(&lines, &products, items);
+        let bases: Vec<Money> = selected.iter().map(|&idx| lines[idx].total).collect();
+        let base_sum: i128 = bases.iter().map(|b| *b as i128).sum();
+        let points = to_i64(div_floor(
+            base_sum * percent.0 as i128,
+            Percent::WHOLE as i128 * ctx.program.point_value as i128,
+        ));
+        if points <= 0 {
+            continue;
+        }
+        for (share, &idx) in allocate(points, &bases).iter().zip(&selected) {
+            lines[idx].points_earned += share;
+            if *share > 0 {
+                mark(&mut lines[idx], &promotion.promotion_id);
+            }
+        }
+        applied.push(AppliedPromotion {
+            promotion_id: promotion.promotion_id.clone(),
+            name: promotion.name.clone(),
+            effect: "earn_points".to_string(),
+            discount: 0,
+            points,
+        });
+    }
+
+    let totals = Totals {
+        amount: gross,
+        discount: lines.iter().map(|l| l.discount).sum(),
+        points_value: lines.iter().map(|l| l.points_paid).sum(),
+        to_pay: lines.iter().map(|l| l.total).sum(),
+    };
+    let points_earned: Points = lines.iter().map(|l| l.points_earned).sum();
+    if let Some(card) = customer.and_then(|c| c.new_card.as_deref()) {
+        messages.push(format!(
+            "card {card} is not registered yet: it is registered to a new member at commit"
+        ));
+    }
+    Ok(Calculation {
+        lines,
+        totals,
+        points_earned,
+        points_redeemed,
+        promotions: applied,
+        customer_id: customer.map(|c| c.customer_id.clone()),
+        balance: customer.map(|c| BalanceAfter {
+            available: c.available - points_redeemed,
+            pending: c.pending + points_earned,
+        }),
+        messages,
+    })
+}
+
+fn net(line: &PricedLine) -> Money {
+    line.amount - line.discount
+}
+
+fn mark(line: &mut PricedLine, promotion_id: &str) {
+    if !line.promotions.iter().any(|p| p == promotion_id) {
+        line.promotions.push(promotion_id.to_string());
+    }
+}
+
+fn select(
+    lines: &[PricedLine],
+    products: &[Option<&Product>],
+    items: Option<&ItemMatch>,
+) -> Vec<usize> {
+    (0..lines.len())
+        .filter(|&idx| items.is_none_or(|m| m.matches(&lines[idx].sku, products[idx])))
+        .collect()
+}
+
+/// Decides how many points pay for the receipt and spreads them over lines. Returns
+/// the number of points redeemed.
+fn redeem(
+    ctx: &PricingContext<'_>,
+    receipt: &ReceiptRequest,
+    customer: Option<&CustomerView>,
+    lines: &mut [PricedLine],
+    products: &[Option<&Product>],
+    messages: &mut Vec<String>,
+) -> Result<Points, CoreError> {
+    let Some(customer) = customer else {
+        return Ok(0);
+    };
+    if receipt.redeem == Redeem::None {
+        return Ok(0);
+    }
+    let point_value = ctx.program.point_value;
+    let capacities: Vec<Points> = lines
+        .iter()
+        .zip(products)
+        .map(|(line, product)| {
+            if product.is_some_and(|p| p.no_points_payment) {
+                0
+            } else {
+                net(line) / point_value
+            }
+        })
+        .collect();
+    let to_pay: i128 = lines.iter().map(|l| net(l) as i128).sum();
+    let percent_cap = to_i64(div_floor(
+        to_pay * ctx.program.max_redeem_percent as i128,
+        100 * point_value as i128,
+    ));
+    let capacity = capacities.iter().sum::<Points>().min(percent_cap);
+    let points = match receipt.redeem {
+        Redeem::None => 0,
+        Redeem::Max => {
+            let points = capacity.min(customer.available.max(0));
+            if points == 0 {
+                messages.push("no points can pay for this receipt".to_string());
+            }
+            points
+        }
+        Redeem::Points(requested) => {
+            if requested > customer.available {
+                return Err(CoreError::field(
+                    ErrorCode::InsufficientPoints,
+                    "redeem_points",
+                    format!(
+                        "{requested} points requested but only {} are available",
+                        customer.available.max(0)
+                    ),
+                ));
+            }
+            if requested > capacity {
+                return Err(CoreError::field(
+                    ErrorCode::RedeemExceedsLimit,
+                    "redeem_points",
+                    format!("at most {capacity} points can pay for this receipt"),
+                ));
+            }
+            requested
+        }
+    };
+    if lines
+        .iter()
+        .zip(products)
+        .any(|(_, p)| p.is_some_and(|p| p.no_points_payment))
+    {
+        messages.push("some products on this receipt cannot be paid with points".to_string());
+    }
+    for (line, share) in lines.iter_mut().zip(allocate(points, &capacities)) {
+        line.points_redeemed = share;
+    }
+    Ok(points)
+}

@@ -1,0 +1,264 @@
+//! Promotions: when they run, what they require and what they do to a receipt.
+//!
+//! This is the first subset of the rule language (schedule window, minimum amount,
+//! `percent_off` and `earn_points`); the types are shaped so that later mechanics
+//! add variants rather than change these.
+
+use crate::catalog::{validate_id, validate_name, Product};
+use crate::error::CoreError;
+use crate::money::Money;
+use chrono::{NaiveDateTime, Timelike};
+use serde::{Deserialize, Serialize};
+
+/// A promotion as configured by the marketer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Promotion {
+    pub promotion_id: String,
+    pub name: String,
+    pub enabled: bool,
+    /// Higher is evaluated first; ties by id ascending.
+    pub priority: i32,
+    pub schedule: Schedule,
+    pub conditions: Conditions,
+    pub effects: Vec<Effect>,
+}
+
+/// When a promotion runs, in each store's own local time. Absent bounds are open.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+}
+
+impl Schedule {
+    /// Whether a store-local date-time falls in the window. `from` is inclusive; `to`
+    /// is inclusive to the end of the minute it names when it has no seconds (a window
+    /// "to 23:59" includes 23:59:30), and to the second otherwise.
+    pub fn contains(&self, local: NaiveDateTime) -> bool {
+        let before_end = |to: NaiveDateTime| {
+            if to.second() == 0 {
+                local < to + chrono::Duration::minutes(1)
+            } else {
+                local <= to
+            }
+        };
+        self.from.is_none_or(|from| local >= from) && self.to.is_none_or(before_end)
+    }
+}
+
+/// What a receipt must satisfy for the promotion to apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conditions {
+    /// The receipt's amount before discounts must be at least this.
+    pub min_amount: Option<Money>,
+}
+
+/// What an applicable promotion does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// A percentage off the matching lines' current net amount.
+    PercentOff {
+        percent: Percent,
+        items: Option<ItemMatch>,
+    },
+    /// Points worth a percentage of the money paid for the matching lines, rounded down.
+    EarnPoints {
+        percent: Percent,
+        items: Option<ItemMatch>,
+    },
+}
+
+impl Effect {
+    /// The wire name of the effect.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Effect::PercentOff { .. } => "percent_off",
+            Effect::EarnPoints { .. } => "earn_points",
+        }
+    }
+}
+
+/// A percentage with two decimals, held as basis points: `12.5%` is `1250`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Percent(pub i64);
+
+impl Percent {
+    /// Basis points in a whole (100%).
+    pub const WHOLE: i64 = 10_000;
+}
+
+/// Selects receipt lines by catalogue attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemMatch {
+    Sku(Vec<String>),
+    Category(Vec<String>),
+    Brand(Vec<String>),
+    Tag(Vec<String>),
+    All(Vec<ItemMatch>),
+    Any(Vec<ItemMatch>),
+    Not(Box<ItemMatch>),
+}
+
+impl ItemMatch {
+    /// Whether a line with this SKU (and catalogue product, when known) is selected.
+    /// SKUs unknown to the catalogue have no category, brand or tags.
+    pub fn matches(&self, sku: &str, product: Option<&Product>) -> bool {
+        match self {
+            ItemMatch::Sku(skus) => skus.iter().any(|s| s == sku),
+            ItemMatch::Category(values) => product
+                .and_then(|p| p.category.as_deref())
+                .is_some_and(|c| values.iter().any(|v| v == c)),
+            ItemMatch::Brand(values) => product
+                .and_then(|p| p.brand.as_deref())
+                .is_some_and(|b| values.iter().any(|v| v == b)),
+            ItemMatch::Tag(values) => {
+                product.is_some_and(|p| p.tags.iter().any(|t| values.iter().any(|v| v == t)))
+            }
+            ItemMatch::All(parts) => parts.iter().all(|m| m.matches(sku, product)),
+            ItemMatch::Any(parts) => parts.iter().any(|m| m.matches(sku, product)),
+            ItemMatch::Not(inner) => !inner.matches(sku, product),
+        }
+    }
+
+    fn validate(&self, field: &str, depth: usize) -> Result<(), CoreError> {
+        if depth > 16 {
+            return Err(CoreError::invalid(
+                field,
+                "item match nests deeper than 16 levels",
+            ));
+        }
+        match self {
+            ItemMatch::Sku(v)
+            | ItemMatch::Category(v)
+            | ItemMatch::Brand(v)
+            | ItemMatch::Tag(v) => {
+                if v.is_empty() {
+                    return Err(CoreError::invalid(field, "must list at least one value"));
+                }
+                Ok(())
+            }
+            ItemMatch::All(parts) | ItemMatch::Any(parts) => {
+                if parts.is_empty() {
+                    return Err(CoreError::invalid(field, "must combine at least one match"));
+                }
+                for (idx, part) in parts.iter().enumerate() {
+                    part.validate(&format!("{field}[{idx}]"), depth + 1)?;
+                }
+                Ok(())
+            }
+            ItemMatch::Not(inner) => inner.validate(field, depth + 1),
+        }
+    }
+}
+
+impl Promotion {
+    /// Checks the promotion's fields.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        validate_id("promotion_id", &self.promotion_id)?;
+        validate_name("name", &self.name)?;
+        if let (Some(from), Some(to)) = (self.schedule.from, self.schedule.to) {
+            if to < from {
+                return Err(CoreError::invalid(
+                    "schedule.to",
+                    "must not be before schedule.from",
+                ));
+            }
+        }
+        if let Some(min) = self.conditions.min_amount {
+            if min < 0 {
+                return Err(CoreError::invalid(
+                    "conditions.min_amount",
+                    "must not be negative",
+                ));
+            }
+        }
+        if self.effects.is_empty() {
+            return Err(CoreError::invalid(
+                "effects",
+                "must hold at least one effect",
+            ));
+        }
+        for (idx, effect) in self.effects.iter().enumerate() {
+            let (percent, items) = match effect {
+                Effect::PercentOff { percent, items } | Effect::EarnPoints { percent, items } => {
+                    (percent, items)
+                }
+            };
+            if percent.0 <= 0 || percent.0 > Percent::WHOLE {
+                return Err(CoreError::invalid(
+                    format!("effects[{idx}].percent"),
+                    "must be greater than 0 and at most 100",
+                ));
+            }
+            if let Some(items) = items {
+                items.validate(&format!("effects[{idx}].items"), 0)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Orders promotions for evaluation: higher priority first, then id ascending.
+    pub fn evaluation_order(a: &Promotion, b: &Promotion) -> std::cmp::Ordering {
+        b.priority
+            .cmp(&a.priority)
+            .then_with(|| a.promotion_id.cmp(&b.promotion_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(category: &str, brand: &str, tags: &[&str]) -> Product {
+        Product {
+            sku: "p".into(),
+            name: "p".into(),
+            category: Some(category.into()),
+            brand: Some(brand.into()),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            no_points_payment: false,
+        }
+    }
+
+    #[test]
+    fn item_match_table() {
+        let shoes = product("shoes", "acme", &["summer"]);
+        let parse = |json: &str| -> ItemMatch {
+            serde_json::from_str(json).unwrap_or(ItemMatch::Sku(vec![]))
+        };
+        let cases = [
+            (r#"{"category":["shoes"]}"#, "A", Some(&shoes), true),
+            (r#"{"category":["bags"]}"#, "A", Some(&shoes), false),
+            (r#"{"sku":["A","B"]}"#, "B", None, true),
+            (r#"{"category":["shoes"]}"#, "X", None, false),
+            (r#"{"not":{"category":["shoes"]}}"#, "X", None, true),
+            (
+                r#"{"all":[{"brand":["acme"]},{"tag":["summer"]}]}"#,
+                "A",
+                Some(&shoes),
+                true,
+            ),
+            (
+                r#"{"all":[{"brand":["acme"]},{"tag":["winter"]}]}"#,
+                "A",
+                Some(&shoes),
+                false,
+            ),
+            (
+                r#"{"any":[{"brand":["zed"]},{"tag":["summer"]}]}"#,
+                "A",
+                Some(&shoes),
+                true,
+            ),
+        ];
+        for (json, sku, product, expected) in cases {
+            assert_eq!(
+                parse(json).matches(sku, product),
+                expected,
+                "{json} on {sku}"
+            );
+        }
+    }
+}

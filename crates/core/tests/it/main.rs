@@ -1,0 +1,9 @@
+//! Engine tests of `tessera-core`: pricing tables and properties, the ledger model,
+//! and returns. One integration-test binary with a module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod fixtures;
+mod ledger;
+mod pricing;
+mod returns;

@@ -1,0 +1,61 @@
+//! Time and ids come from here, so that tests can control them.
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use std::sync::Mutex;
+
+/// The source of the current time.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock tests move by hand.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        ManualClock(Mutex::new(at))
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = at;
+        }
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        if let Ok(mut now) = self.0.lock() {
+            *now += by;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map(|now| *now).unwrap_or_else(|_| Utc::now())
+    }
+}
+
+/// A new customer id: `cus_` and 26 Crockford base-32 characters, time-ordered
+/// (48 bits of milliseconds) with 80 random bits, like a ULID.
+pub fn new_customer_id(now: DateTime<Utc>) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let millis = now.timestamp_millis().max(0) as u128 & ((1 << 48) - 1);
+    let random: u128 = rand::rng().random::<u128>() & ((1 << 80) - 1);
+    let mut value = (millis << 80) | random;
+    let mut chars = [b'0'; 26];
+    for slot in chars.iter_mut().rev() {
+        *slot = ALPHABET[(value & 31) as usize];
+        value >>= 5;
+    }
+    format!("cus_{}", String::from_utf8_lossy(&chars))
+}

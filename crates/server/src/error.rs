@@ -1,0 +1,133 @@
+//! The one table mapping every error code to an HTTP status, and the error response.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tessera_api::{ErrorBody, ErrorDetail};
+use tessera_core::{CoreError, ErrorCode};
+use tessera_store::StoreError;
+
+/// The HTTP status of each error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode::*;
+    match code {
+        MalformedJson => StatusCode::BAD_REQUEST,
+        InvalidField | UnknownField | MissingField | InvalidQuantity | InvalidPhone
+        | InvalidEmail | InvalidCard | InvalidTimezone | InvalidCurrency | DuplicateLine
+        | AtInFuture | UnknownStore | UnknownCustomer | RedeemNeedsCustomer
+        | RedeemExceedsLimit => StatusCode::UNPROCESSABLE_ENTITY,
+        StoreNotFound | CustomerNotFound | ProductNotFound | PromotionNotFound
+        | ReceiptNotFound | RouteNotFound => StatusCode::NOT_FOUND,
+        InsufficientPoints
+        | QuoteChanged
+        | ReceiptConflict
+        | ReturnConflict
+        | ReturnExceedsPurchase
+        | ReceiptCancelled
+        | CardTaken
+        | PhoneTaken => StatusCode::CONFLICT,
+        Unauthorized => StatusCode::UNAUTHORIZED,
+        Forbidden => StatusCode::FORBIDDEN,
+        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An error answered to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
+    /// Extra top-level members of the body (the fresh calculation of `quote_changed`).
+    pub extra: Option<(String, serde_json::Value)>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            field: None,
+            extra: None,
+        }
+    }
+
+    pub fn field(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            field: Some(field.into()),
+            extra: None,
+        }
+    }
+
+    fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code.as_str().to_string(),
+            message: self.message.clone(),
+            field: self.field.clone(),
+        }
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(error: CoreError) -> Self {
+        ApiError {
+            code: error.code,
+            message: error.message,
+            field: error.field,
+            extra: None,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Domain(error) => error.into(),
+            StoreError::QuoteChanged(calc) => {
+                let fresh = tessera_api::convert::calculation_out("", &calc, None, false);
+                let mut api = ApiError::new(
+                    ErrorCode::QuoteChanged,
+                    format!(
+                        "the receipt now costs {} to pay; nothing was written",
+                        calc.totals.to_pay
+                    ),
+                );
+                api.extra = serde_json::to_value(fresh)
+                    .ok()
+                    .map(|v| ("calculation".to_string(), v));
+                api
+            }
+            StoreError::ShuttingDown => ApiError::new(
+                ErrorCode::ShuttingDown,
+                "the server is shutting down; retry on another instance or later",
+            ),
+            StoreError::Backend(message) => {
+                tracing::error!(%message, "storage failure");
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "internal storage error; the request may be retried with the same body",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = status_of(self.code);
+        let mut body = match serde_json::to_value(ErrorBody {
+            error: self.detail(),
+        }) {
+            Ok(body) => body,
+            Err(_) => serde_json::Value::Null,
+        };
+        if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
+            map.insert(key, value);
+        }
+        (status, axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,145 @@
+//! The HTTP adapter of Tessera (axum): routes, authentication, the error table and
+//! the OpenAPI document.
+
+pub mod clock;
+pub mod error;
+pub mod json;
+pub mod openapi;
+pub mod render;
+mod routes;
+mod state;
+
+pub use state::{AppState, ServerOptions};
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use error::ApiError;
+use std::future::Future;
+use std::sync::Arc;
+use tessera_core::ErrorCode;
+
+/// Builds the router with every route of API v1.
+pub fn router(state: Arc<AppState>) -> Router {
+    let v1 = Router::new()
+        .route(
+            "/v1/program",
+            get(routes::program::get_program).put(routes::program::put_program),
+        )
+        .route("/v1/stores", get(routes::catalog::list_stores))
+        .route(
+            "/v1/stores/{store_id}",
+            get(routes::catalog::get_store).put(routes::catalog::put_store),
+        )
+        .route("/v1/products", get(routes::catalog::list_products))
+        .route(
+            "/v1/products/{sku}",
+            get(routes::catalog::get_product).put(routes::catalog::put_product),
+        )
+        .route("/v1/promotions", get(routes::promotions::list_promotions))
+        .route(
+            "/v1/promotions/{promotion_id}",
+            get(routes::promotions::get_promotion)
+                .put(routes::promotions::put_promotion)
+                .delete(routes::promotions::delete_promotion),
+        )
+        .route("/v1/customers", post(routes::customers::create_customer))
+        .route(
+            "/v1/customers/{customer_id}",
+            get(routes::customers::get_customer),
+        )
+        .route(
+            "/v1/customers/{customer_id}/balance",
+            get(routes::customers::get_balance),
+        )
+        .route(
+            "/v1/customers/{customer_id}/ledger",
+            get(routes::customers::get_ledger),
+        )
+        .route("/v1/receipts/calculate", post(routes::receipts::calculate))
+        .route("/v1/receipts/commit", post(routes::receipts::commit))
+        .route(
+            "/v1/receipts/{receipt_id}",
+            get(routes::receipts::get_receipt),
+        )
+        .route(
+            "/v1/receipts/{receipt_id}/returns",
+            post(routes::receipts::return_receipt),
+        )
+        .route(
+            "/v1/receipts/{receipt_id}/cancel",
+            post(routes::receipts::cancel_receipt),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .merge(v1)
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            "/openapi.json",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    openapi::document(),
+                )
+            }),
+        )
+        .fallback(|method: Method| async move {
+            let _ = method;
+            ApiError::new(ErrorCode::RouteNotFound, "no such route; see /openapi.json")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this route does not take that method",
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Every `/v1` call needs `Authorization: Bearer <key>`.
+async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        None => ApiError::new(
+            ErrorCode::Unauthorized,
+            "missing Authorization: Bearer <key> header",
+        )
+        .into_response(),
+        Some(key) if state.admin_key_matches(key) => next.run(request).await,
+        Some(_) => {
+            ApiError::new(ErrorCode::Unauthorized, "the API key is not valid").into_response()
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish and closes
+/// the store after its queued writes are durable.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let ticker = tokio::spawn(state::catch_up_loop(state.clone()));
+    let result = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    ticker.abort();
+    state.store.close().await;
+    result
+}

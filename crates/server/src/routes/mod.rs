@@ -1,0 +1,22 @@
+//! Route handlers, one file per resource.
+
+pub mod catalog;
+pub mod customers;
+pub mod program;
+pub mod promotions;
+pub mod receipts;
+
+use crate::error::ApiError;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use tessera_core::catalog::validate_id;
+
+/// A stored JSON response, answered byte for byte.
+pub fn stored_json(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// Checks an id taken from the path.
+pub fn path_id(field: &str, id: &str) -> Result<(), ApiError> {
+    validate_id(field, id).map_err(ApiError::from)
+}

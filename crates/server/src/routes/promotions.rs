@@ -1,0 +1,89 @@
+//! `/v1/promotions`.
+
+use super::path_id;
+use crate::error::ApiError;
+use crate::json::Body;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::Json;
+use std::sync::Arc;
+use tessera_api::convert::{promotion_from, promotion_out};
+use tessera_api::{ErrorBody, PromotionBody, PromotionList, PromotionOut};
+use tessera_core::ErrorCode;
+
+/// Creates or replaces a promotion.
+#[utoipa::path(put, path = "/v1/promotions/{promotion_id}", tag = "promotions", request_body = PromotionBody,
+    params(("promotion_id" = String, Path)), responses((status = 200, body = PromotionOut), (status = 422, body = ErrorBody)))]
+pub async fn put_promotion(
+    State(state): State<Arc<AppState>>,
+    Path(promotion_id): Path<String>,
+    body: Body<PromotionBody>,
+) -> Result<Json<PromotionOut>, ApiError> {
+    path_id("promotion_id", &promotion_id)?;
+    let promotion = promotion_from(&promotion_id, body.value)?;
+    let now = state.clock.now();
+    state.store.put_promotion(promotion.clone(), now).await?;
+    state.reload_config().await?;
+    Ok(Json(promotion_out(&promotion, now, None)))
+}
+
+/// One promotion, deleted ones included.
+#[utoipa::path(get, path = "/v1/promotions/{promotion_id}", tag = "promotions", params(("promotion_id" = String, Path)),
+    responses((status = 200, body = PromotionOut), (status = 404, body = ErrorBody)))]
+pub async fn get_promotion(
+    State(state): State<Arc<AppState>>,
+    Path(promotion_id): Path<String>,
+) -> Result<Json<PromotionOut>, ApiError> {
+    let record = state
+        .store
+        .promotions()
+        .await?
+        .into_iter()
+        .find(|r| r.promotion.promotion_id == promotion_id)
+        .ok_or_else(|| not_found(&promotion_id))?;
+    Ok(Json(promotion_out(
+        &record.promotion,
+        record.updated_at,
+        record.deleted_at,
+    )))
+}
+
+/// All promotions, deleted ones included.
+#[utoipa::path(get, path = "/v1/promotions", tag = "promotions", responses((status = 200, body = PromotionList)))]
+pub async fn list_promotions(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<PromotionList>, ApiError> {
+    let items = state
+        .store
+        .promotions()
+        .await?
+        .iter()
+        .map(|r| promotion_out(&r.promotion, r.updated_at, r.deleted_at))
+        .collect();
+    Ok(Json(PromotionList { items }))
+}
+
+/// Disables a promotion; it stays in history (receipts name it).
+#[utoipa::path(delete, path = "/v1/promotions/{promotion_id}", tag = "promotions", params(("promotion_id" = String, Path)),
+    responses((status = 200, body = PromotionOut), (status = 404, body = ErrorBody)))]
+pub async fn delete_promotion(
+    State(state): State<Arc<AppState>>,
+    Path(promotion_id): Path<String>,
+) -> Result<Json<PromotionOut>, ApiError> {
+    if !state
+        .store
+        .delete_promotion(promotion_id.clone(), state.clock.now())
+        .await?
+    {
+        return Err(not_found(&promotion_id));
+    }
+    state.reload_config().await?;
+    get_promotion(State(state), Path(promotion_id)).await
+}
+
+fn not_found(promotion_id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::PromotionNotFound,
+        format!("no promotion {promotion_id:?}"),
+    )
+}

@@ -1,0 +1,222 @@
+//! `/v1/receipts`: the POS flow.
+
+use super::{path_id, stored_json};
+use crate::clock::new_customer_id;
+use crate::error::ApiError;
+use crate::json::Body;
+use crate::render::{commit_renderer, return_renderer};
+use crate::routes::customers::as_of;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use std::sync::Arc;
+use tessera_api::convert::{calculation_out, parse_at, parse_qty, receipt_out};
+use tessera_api::{
+    CalculationOut, CancelBody, ErrorBody, QuoteChangedOut, ReceiptBody, ReceiptOut, ReturnBody,
+    ReturnOut, VersionOut,
+};
+use tessera_core::pricing::{self, CustomerView};
+use tessera_core::receipt::{CustomerRef, ReceiptRequest};
+use tessera_core::{CoreError, ErrorCode};
+use tessera_store::{CancelCommand, CommitCommand, ReturnCommand};
+
+/// How far ahead of the server's clock a till's `at` may be.
+const MAX_CLOCK_SKEW_MINUTES: i64 = 10;
+
+fn check_at(at: DateTime<FixedOffset>, now: DateTime<Utc>, field: &str) -> Result<(), ApiError> {
+    if at.with_timezone(&Utc) > now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
+        return Err(ApiError::field(
+            ErrorCode::AtInFuture,
+            field,
+            format!(
+                "is more than {MAX_CLOCK_SKEW_MINUTES} minutes ahead of the server clock ({now})"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_receipt(
+    body: ReceiptBody,
+    now: DateTime<Utc>,
+) -> Result<(ReceiptRequest, Option<i64>), ApiError> {
+    let (request, expect) = tessera_api::convert::receipt_from(body)?;
+    check_at(request.at, now, "at")?;
+    Ok((request, expect))
+}
+
+/// Prices a receipt without writing anything.
+#[utoipa::path(post, path = "/v1/receipts/calculate", tag = "pos", request_body = ReceiptBody,
+    responses((status = 200, body = CalculationOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn calculate(
+    State(state): State<Arc<AppState>>,
+    body: Body<ReceiptBody>,
+) -> Result<Json<CalculationOut>, ApiError> {
+    let now = state.clock.now();
+    let (request, _) = parse_receipt(body.value, now)?;
+    let config = state.config();
+    let ctx = config.context(&request.store_id)?;
+    let view = match &request.customer {
+        None => None,
+        Some(reference) => Some(match state.store.find_customer(reference).await? {
+            Some(customer_id) => {
+                let ledger = state.store.customer_ledger(&customer_id).await?;
+                let (ledger, _) = as_of(ledger, now);
+                CustomerView {
+                    customer_id,
+                    available: ledger.available,
+                    pending: ledger.pending,
+                    new_card: None,
+                }
+            }
+            None => match reference {
+                CustomerRef::Card(card) => CustomerView {
+                    customer_id: String::new(),
+                    available: 0,
+                    pending: 0,
+                    new_card: Some(card.clone()),
+                },
+                other => {
+                    return Err(CoreError::field(
+                        ErrorCode::UnknownCustomer,
+                        other.field(),
+                        "no customer has this identifier",
+                    )
+                    .into())
+                }
+            },
+        }),
+    };
+    let mut calculation = pricing::calculate(&ctx, &request, view.as_ref())?;
+    if calculation.customer_id.as_deref() == Some("") {
+        calculation.customer_id = None;
+    }
+    Ok(Json(calculation_out(
+        &request.receipt_id,
+        &calculation,
+        None,
+        false,
+    )))
+}
+
+/// Commits a receipt exactly once.
+#[utoipa::path(post, path = "/v1/receipts/commit", tag = "pos", request_body = ReceiptBody,
+    responses((status = 200, body = CalculationOut), (status = 409, description = "insufficient_points, receipt_conflict, or quote_changed with the fresh calculation", body = QuoteChangedOut), (status = 422, body = ErrorBody)))]
+pub async fn commit(
+    State(state): State<Arc<AppState>>,
+    body: Body<ReceiptBody>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let hash = body.hash;
+    let receipt_id = body.value.receipt_id.clone();
+    // A retry is answered from the stored response without queueing a write.
+    if let Some((stored_hash, response)) = state.store.commit_response(&receipt_id).await? {
+        if stored_hash == hash {
+            return Ok(stored_json(response));
+        }
+        return Err(ApiError::new(
+            ErrorCode::ReceiptConflict,
+            format!("receipt {receipt_id} was already committed with a different body"),
+        ));
+    }
+    let (request, expect_to_pay) = parse_receipt(body.value, now)?;
+    let command = CommitCommand {
+        request,
+        request_hash: hash,
+        expect_to_pay,
+        config: state.config(),
+        new_customer_id: new_customer_id(now),
+        now,
+        render: commit_renderer(),
+    };
+    Ok(stored_json(state.store.commit_receipt(command).await?))
+}
+
+/// Returns units of a committed receipt, idempotent by `return_id`.
+#[utoipa::path(post, path = "/v1/receipts/{receipt_id}/returns", tag = "pos", request_body = ReturnBody, params(("receipt_id" = String, Path)),
+    responses((status = 200, body = ReturnOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn return_receipt(
+    State(state): State<Arc<AppState>>,
+    Path(receipt_id): Path<String>,
+    body: Body<ReturnBody>,
+) -> Result<Response, ApiError> {
+    path_id("receipt_id", &receipt_id)?;
+    let now = state.clock.now();
+    let value = body.value;
+    path_id("return_id", &value.return_id)?;
+    let at = parse_at(&value.at, "at")?;
+    check_at(at, now, "at")?;
+    let mut lines = Vec::with_capacity(value.lines.len());
+    for (idx, line) in value.lines.iter().enumerate() {
+        lines.push((
+            line.line,
+            parse_qty(&line.qty, &format!("lines[{idx}].qty"))?,
+        ));
+    }
+    let command = ReturnCommand {
+        receipt_id,
+        return_id: value.return_id,
+        request_hash: body.hash,
+        at,
+        terminal_id: value.terminal_id,
+        lines,
+        now,
+        render: return_renderer(),
+    };
+    Ok(stored_json(state.store.return_receipt(command).await?))
+}
+
+/// Cancels a committed receipt entirely; idempotent.
+#[utoipa::path(post, path = "/v1/receipts/{receipt_id}/cancel", tag = "pos", request_body(content = CancelBody, description = "optional"), params(("receipt_id" = String, Path)),
+    responses((status = 200, body = ReturnOut), (status = 404, body = ErrorBody)))]
+pub async fn cancel_receipt(
+    State(state): State<Arc<AppState>>,
+    Path(receipt_id): Path<String>,
+    body: Body<CancelBody>,
+) -> Result<Response, ApiError> {
+    path_id("receipt_id", &receipt_id)?;
+    let now = state.clock.now();
+    let at = match &body.value.at {
+        Some(text) => parse_at(text, "at")?,
+        None => now.fixed_offset(),
+    };
+    let command = CancelCommand {
+        receipt_id,
+        at,
+        terminal_id: body.value.terminal_id,
+        now,
+        render: return_renderer(),
+    };
+    Ok(stored_json(state.store.cancel_receipt(command).await?))
+}
+
+/// A receipt with all its versions.
+#[utoipa::path(get, path = "/v1/receipts/{receipt_id}", tag = "pos", params(("receipt_id" = String, Path)),
+    responses((status = 200, body = ReceiptOut), (status = 404, body = ErrorBody)))]
+pub async fn get_receipt(
+    State(state): State<Arc<AppState>>,
+    Path(receipt_id): Path<String>,
+) -> Result<Json<ReceiptOut>, ApiError> {
+    let stored = state.store.receipt(&receipt_id).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ReceiptNotFound,
+            format!("no receipt {receipt_id:?} was committed"),
+        )
+    })?;
+    let versions = stored
+        .versions
+        .into_iter()
+        .map(|v| VersionOut {
+            version: v.version,
+            kind: v.kind,
+            op_id: v.op_id,
+            at: v.at.to_rfc3339(),
+            terminal_id: v.terminal_id,
+            recorded_at: tessera_api::convert::time_out(v.recorded_at),
+            response: serde_json::from_slice(&v.response).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    Ok(Json(receipt_out(&stored.record, versions)))
+}

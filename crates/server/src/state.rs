@@ -1,0 +1,110 @@
+//! Shared server state: the store, the configuration snapshot, the clock, the key.
+
+use crate::clock::Clock;
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tessera_core::snapshot::ConfigSnapshot;
+use tessera_store::{Store, StoreResult};
+
+/// How the server is set up.
+pub struct ServerOptions {
+    /// The bootstrap admin API key; `None` only in insecure development mode, where
+    /// any bearer key is accepted.
+    pub admin_token: Option<String>,
+    /// How often due lots are matured and expired in the background.
+    pub catch_up_every: Duration,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    config: RwLock<Arc<ConfigSnapshot>>,
+    admin_key_hash: Option<[u8; 32]>,
+    catch_up_every: Duration,
+}
+
+impl AppState {
+    /// Loads the configuration snapshot from the store.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        options: ServerOptions,
+    ) -> StoreResult<Arc<AppState>> {
+        let state = AppState {
+            store,
+            clock,
+            config: RwLock::new(Arc::new(ConfigSnapshot::default())),
+            admin_key_hash: options
+                .admin_token
+                .map(|t| Sha256::digest(t.as_bytes()).into()),
+            catch_up_every: options.catch_up_every,
+        };
+        state.reload_config().await?;
+        Ok(Arc::new(state))
+    }
+
+    /// The configuration receipts are priced against now.
+    pub fn config(&self) -> Arc<ConfigSnapshot> {
+        match self.config.read() {
+            Ok(config) => config.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rebuilds the snapshot after a configuration change.
+    pub async fn reload_config(&self) -> StoreResult<()> {
+        let program = self.store.program().await?.unwrap_or_default();
+        let stores = self.store.stores().await?;
+        let products = self.store.products().await?;
+        let promotions = self
+            .store
+            .promotions()
+            .await?
+            .into_iter()
+            .map(|r| r.promotion)
+            .collect();
+        let snapshot = Arc::new(ConfigSnapshot::new(program, stores, products, promotions));
+        match self.config.write() {
+            Ok(mut config) => *config = snapshot,
+            Err(poisoned) => *poisoned.into_inner() = snapshot,
+        }
+        Ok(())
+    }
+
+    /// Compares hashes, so the comparison takes the same time whatever the key.
+    pub fn admin_key_matches(&self, presented: &str) -> bool {
+        match &self.admin_key_hash {
+            None => true,
+            Some(expected) => {
+                let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+                presented
+                    .iter()
+                    .zip(expected)
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+            }
+        }
+    }
+}
+
+/// Matures and expires due lots in the background, so stored balances follow time
+/// even for customers who do not shop (reads compute the state as of their time
+/// regardless).
+pub async fn catch_up_loop(state: Arc<AppState>) {
+    let mut interval = tokio::time::interval(state.catch_up_every);
+    loop {
+        interval.tick().await;
+        loop {
+            match state.store.catch_up_due(state.clock.now(), 500).await {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(error) => {
+                    tracing::warn!(%error, "background maturation and expiry failed; retrying later");
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The SQLite adapter of the Tessera store: the embedded database for a single store
+//! or a trial.
+//!
+//! WAL mode with `synchronous=FULL`: a write is acknowledged only once it is on disk.
+//! All writes go through one writer task ([`writer`]) that groups concurrent writes
+//! into one transaction; reads use a pool of connections in parallel.
+
+mod check;
+mod rows;
+mod schema;
+mod time;
+mod writer;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Row};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+use tessera_core::catalog::{Product, Store as ChainStore};
+use tessera_core::customer::Customer;
+use tessera_core::ledger::CustomerLedger;
+use tessera_core::program::Program;
+use tessera_core::promotion::Promotion;
+use tessera_core::receipt::CustomerRef;
+use tessera_store::{
+    CancelCommand, CheckReport, CommitCommand, PromotionRecord, ReturnCommand, Store, StoreError,
+    StoreResult, StoredEntry, StoredReceipt,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use writer::{ConfigWrite, Job};
+
+use rows::db;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    readers: SqlitePool,
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `url`, such as
+    /// `sqlite://./tessera.db` or a plain path.
+    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(db)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536");
+        let mut writer_conn = options.connect().await.map_err(db)?;
+        schema::migrate(&mut writer_conn).await.map_err(db)?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options.clone().read_only(true))
+            .await
+            .map_err(db)?;
+        let (sender, receiver) = mpsc::channel(4096);
+        let handle = tokio::spawn(writer::run(writer_conn, receiver));
+        Ok(SqliteStore {
+            readers,
+            queue: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    fn sender(&self) -> StoreResult<mpsc::Sender<Job>> {
+        self.queue
+            .lock()
+            .map_err(|_| StoreError::ShuttingDown)?
+            .clone()
+            .ok_or(StoreError::ShuttingDown)
+    }
+
+    async fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job,
+    ) -> StoreResult<T> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::ShuttingDown)?;
+        answer.await.map_err(|_| StoreError::ShuttingDown)?
+    }
+
+    async fn config(&self, write: ConfigWrite) -> StoreResult<bool> {
+        self.submit(|reply| Job::Config(write, reply)).await
+    }
+
+    async fn reader(&self) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
+        self.readers.acquire().await.map_err(db)
+    }
+
+    async fn documents<T: serde::de::DeserializeOwned>(&self, sql: &str) -> StoreResult<Vec<T>> {
+        let rows = sqlx::query(sql)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| serde_json::from_str(&r.get::<String, _>(0)).map_err(StoreError::backend))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn program(&self) -> StoreResult<Option<Program>> {
+        Ok(self
+            .documents("SELECT body FROM program WHERE id = 1")
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn put_program(&self, program: Program) -> StoreResult<()> {
+        self.config(ConfigWrite::Program(program)).await.map(drop)
+    }
+
+    async fn put_store(&self, store: ChainStore) -> StoreResult<()> {
+        self.config(ConfigWrite::Store(store)).await.map(drop)
+    }
+
+    async fn stores(&self) -> StoreResult<Vec<ChainStore>> {
+        self.documents("SELECT body FROM stores ORDER BY store_id")
+            .await
+    }
+
+    async fn put_products(&self, products: Vec<Product>) -> StoreResult<()> {
+        self.config(ConfigWrite::Products(products)).await.map(drop)
+    }
+
+    async fn products(&self) -> StoreResult<Vec<Product>> {
+        self.documents("SELECT body FROM products ORDER BY sku")
+            .await
+    }
+
+    async fn put_promotion(&self, promotion: Promotion, now: DateTime<Utc>) -> StoreResult<()> {
+        self.config(ConfigWrite::Promotion(promotion, now))
+            .await
+            .map(drop)
+    }
+
+    async fn delete_promotion(
+        &self,
+        promotion_id: String,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.config(ConfigWrite::DeletePromotion(promotion_id, now))
+            .await
+    }
+
+    async fn promotions(&self) -> StoreResult<Vec<PromotionRecord>> {
+        let rows = sqlx::query(
+            "SELECT body, updated_at, deleted_at FROM promotions ORDER BY promotion_id",
+        )
+        .fetch_all(&self.readers)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PromotionRecord {
+                    promotion: serde_json::from_str(&r.get::<String, _>(0))
+                        .map_err(StoreError::backend)?,
+                    updated_at: time::parse_ts(&r.get::<String, _>(1))?,
+                    deleted_at: r
+                        .get::<Option<String>, _>(2)
+                        .map(|t| time::parse_ts(&t))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_customers(&self, customers: Vec<Customer>) -> StoreResult<()> {
+        self.submit(|reply| Job::Customers(customers, reply))
+            .await
+            .map(drop)
+    }
+
+    async fn customer(&self, customer_id: &str) -> StoreResult<Option<Customer>> {
+        rows::customer(&mut *self.reader().await?, customer_id).await
+    }
+
+    async fn find_customer(&self, reference: &CustomerRef) -> StoreResult<Option<String>> {
+        rows::resolve_customer(&mut *self.reader().await?, reference).await
+    }
+
+    async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger> {
+        rows::load_ledger(&mut *self.reader().await?, customer_id, &[]).await
+    }
+
+    async fn ledger_entries(
+        &self,
+        customer_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEntry>> {
+        rows::entries(&mut *self.reader().await?, customer_id, after, limit).await
+    }
+
+    async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>> {
+        self.submit(|reply| Job::Commit(Box::new(command), reply))
+            .await
+    }
+
+    async fn return_receipt(&self, command: ReturnCommand) -> StoreResult<Vec<u8>> {
+        self.submit(|reply| Job::Return(Box::new(command), reply))
+            .await
+    }
+
+    async fn cancel_receipt(&self, command: CancelCommand) -> StoreResult<Vec<u8>> {
+        self.submit(|reply| Job::Cancel(Box::new(command), reply))
+            .await
+    }
+
+    async fn commit_response(&self, receipt_id: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+        rows::commit_response(&mut *self.reader().await?, receipt_id).await
+    }
+
+    async fn receipt(&self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>> {
+        rows::receipt(&mut *self.reader().await?, receipt_id).await
+    }
+
+    async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
+        self.submit(|reply| Job::CatchUp(now, limit, reply)).await
+    }
+
+    async fn check(&self) -> StoreResult<CheckReport> {
+        check::run(&mut *self.reader().await?).await
+    }
+
+    async fn close(&self) {
+        let sender = self.queue.lock().ok().and_then(|mut q| q.take());
+        drop(sender);
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            if let Err(error) = handle.await {
+                tracing::error!(%error, "the writer task failed");
+            }
+        }
+        self.readers.close().await;
+    }
+}

@@ -1,0 +1,71 @@
+//! The receipt write commands and what they produce.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use std::sync::Arc;
+use tessera_core::ledger::Balance;
+use tessera_core::receipt::ReceiptRequest;
+use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
+use tessera_core::snapshot::ConfigSnapshot;
+
+/// Turns the result of a write into the exact response bytes that are stored with it,
+/// so that a retry returns the original response byte for byte.
+pub type Renderer<T> = Arc<dyn Fn(&T) -> Vec<u8> + Send + Sync>;
+
+/// Commit a receipt.
+#[derive(Clone)]
+pub struct CommitCommand {
+    /// A validated receipt.
+    pub request: ReceiptRequest,
+    /// Hash of the request body: a retry with another hash is a conflict.
+    pub request_hash: String,
+    pub expect_to_pay: Option<i64>,
+    pub config: Arc<ConfigSnapshot>,
+    /// The id a new member gets when the receipt's card is unknown.
+    pub new_customer_id: String,
+    pub now: DateTime<Utc>,
+    pub render: Renderer<Committed>,
+}
+
+/// A committed receipt, as rendered into the commit response.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub record: ReceiptRecord,
+    pub new_member: bool,
+}
+
+/// Return some units of a committed receipt.
+#[derive(Clone)]
+pub struct ReturnCommand {
+    pub receipt_id: String,
+    /// Chosen by the till, unique in the program: the idempotency key.
+    pub return_id: String,
+    pub request_hash: String,
+    pub at: DateTime<FixedOffset>,
+    pub terminal_id: Option<String>,
+    /// `(line number, qty in thousandths)`.
+    pub lines: Vec<(u32, i64)>,
+    pub now: DateTime<Utc>,
+    pub render: Renderer<Returned>,
+}
+
+/// Cancel a committed receipt: return everything not yet returned.
+#[derive(Clone)]
+pub struct CancelCommand {
+    pub receipt_id: String,
+    pub at: DateTime<FixedOffset>,
+    pub terminal_id: Option<String>,
+    pub now: DateTime<Utc>,
+    pub render: Renderer<Returned>,
+}
+
+/// A return or cancel, as rendered into its response.
+#[derive(Debug, Clone)]
+pub struct Returned {
+    /// The return id, or `None` for a cancel.
+    pub return_id: Option<String>,
+    pub record: ReceiptRecord,
+    pub outcome: ReturnOutcome,
+    pub at: DateTime<FixedOffset>,
+    /// The customer's balance after it, when the receipt had a customer.
+    pub balance: Option<Balance>,
+}

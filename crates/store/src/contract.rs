@@ -1,0 +1,1 @@
+//! The contract suite every store adapter passes (filled in below).

@@ -1,0 +1,33 @@
+//! Errors of the storage layer.
+
+use tessera_core::pricing::Calculation;
+use tessera_core::{CoreError, ErrorCode};
+
+/// What can go wrong in a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A business rule refused the operation; nothing was written.
+    #[error(transparent)]
+    Domain(#[from] CoreError),
+    /// The till's expected amount differs from the fresh calculation; nothing was written.
+    #[error("quote changed: the receipt now costs {}", .0.totals.to_pay)]
+    QuoteChanged(Box<Calculation>),
+    /// The store is shutting down and takes no more writes.
+    #[error("the store is shutting down")]
+    ShuttingDown,
+    /// The database failed.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// A business error with a code and message.
+    pub fn domain(code: ErrorCode, message: impl Into<String>) -> Self {
+        StoreError::Domain(CoreError::new(code, message))
+    }
+
+    /// A database failure.
+    pub fn backend(error: impl std::fmt::Display) -> Self {
+        StoreError::Backend(error.to_string())
+    }
+}

@@ -1,0 +1,18 @@
+//! The storage port of Tessera.
+//!
+//! [`Store`] is what the server needs from a database. Adapters (SQLite, later
+//! PostgreSQL) implement it, and they implement the receipt writes by giving the
+//! shared orchestration in [`service`] a transaction through [`LedgerTx`]: the
+//! decisions (pricing, ledger rules, idempotency) are made once, here and in the core,
+//! and each adapter only reads and writes rows. [`contract`] is the test suite every
+//! adapter must pass.
+
+pub mod command;
+pub mod contract;
+pub mod error;
+pub mod port;
+pub mod service;
+
+pub use command::*;
+pub use error::StoreError;
+pub use port::*;

@@ -1,0 +1,157 @@
+//! The storage traits: [`Store`] for the server, [`LedgerTx`] for the shared write
+//! orchestration inside one adapter transaction.
+
+use crate::command::{CancelCommand, CommitCommand, ReturnCommand};
+use crate::error::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tessera_core::catalog::{Product, Store as ChainStore};
+use tessera_core::customer::Customer;
+use tessera_core::ledger::{CustomerLedger, Entry, LedgerChanges};
+use tessera_core::program::Program;
+use tessera_core::promotion::Promotion;
+use tessera_core::receipt::CustomerRef;
+use tessera_core::refund::ReceiptRecord;
+
+/// Result alias of the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A promotion with its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromotionRecord {
+    pub promotion: Promotion,
+    pub updated_at: DateTime<Utc>,
+    /// Set when the promotion was deleted: it is disabled and kept for history.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// A stored ledger entry with its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub entry_id: i64,
+    pub entry: Entry,
+}
+
+/// One version of a receipt: the commit (1), then each return or the cancel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptVersion {
+    pub receipt_id: String,
+    pub version: u32,
+    /// `commit`, `return` or `cancel`.
+    pub kind: String,
+    /// The return id, `cancel/<receipt_id>` for a cancel, `commit/<receipt_id>` for the commit.
+    pub op_id: String,
+    pub request_hash: String,
+    pub response: Vec<u8>,
+    pub terminal_id: Option<String>,
+    pub at: chrono::DateTime<chrono::FixedOffset>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A stored receipt: its current record and all its versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReceipt {
+    pub record: ReceiptRecord,
+    pub versions: Vec<ReceiptVersion>,
+}
+
+/// One finding of `tessera check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckItem {
+    pub name: String,
+    pub checked: u64,
+    pub violations: Vec<String>,
+}
+
+/// What `tessera check` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    pub items: Vec<CheckItem>,
+}
+
+impl CheckReport {
+    /// Whether every check passed.
+    pub fn ok(&self) -> bool {
+        self.items.iter().all(|i| i.violations.is_empty())
+    }
+}
+
+/// Everything the server needs from a database.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn program(&self) -> StoreResult<Option<Program>>;
+    async fn put_program(&self, program: Program) -> StoreResult<()>;
+
+    async fn put_store(&self, store: ChainStore) -> StoreResult<()>;
+    async fn stores(&self) -> StoreResult<Vec<ChainStore>>;
+
+    async fn put_products(&self, products: Vec<Product>) -> StoreResult<()>;
+    async fn products(&self) -> StoreResult<Vec<Product>>;
+
+    async fn put_promotion(&self, promotion: Promotion, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Disables and marks deleted; `false` when there is no such promotion.
+    async fn delete_promotion(&self, promotion_id: String, now: DateTime<Utc>)
+        -> StoreResult<bool>;
+    async fn promotions(&self) -> StoreResult<Vec<PromotionRecord>>;
+
+    /// Registers new customers; fails whole with `card_taken` or `phone_taken` when
+    /// an identifier already belongs to someone.
+    async fn create_customers(&self, customers: Vec<Customer>) -> StoreResult<()>;
+    async fn customer(&self, customer_id: &str) -> StoreResult<Option<Customer>>;
+    async fn find_customer(&self, reference: &CustomerRef) -> StoreResult<Option<String>>;
+    /// The customer's balances and open lots as stored (not caught up).
+    async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger>;
+    /// The customer's entries with `entry_id > after`, oldest first.
+    async fn ledger_entries(
+        &self,
+        customer_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEntry>>;
+
+    /// Commits a receipt exactly once; returns the stored response.
+    async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>>;
+    async fn return_receipt(&self, command: ReturnCommand) -> StoreResult<Vec<u8>>;
+    async fn cancel_receipt(&self, command: CancelCommand) -> StoreResult<Vec<u8>>;
+    /// The commit's request hash and response, for answering retries without a write.
+    async fn commit_response(&self, receipt_id: &str) -> StoreResult<Option<(String, Vec<u8>)>>;
+    async fn receipt(&self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>>;
+
+    /// Matures and expires due lots of up to `limit` customers; returns how many
+    /// customers it caught up.
+    async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32>;
+    /// Verifies the ledger's invariants.
+    async fn check(&self) -> StoreResult<CheckReport>;
+    /// Finishes queued writes and closes the database.
+    async fn close(&self);
+}
+
+/// The rows one receipt write reads and writes, inside one database transaction.
+#[async_trait]
+pub trait LedgerTx: Send {
+    async fn receipt(&mut self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>>;
+    /// A stored return or cancel: `(receipt_id, request_hash, response)`.
+    async fn operation(&mut self, op_id: &str) -> StoreResult<Option<(String, String, Vec<u8>)>>;
+    async fn resolve_customer(&mut self, reference: &CustomerRef) -> StoreResult<Option<String>>;
+    async fn insert_customer(&mut self, customer: &Customer) -> StoreResult<()>;
+    /// The customer's balances, open lots, and the lots named in `extra_lots`.
+    async fn load_ledger(
+        &mut self,
+        customer_id: &str,
+        extra_lots: &[String],
+    ) -> StoreResult<CustomerLedger>;
+    async fn save_ledger(&mut self, changes: &LedgerChanges) -> StoreResult<()>;
+    /// Stores a new receipt with its first version.
+    async fn insert_receipt(
+        &mut self,
+        record: &ReceiptRecord,
+        version: &ReceiptVersion,
+    ) -> StoreResult<()>;
+    /// Stores the receipt's new state and a new version.
+    async fn update_receipt(
+        &mut self,
+        record: &ReceiptRecord,
+        version: &ReceiptVersion,
+    ) -> StoreResult<()>;
+}

@@ -1,0 +1,315 @@
+//! The receipt writes, written once for every adapter: each runs inside one
+//! transaction the adapter opens, reads what it needs through [`LedgerTx`], lets the
+//! core decide, and writes the result. Either everything is written or nothing is.
+
+use crate::command::{CancelCommand, CommitCommand, Committed, ReturnCommand, Returned};
+use crate::error::StoreError;
+use crate::port::{LedgerTx, ReceiptVersion, StoreResult};
+use chrono::{DateTime, Utc};
+use tessera_core::customer::Customer;
+use tessera_core::ledger::{Context, CustomerLedger};
+use tessera_core::pricing::{self, BalanceAfter, CustomerView};
+use tessera_core::receipt::CustomerRef;
+use tessera_core::refund::{ReceiptRecord, ReceiptStatus};
+use tessera_core::{CoreError, ErrorCode};
+
+/// Commits a receipt: an identical retry returns the stored response, a different
+/// body under the same receipt id is `receipt_conflict`.
+pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResult<Vec<u8>> {
+    let request = &command.request;
+    if let Some(existing) = tx.receipt(&request.receipt_id).await? {
+        let first = existing.versions.into_iter().find(|v| v.version == 1);
+        return match first {
+            Some(version) if version.request_hash == command.request_hash => Ok(version.response),
+            _ => Err(StoreError::domain(
+                ErrorCode::ReceiptConflict,
+                format!(
+                    "receipt {} was already committed with a different body",
+                    request.receipt_id
+                ),
+            )),
+        };
+    }
+    let ctx = command.config.context(&request.store_id)?;
+    let mut new_member = false;
+    let customer_id = match &request.customer {
+        None => None,
+        Some(reference) => match tx.resolve_customer(reference).await? {
+            Some(id) => Some(id),
+            None => match reference {
+                CustomerRef::Card(_) => {
+                    new_member = true;
+                    Some(command.new_customer_id.clone())
+                }
+                other => return Err(customer_not_found(other).into()),
+            },
+        },
+    };
+    let mut ledger = match &customer_id {
+        Some(id) if !new_member => {
+            let mut ledger = tx.load_ledger(id, &[]).await?;
+            ledger.catch_up(command.now);
+            Some(ledger)
+        }
+        Some(id) => Some(CustomerLedger::new(id.clone(), 0, 0, Vec::new())),
+        None => None,
+    };
+    let view = ledger.as_ref().map(|l| CustomerView {
+        customer_id: l.customer_id.clone(),
+        available: l.available,
+        pending: l.pending,
+        new_card: match (&request.customer, new_member) {
+            (Some(CustomerRef::Card(card)), true) => Some(card.clone()),
+            _ => None,
+        },
+    });
+    let mut calculation = pricing::calculate(&ctx, request, view.as_ref())?;
+    if let Some(expected) = command.expect_to_pay {
+        if expected != calculation.totals.to_pay {
+            return Err(StoreError::QuoteChanged(Box::new(calculation)));
+        }
+    }
+    let mut redeemed_from = Vec::new();
+    let mut earn_lot_id = None;
+    if let (Some(ledger), Some(customer_id)) = (ledger.as_mut(), &customer_id) {
+        if new_member {
+            let card = match &request.customer {
+                Some(CustomerRef::Card(card)) => vec![card.clone()],
+                _ => Vec::new(),
+            };
+            tx.insert_customer(&Customer {
+                customer_id: customer_id.clone(),
+                name: None,
+                phone: None,
+                email: None,
+                cards: card,
+                created_at: command.now,
+            })
+            .await?;
+        }
+        let context = Context {
+            receipt_id: Some(&request.receipt_id),
+            op_id: None,
+            now: command.now,
+        };
+        redeemed_from = ledger.redeem(calculation.points_redeemed, &context)?;
+        if calculation.points_earned > 0 {
+            let lot_id = format!("{}:earn", request.receipt_id);
+            let earned_at = request.at.with_timezone(&Utc);
+            ledger.earn(
+                lot_id.clone(),
+                calculation.points_earned,
+                earned_at,
+                ctx.program,
+                &context,
+            );
+            ledger.catch_up(command.now);
+            earn_lot_id = Some(lot_id);
+        }
+        calculation.balance = Some(BalanceAfter {
+            available: ledger.available,
+            pending: ledger.pending,
+        });
+    }
+    let record = ReceiptRecord {
+        receipt_id: request.receipt_id.clone(),
+        store_id: request.store_id.clone(),
+        terminal_id: request.terminal_id.clone(),
+        at: request.at,
+        customer_id,
+        returned_qty: vec![0; calculation.lines.len()],
+        calculation,
+        status: ReceiptStatus::Committed,
+        version: 1,
+        earn_lot_id,
+        redeemed_from,
+    };
+    let response = (command.render)(&Committed {
+        record: record.clone(),
+        new_member,
+    });
+    if let Some(ledger) = ledger {
+        tx.save_ledger(&ledger.into_changes()).await?;
+    }
+    let version = ReceiptVersion {
+        receipt_id: record.receipt_id.clone(),
+        version: 1,
+        kind: "commit".to_string(),
+        op_id: format!("commit/{}", record.receipt_id),
+        request_hash: command.request_hash.clone(),
+        response: response.clone(),
+        terminal_id: Some(record.terminal_id.clone()),
+        at: record.at,
+        recorded_at: command.now,
+    };
+    tx.insert_receipt(&record, &version).await?;
+    Ok(response)
+}
+
+/// Returns units of a committed receipt, idempotent by return id.
+pub async fn return_receipt(
+    tx: &mut dyn LedgerTx,
+    command: &ReturnCommand,
+) -> StoreResult<Vec<u8>> {
+    if let Some((receipt_id, hash, response)) = tx.operation(&command.return_id).await? {
+        if receipt_id == command.receipt_id && hash == command.request_hash {
+            return Ok(response);
+        }
+        return Err(StoreError::domain(
+            ErrorCode::ReturnConflict,
+            format!(
+                "return {} was already made with a different body",
+                command.return_id
+            ),
+        ));
+    }
+    let mut record = load_record(tx, &command.receipt_id).await?;
+    let refunded_before = record.points_refunded_so_far();
+    let outcome = record.apply_return(&command.lines)?;
+    let returned = Returned {
+        return_id: Some(command.return_id.clone()),
+        record,
+        outcome,
+        at: command.at,
+        balance: None,
+    };
+    reverse_points(
+        tx,
+        returned,
+        refunded_before,
+        &command.return_id,
+        "return",
+        &command.request_hash,
+        command.terminal_id.clone(),
+        command.now,
+        &command.render,
+    )
+    .await
+}
+
+/// Cancels a committed receipt; a second cancel returns the first one's response.
+pub async fn cancel_receipt(
+    tx: &mut dyn LedgerTx,
+    command: &CancelCommand,
+) -> StoreResult<Vec<u8>> {
+    let op_id = format!("cancel/{}", command.receipt_id);
+    if let Some((_, _, response)) = tx.operation(&op_id).await? {
+        return Ok(response);
+    }
+    let mut record = load_record(tx, &command.receipt_id).await?;
+    let refunded_before = record.points_refunded_so_far();
+    let outcome = record.apply_cancel()?;
+    let returned = Returned {
+        return_id: None,
+        record,
+        outcome,
+        at: command.at,
+        balance: None,
+    };
+    reverse_points(
+        tx,
+        returned,
+        refunded_before,
+        &op_id,
+        "cancel",
+        "",
+        command.terminal_id.clone(),
+        command.now,
+        &command.render,
+    )
+    .await
+}
+
+/// Matures and expires one customer's due lots.
+pub async fn catch_up_customer(
+    tx: &mut dyn LedgerTx,
+    customer_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let mut ledger = tx.load_ledger(customer_id, &[]).await?;
+    ledger.catch_up(now);
+    let changes = ledger.into_changes();
+    if !changes.entries.is_empty() || !changes.changed_lots.is_empty() {
+        tx.save_ledger(&changes).await?;
+    }
+    Ok(())
+}
+
+async fn load_record(tx: &mut dyn LedgerTx, receipt_id: &str) -> StoreResult<ReceiptRecord> {
+    match tx.receipt(receipt_id).await? {
+        Some(stored) => Ok(stored.record),
+        None => Err(StoreError::domain(
+            ErrorCode::ReceiptNotFound,
+            format!("no receipt {receipt_id:?} was committed"),
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn reverse_points(
+    tx: &mut dyn LedgerTx,
+    mut returned: Returned,
+    refunded_before: i64,
+    op_id: &str,
+    kind: &str,
+    request_hash: &str,
+    terminal_id: Option<String>,
+    now: DateTime<Utc>,
+    render: &crate::command::Renderer<Returned>,
+) -> StoreResult<Vec<u8>> {
+    let record = &returned.record;
+    let mut changes = None;
+    if let Some(customer_id) = &record.customer_id {
+        let mut lots: Vec<String> = record
+            .redeemed_from
+            .iter()
+            .map(|(lot, _)| lot.clone())
+            .collect();
+        lots.extend(record.earn_lot_id.iter().cloned());
+        let mut ledger = tx.load_ledger(customer_id, &lots).await?;
+        ledger.catch_up(now);
+        let context = Context {
+            receipt_id: Some(&record.receipt_id),
+            op_id: Some(op_id),
+            now,
+        };
+        ledger.refund_redemption(
+            returned.outcome.points_refunded,
+            &record.redeemed_from,
+            refunded_before,
+            &context,
+        );
+        ledger.reverse_earn(
+            returned.outcome.points_reversed,
+            record.earn_lot_id.as_deref(),
+            &context,
+        );
+        returned.balance = Some(ledger.balance_at(now));
+        changes = Some(ledger.into_changes());
+    }
+    let response = render(&returned);
+    if let Some(changes) = changes {
+        tx.save_ledger(&changes).await?;
+    }
+    let version = ReceiptVersion {
+        receipt_id: returned.record.receipt_id.clone(),
+        version: returned.record.version,
+        kind: kind.to_string(),
+        op_id: op_id.to_string(),
+        request_hash: request_hash.to_string(),
+        response: response.clone(),
+        terminal_id,
+        at: returned.at,
+        recorded_at: now,
+    };
+    tx.update_receipt(&returned.record, &version).await?;
+    Ok(response)
+}
+
+fn customer_not_found(reference: &CustomerRef) -> CoreError {
+    CoreError::field(
+        ErrorCode::UnknownCustomer,
+        reference.field(),
+        "no customer has this identifier",
+    )
+}
