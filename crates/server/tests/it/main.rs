@@ -1,0 +1,11 @@
+//! HTTP integration tests of `tessera-server`: a real server on a loopback port over a
+//! fresh SQLite file per test, driven with reqwest. One binary, a module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod config;
+mod customers;
+mod errors;
+mod helpers;
+mod openapi;
+mod receipts;
