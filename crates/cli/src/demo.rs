@@ -22,7 +22,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 100_000)]
     pub members: usize,
     /// Receipts to generate over the past year.
-    #[arg(long, default_value_t = 150_000)]
+    #[arg(long, default_value_t = 100_000)]
     pub receipts: usize,
     /// Seed of the generator (the same seed gives the same chain).
     #[arg(long, default_value_t = 7)]
@@ -45,7 +45,15 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 .with_context(|| format!("removing the previous demo database {file}"))?;
         }
     }
-    let store = crate::open_store(&format!("sqlite://{path}")).await?;
+    let sqlite = Arc::new(
+        tessera_sqlite::SqliteStore::open(&path)
+            .await
+            .with_context(|| format!("creating {path}"))?,
+    );
+    // The demo database is rebuilt from scratch if loading fails, so the load need not
+    // wait for the disk on every group; serving is fully durable again.
+    sqlite.set_durable(false).await?;
+    let store: Arc<dyn tessera_store::Store> = sqlite.clone();
     let now = chrono::Utc::now();
     let mut options = DemoOptions::new(now);
     options.members = args.members;
@@ -68,6 +76,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     )
     .await?;
     progress.finish_and_clear();
+    sqlite.set_durable(true).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -76,6 +76,15 @@ impl SqliteStore {
         })
     }
 
+    /// Bulk-load mode: with `false`, commits no longer wait for the disk
+    /// (`synchronous=OFF`), for loading a database that is rebuilt from scratch if the
+    /// load fails (the demo). `true` restores full durability.
+    pub async fn set_durable(&self, durable: bool) -> StoreResult<()> {
+        self.submit(|reply| Job::Durable(durable, reply))
+            .await
+            .map(drop)
+    }
+
     fn sender(&self) -> StoreResult<mpsc::Sender<Job>> {
         self.queue
             .lock()

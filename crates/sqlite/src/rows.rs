@@ -40,35 +40,26 @@ pub async fn resolve_customer(
     Ok(row.map(|r| r.get::<String, _>(0)))
 }
 
+/// Inserts a customer with their cards and empty accounts. A phone or card that
+/// already belongs to someone is refused by the unique constraints (no extra look-up
+/// on the way in); the caller's savepoint or transaction undoes the partial insert.
 pub async fn insert_customer(conn: &mut SqliteConnection, customer: &Customer) -> StoreResult<()> {
-    if let Some(phone) = &customer.phone {
-        let taken = sqlx::query("SELECT 1 FROM customers WHERE phone = ?")
-            .bind(phone)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-        if taken.is_some() {
-            return Err(StoreError::Domain(tessera_core::CoreError::field(
+    let taken = |error: sqlx::Error, customer: &Customer| -> StoreError {
+        let unique = matches!(&error, sqlx::Error::Database(e) if e.is_unique_violation());
+        if !unique {
+            return db(error);
+        }
+        let message = error.to_string();
+        if message.contains("customers.phone") {
+            let phone = customer.phone.clone().unwrap_or_default();
+            return StoreError::Domain(tessera_core::CoreError::field(
                 ErrorCode::PhoneTaken,
                 "phone",
                 format!("phone {phone} already belongs to another customer"),
-            )));
+            ));
         }
-    }
-    for (idx, card) in customer.cards.iter().enumerate() {
-        let taken = sqlx::query("SELECT 1 FROM cards WHERE card = ?")
-            .bind(card)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-        if taken.is_some() {
-            return Err(StoreError::Domain(tessera_core::CoreError::field(
-                ErrorCode::CardTaken,
-                format!("cards[{idx}]"),
-                format!("card {card} already belongs to another customer"),
-            )));
-        }
-    }
+        db(error)
+    };
     sqlx::query("INSERT INTO customers (customer_id, name, phone, email, created_at) VALUES (?, ?, ?, ?, ?)")
         .bind(&customer.customer_id)
         .bind(&customer.name)
@@ -77,14 +68,24 @@ pub async fn insert_customer(conn: &mut SqliteConnection, customer: &Customer) -
         .bind(ts(customer.created_at))
         .execute(&mut *conn)
         .await
-        .map_err(db)?;
-    for card in &customer.cards {
-        sqlx::query("INSERT INTO cards (card, customer_id) VALUES (?, ?)")
+        .map_err(|e| taken(e, customer))?;
+    for (idx, card) in customer.cards.iter().enumerate() {
+        let inserted = sqlx::query("INSERT INTO cards (card, customer_id) VALUES (?, ?)")
             .bind(card)
             .bind(&customer.customer_id)
             .execute(&mut *conn)
-            .await
-            .map_err(db)?;
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Domain(tessera_core::CoreError::field(
+                    ErrorCode::CardTaken,
+                    format!("cards[{idx}]"),
+                    format!("card {card} already belongs to another customer"),
+                )));
+            }
+            Err(error) => return Err(db(error)),
+        }
     }
     sqlx::query("INSERT INTO customer_accounts (customer_id, pending, available) VALUES (?, 0, 0)")
         .bind(&customer.customer_id)
@@ -230,22 +231,24 @@ pub async fn save_ledger(conn: &mut SqliteConnection, changes: &LedgerChanges) -
             .await
             .map_err(db)?;
     }
-    for entry in &changes.entries {
-        sqlx::query(
-            "INSERT INTO entries (customer_id, kind, debit, credit, amount, lot_id, receipt_id, op_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&entry.customer_id)
-        .bind(entry.kind.as_str())
-        .bind(entry.debit.as_str())
-        .bind(entry.credit.as_str())
-        .bind(entry.amount)
-        .bind(&entry.lot_id)
-        .bind(&entry.receipt_id)
-        .bind(&entry.op_id)
-        .bind(ts(entry.at))
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+    // One statement for many entries: each statement is a round trip to the
+    // connection's thread.
+    for chunk in changes.entries.chunks(100) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO entries (customer_id, kind, debit, credit, amount, lot_id, receipt_id, op_id, at) ",
+        );
+        insert.push_values(chunk, |mut row, entry| {
+            row.push_bind(&entry.customer_id)
+                .push_bind(entry.kind.as_str())
+                .push_bind(entry.debit.as_str())
+                .push_bind(entry.credit.as_str())
+                .push_bind(entry.amount)
+                .push_bind(&entry.lot_id)
+                .push_bind(&entry.receipt_id)
+                .push_bind(&entry.op_id)
+                .push_bind(ts(entry.at));
+        });
+        insert.build().execute(&mut *conn).await.map_err(db)?;
     }
     sqlx::query(
         "INSERT INTO customer_accounts (customer_id, pending, available) VALUES (?, ?, ?)

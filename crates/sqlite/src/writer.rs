@@ -32,6 +32,9 @@ pub enum Job {
     Config(ConfigWrite, oneshot::Sender<StoreResult<bool>>),
     Customers(Vec<Customer>, oneshot::Sender<StoreResult<bool>>),
     CatchUp(DateTime<Utc>, u32, oneshot::Sender<StoreResult<u32>>),
+    /// Switches `synchronous` between FULL (every acknowledged write is on disk) and
+    /// OFF (bulk loading a database that is rebuilt from scratch if it fails).
+    Durable(bool, oneshot::Sender<StoreResult<bool>>),
 }
 
 /// A configuration change.
@@ -43,38 +46,77 @@ pub enum ConfigWrite {
     DeletePromotion(String, DateTime<Utc>),
 }
 
-enum Outcome {
-    Bytes(oneshot::Sender<StoreResult<Vec<u8>>>, StoreResult<Vec<u8>>),
-    Flag(oneshot::Sender<StoreResult<bool>>, StoreResult<bool>),
-    Count(oneshot::Sender<StoreResult<u32>>, StoreResult<u32>),
+/// The result of one job, before it is sent to whoever queued it.
+enum Answer {
+    Bytes(StoreResult<Vec<u8>>),
+    Flag(StoreResult<bool>),
+    Count(StoreResult<u32>),
 }
 
-impl Outcome {
+impl Answer {
     fn is_ok(&self) -> bool {
         match self {
-            Outcome::Bytes(_, r) => r.is_ok(),
-            Outcome::Flag(_, r) => r.is_ok(),
-            Outcome::Count(_, r) => r.is_ok(),
+            Answer::Bytes(r) => r.is_ok(),
+            Answer::Flag(r) => r.is_ok(),
+            Answer::Count(r) => r.is_ok(),
+        }
+    }
+
+    /// A database failure, after which the job's partial writes must be undone.
+    fn is_backend_error(&self) -> bool {
+        let backend = |e: &StoreError| matches!(e, StoreError::Backend(_));
+        match self {
+            Answer::Bytes(Err(e)) => backend(e),
+            Answer::Flag(Err(e)) => backend(e),
+            Answer::Count(Err(e)) => backend(e),
+            _ => false,
+        }
+    }
+
+    fn failed(job: &Job, message: &str) -> Answer {
+        let error = StoreError::backend(message);
+        match job {
+            Job::Commit(..) | Job::Return(..) | Job::Cancel(..) => Answer::Bytes(Err(error)),
+            Job::Config(..) | Job::Customers(..) | Job::Durable(..) => Answer::Flag(Err(error)),
+            Job::CatchUp(..) => Answer::Count(Err(error)),
         }
     }
 
     /// Replaces a success with the failure of the whole group's commit.
-    fn fail(self, message: &str) -> Outcome {
+    fn fail(self, message: &str) -> Answer {
         match self {
-            Outcome::Bytes(tx, Ok(_)) => Outcome::Bytes(tx, Err(StoreError::backend(message))),
-            Outcome::Flag(tx, Ok(_)) => Outcome::Flag(tx, Err(StoreError::backend(message))),
-            Outcome::Count(tx, Ok(_)) => Outcome::Count(tx, Err(StoreError::backend(message))),
+            Answer::Bytes(Ok(_)) => Answer::Bytes(Err(StoreError::backend(message))),
+            Answer::Flag(Ok(_)) => Answer::Flag(Err(StoreError::backend(message))),
+            Answer::Count(Ok(_)) => Answer::Count(Err(StoreError::backend(message))),
             other => other,
         }
     }
+}
 
-    fn send(self) {
-        // A caller that went away (client disconnected) no longer needs the answer;
+impl Job {
+    /// Whether the job can be refused by a business rule after it has written
+    /// something (a batch of customers whose third card is taken). Such jobs run under
+    /// a savepoint; every other job decides everything before its first write, so a
+    /// business refusal leaves nothing to undo.
+    fn may_fail_after_writing(&self) -> bool {
+        matches!(self, Job::Customers(..))
+    }
+
+    fn reply(self, answer: Answer) {
+        // A caller that went away (a client disconnected) no longer needs the answer;
         // the write itself is durable either way.
-        match self {
-            Outcome::Bytes(tx, r) => drop(tx.send(r)),
-            Outcome::Flag(tx, r) => drop(tx.send(r)),
-            Outcome::Count(tx, r) => drop(tx.send(r)),
+        match (self, answer) {
+            (Job::Commit(_, tx) | Job::Return(_, tx) | Job::Cancel(_, tx), Answer::Bytes(r)) => {
+                drop(tx.send(r))
+            }
+            (Job::Config(_, tx) | Job::Customers(_, tx) | Job::Durable(_, tx), Answer::Flag(r)) => {
+                drop(tx.send(r))
+            }
+            (Job::CatchUp(_, _, tx), Answer::Count(r)) => drop(tx.send(r)),
+            (job, _) => {
+                let answer = Answer::failed(&job, "internal: answer of the wrong kind");
+                job.reply(answer);
+            }
         }
     }
 }
@@ -82,14 +124,29 @@ impl Outcome {
 /// Runs until every sender is dropped and the queue is drained.
 pub async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
+        let first = match first {
+            Job::Durable(durable, reply) => {
+                set_durable(&mut conn, durable, reply).await;
+                continue;
+            }
+            job => job,
+        };
         let mut group = vec![first];
+        let mut held = None;
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
+                Ok(job @ Job::Durable(..)) => {
+                    held = Some(job);
+                    break;
+                }
                 Ok(job) => group.push(job),
                 Err(_) => break,
             }
         }
         run_group(&mut conn, group).await;
+        if let Some(Job::Durable(durable, reply)) = held {
+            set_durable(&mut conn, durable, reply).await;
+        }
     }
     if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(&mut conn)
@@ -99,89 +156,136 @@ pub async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
+async fn set_durable(
+    conn: &mut SqliteConnection,
+    durable: bool,
+    reply: oneshot::Sender<StoreResult<bool>>,
+) {
+    let pragma = if durable {
+        "PRAGMA synchronous = FULL"
+    } else {
+        "PRAGMA synchronous = OFF"
+    };
+    let result = sqlx::query(pragma)
+        .execute(&mut *conn)
+        .await
+        .map(|_| durable)
+        .map_err(db);
+    // The caller waits for the answer; if it went away there is no one to tell.
+    let _ = reply.send(result);
+}
+
+async fn execute(conn: &mut SqliteConnection, sql: &str) -> Result<(), String> {
+    sqlx::query(sql)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs a group of jobs in one transaction and answers them once it is committed.
 async fn run_group(conn: &mut SqliteConnection, group: Vec<Job>) {
-    if let Err(error) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+    if let Err(error) = execute(conn, "BEGIN IMMEDIATE").await {
         let message = format!("could not begin a transaction: {error}");
         for job in group {
-            job_failed(job, &message).send();
+            let answer = Answer::failed(&job, &message);
+            job.reply(answer);
         }
         return;
     }
-    let mut outcomes = Vec::with_capacity(group.len());
+    let mut answers = Vec::with_capacity(group.len());
+    for job in &group {
+        let answer = if job.may_fail_after_writing() {
+            run_in_savepoint(conn, job).await
+        } else {
+            run_job(conn, job).await
+        };
+        if answer.is_backend_error() && !job.may_fail_after_writing() {
+            // Part of the job may be written: undo the whole group and run its jobs
+            // one transaction each, so the failure stays with the job that caused it.
+            if let Err(error) = execute(conn, "ROLLBACK").await {
+                tracing::error!(%error, "rollback after a failed write failed");
+            }
+            return run_singly(conn, group).await;
+        }
+        answers.push(answer);
+    }
+    if let Err(error) = execute(conn, "COMMIT").await {
+        tracing::error!(%error, "group commit failed; its writes are rolled back");
+        let _ = execute(conn, "ROLLBACK").await;
+        let message = format!("the transaction failed to commit: {error}");
+        answers = answers.into_iter().map(|a| a.fail(&message)).collect();
+    }
+    for (job, answer) in group.into_iter().zip(answers) {
+        job.reply(answer);
+    }
+}
+
+async fn run_in_savepoint(conn: &mut SqliteConnection, job: &Job) -> Answer {
+    if let Err(error) = execute(conn, "SAVEPOINT job").await {
+        return Answer::failed(job, &error);
+    }
+    let answer = run_job(conn, job).await;
+    let mut end = Ok(());
+    if !answer.is_ok() {
+        end = execute(conn, "ROLLBACK TO job").await;
+    }
+    if end.is_ok() {
+        end = execute(conn, "RELEASE job").await;
+    }
+    match end {
+        Ok(()) => answer,
+        Err(error) => answer.fail(&error),
+    }
+}
+
+/// The slow path after a database failure: each job in its own transaction.
+async fn run_singly(conn: &mut SqliteConnection, group: Vec<Job>) {
     for job in group {
-        let savepoint = sqlx::query("SAVEPOINT job").execute(&mut *conn).await;
-        if let Err(error) = savepoint {
-            outcomes.push(job_failed(job, &error.to_string()));
-            continue;
-        }
-        let outcome = run_job(conn, job).await;
-        let mut end = Ok(());
-        if !outcome.is_ok() {
-            end = sqlx::query("ROLLBACK TO job")
-                .execute(&mut *conn)
-                .await
-                .map(drop);
-        }
-        if end.is_ok() {
-            end = sqlx::query("RELEASE job")
-                .execute(&mut *conn)
-                .await
-                .map(drop);
-        }
-        if let Err(error) = end {
-            outcomes.push(outcome.fail(&error.to_string()));
-            continue;
-        }
-        outcomes.push(outcome);
-    }
-    match sqlx::query("COMMIT").execute(&mut *conn).await {
-        Ok(_) => outcomes.into_iter().for_each(Outcome::send),
-        Err(error) => {
-            tracing::error!(%error, "group commit failed; its writes are rolled back");
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            let message = format!("the transaction failed to commit: {error}");
-            outcomes.into_iter().for_each(|o| o.fail(&message).send());
-        }
+        let answer = match execute(conn, "BEGIN IMMEDIATE").await {
+            Err(error) => Answer::failed(&job, &error),
+            Ok(()) => {
+                let answer = run_job(conn, &job).await;
+                let end = if answer.is_ok() {
+                    execute(conn, "COMMIT").await
+                } else {
+                    execute(conn, "ROLLBACK").await
+                };
+                match end {
+                    Ok(()) => answer,
+                    Err(error) => {
+                        let _ = execute(conn, "ROLLBACK").await;
+                        answer.fail(&error)
+                    }
+                }
+            }
+        };
+        job.reply(answer);
     }
 }
 
-fn job_failed(job: Job, message: &str) -> Outcome {
-    let error = StoreError::backend(message);
-    match job {
-        Job::Commit(_, tx) | Job::Return(_, tx) | Job::Cancel(_, tx) => {
-            Outcome::Bytes(tx, Err(error))
-        }
-        Job::Config(_, tx) | Job::Customers(_, tx) => Outcome::Flag(tx, Err(error)),
-        Job::CatchUp(_, _, tx) => Outcome::Count(tx, Err(error)),
-    }
-}
-
-async fn run_job(conn: &mut SqliteConnection, job: Job) -> Outcome {
+async fn run_job(conn: &mut SqliteConnection, job: &Job) -> Answer {
     let mut tx = SqliteTx { conn };
     match job {
-        Job::Commit(command, reply) => {
-            Outcome::Bytes(reply, service::commit(&mut tx, &command).await)
-        }
-        Job::Return(command, reply) => {
-            Outcome::Bytes(reply, service::return_receipt(&mut tx, &command).await)
-        }
-        Job::Cancel(command, reply) => {
-            Outcome::Bytes(reply, service::cancel_receipt(&mut tx, &command).await)
-        }
-        Job::Config(write, reply) => Outcome::Flag(reply, write_config(tx.conn, write).await),
-        Job::Customers(customers, reply) => {
+        Job::Commit(command, _) => Answer::Bytes(service::commit(&mut tx, command).await),
+        Job::Return(command, _) => Answer::Bytes(service::return_receipt(&mut tx, command).await),
+        Job::Cancel(command, _) => Answer::Bytes(service::cancel_receipt(&mut tx, command).await),
+        Job::Config(write, _) => Answer::Flag(write_config(tx.conn, write).await),
+        Job::Customers(customers, _) => {
             let mut result = Ok(true);
-            for customer in &customers {
+            for customer in customers {
                 if let Err(error) = rows::insert_customer(tx.conn, customer).await {
                     result = Err(error);
                     break;
                 }
             }
-            Outcome::Flag(reply, result)
+            Answer::Flag(result)
         }
-        Job::CatchUp(now, limit, reply) => {
-            Outcome::Count(reply, catch_up_due(&mut tx, now, limit).await)
-        }
+        Job::CatchUp(now, limit, _) => Answer::Count(catch_up_due(&mut tx, *now, *limit).await),
+        // Not allowed inside a transaction; the loop takes it only between groups.
+        Job::Durable(..) => Answer::Flag(Err(StoreError::backend(
+            "durability can only change between groups",
+        ))),
     }
 }
 
@@ -208,7 +312,7 @@ async fn catch_up_due(tx: &mut SqliteTx<'_>, now: DateTime<Utc>, limit: u32) -> 
     Ok(customers.len() as u32)
 }
 
-async fn write_config(conn: &mut SqliteConnection, write: ConfigWrite) -> StoreResult<bool> {
+async fn write_config(conn: &mut SqliteConnection, write: &ConfigWrite) -> StoreResult<bool> {
     match write {
         ConfigWrite::Program(program) => {
             sqlx::query(
@@ -229,7 +333,7 @@ async fn write_config(conn: &mut SqliteConnection, write: ConfigWrite) -> StoreR
                 .map_err(db)?;
         }
         ConfigWrite::Products(products) => {
-            for product in &products {
+            for product in products {
                 sqlx::query("INSERT INTO products (sku, body) VALUES (?, ?) ON CONFLICT (sku) DO UPDATE SET body = excluded.body")
                     .bind(&product.sku)
                     .bind(to_json(product)?)
@@ -245,14 +349,14 @@ async fn write_config(conn: &mut SqliteConnection, write: ConfigWrite) -> StoreR
             )
             .bind(&promotion.promotion_id)
             .bind(to_json(&promotion)?)
-            .bind(ts(now))
+            .bind(ts(*now))
             .execute(&mut *conn)
             .await
             .map_err(db)?;
         }
         ConfigWrite::DeletePromotion(promotion_id, now) => {
             let row = sqlx::query("SELECT body FROM promotions WHERE promotion_id = ?")
-                .bind(&promotion_id)
+                .bind(promotion_id)
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db)?;
@@ -264,9 +368,9 @@ async fn write_config(conn: &mut SqliteConnection, write: ConfigWrite) -> StoreR
             promotion.enabled = false;
             sqlx::query("UPDATE promotions SET body = ?, updated_at = ?, deleted_at = COALESCE(deleted_at, ?) WHERE promotion_id = ?")
                 .bind(to_json(&promotion)?)
-                .bind(ts(now))
-                .bind(ts(now))
-                .bind(&promotion_id)
+                .bind(ts(*now))
+                .bind(ts(*now))
+                .bind(promotion_id)
                 .execute(&mut *conn)
                 .await
                 .map_err(db)?;

@@ -1,6 +1,11 @@
 //! The receipt writes, written once for every adapter: each runs inside one
 //! transaction the adapter opens, reads what it needs through [`LedgerTx`], lets the
 //! core decide, and writes the result. Either everything is written or nothing is.
+//!
+//! Each write makes every decision that can refuse it (conflicts, validation,
+//! `quote_changed`, `insufficient_points`) before its first write, so a refused write
+//! has written nothing; only a database failure can interrupt one half-way, and the
+//! adapter then rolls its transaction back.
 
 use crate::command::{CancelCommand, CommitCommand, Committed, ReturnCommand, Returned};
 use crate::error::StoreError;
@@ -72,6 +77,14 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     let mut redeemed_from = Vec::new();
     let mut earn_lot_id = None;
     if let (Some(ledger), Some(customer_id)) = (ledger.as_mut(), &customer_id) {
+        let context = Context {
+            receipt_id: Some(&request.receipt_id),
+            op_id: None,
+            now: command.now,
+        };
+        redeemed_from = ledger.redeem(calculation.points_redeemed, &context)?;
+        // Every refusal comes before the first write (see the module doc), so the
+        // writer needs no savepoint to undo a refused commit.
         if new_member {
             let card = match &request.customer {
                 Some(CustomerRef::Card(card)) => vec![card.clone()],
@@ -87,12 +100,6 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
             })
             .await?;
         }
-        let context = Context {
-            receipt_id: Some(&request.receipt_id),
-            op_id: None,
-            now: command.now,
-        };
-        redeemed_from = ledger.redeem(calculation.points_redeemed, &context)?;
         if calculation.points_earned > 0 {
             let lot_id = format!("{}:earn", request.receipt_id);
             let earned_at = request.at.with_timezone(&Utc);
