@@ -102,18 +102,26 @@ async fn customer_balances(conn: &mut SqliteConnection) -> StoreResult<CheckItem
 
 async fn lots(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
     let mut item = CheckItem { name: "lots: remaining points equal their entries, none over-consumed, pending and available lots cover the balances".into(), checked: 0, violations: Vec::new() };
-    let rows = sqlx::query(
-        "SELECT l.lot_id, l.customer_id, l.points, l.remaining, l.state,
-                COALESCE((SELECT SUM(CASE WHEN e.credit IN ('customer_pending', 'customer_available') AND e.debit NOT IN ('customer_pending', 'customer_available') THEN e.amount
-                                          WHEN e.debit IN ('customer_pending', 'customer_available') AND e.credit NOT IN ('customer_pending', 'customer_available') THEN -e.amount
-                                          ELSE 0 END)
-                          FROM entries e WHERE e.lot_id = l.lot_id), 0),
-                (SELECT COUNT(*) FROM entries e WHERE e.lot_id = l.lot_id AND e.kind = 'mature')
-         FROM lots l",
+    // One pass over the entries, grouped by lot (no per-lot sub-query).
+    let mut by_lot: HashMap<String, (i64, i64)> = HashMap::new();
+    let sums = sqlx::query(
+        "SELECT lot_id,
+                SUM(CASE WHEN credit IN ('customer_pending', 'customer_available') AND debit NOT IN ('customer_pending', 'customer_available') THEN amount
+                         WHEN debit IN ('customer_pending', 'customer_available') AND credit NOT IN ('customer_pending', 'customer_available') THEN -amount
+                         ELSE 0 END),
+                SUM(CASE WHEN kind = 'mature' THEN 1 ELSE 0 END)
+         FROM entries WHERE lot_id IS NOT NULL GROUP BY lot_id",
     )
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
+    for row in sums {
+        by_lot.insert(row.get(0), (row.get(1), row.get(2)));
+    }
+    let rows = sqlx::query("SELECT lot_id, customer_id, points, remaining, state FROM lots")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
     let mut pending_by_customer: HashMap<String, i64> = HashMap::new();
     let mut available_by_customer: HashMap<String, i64> = HashMap::new();
     for row in rows {
@@ -123,8 +131,7 @@ async fn lots(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
         let points: i64 = row.get(2);
         let remaining: i64 = row.get(3);
         let state: String = row.get(4);
-        let from_entries: i64 = row.get(5);
-        let maturations: i64 = row.get(6);
+        let (from_entries, maturations) = by_lot.remove(&lot_id).unwrap_or((0, 0));
         if remaining < 0 || remaining > points {
             item.violations.push(format!(
                 "lot {lot_id}: remaining {remaining} outside 0..={points}"
@@ -144,6 +151,10 @@ async fn lots(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
             "available" => *available_by_customer.entry(customer_id).or_default() += remaining,
             _ => {}
         }
+    }
+    for lot_id in by_lot.keys() {
+        item.violations
+            .push(format!("entries name lot {lot_id}, which does not exist"));
     }
     let accounts = sqlx::query("SELECT customer_id, pending, available FROM customer_accounts")
         .fetch_all(&mut *conn)
