@@ -217,7 +217,9 @@ async fn configuration_and_customers(store: &dyn Store) -> ContractResult {
     Ok(())
 }
 
-async fn receipts_ledger_and_returns(store: &dyn Store) -> ContractResult {
+/// Commits, retries, returns, cancels and expires receipts of one customer, checking
+/// every step; leaves a store with a populated ledger (used to test `check` too).
+pub async fn receipts_ledger_and_returns(store: &dyn Store) -> ContractResult {
     let e = |e: StoreError| e.to_string();
     let config = setup(store).await.map_err(e)?;
     // Earn 10% of 2 x 5000.00 = 1000 points, pending for 14 days.

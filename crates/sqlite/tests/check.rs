@@ -1,0 +1,76 @@
+//! `check` finds tampered rows: each kind of corruption is reported by its check.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use sqlx::Connection;
+use tessera_store::Store;
+
+async fn tampered(statement: &str) -> Vec<String> {
+    let path = std::env::temp_dir().join(format!(
+        "tessera-check-{}-{}.db",
+        std::process::id(),
+        statement.len()
+    ));
+    let url = path.display().to_string();
+    let store = tessera_sqlite::SqliteStore::open(&url).await.unwrap();
+    tessera_store::contract::receipts_ledger_and_returns(&store)
+        .await
+        .unwrap();
+    assert!(store.check().await.unwrap().ok(), "a clean ledger passes");
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{url}"))
+        .await
+        .unwrap();
+    sqlx::query(statement).execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+    let report = store.check().await.unwrap();
+    store.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{url}{suffix}"));
+    }
+    report
+        .items
+        .into_iter()
+        .flat_map(|i| i.violations)
+        .collect()
+}
+
+#[tokio::test]
+async fn check_reports_a_balance_that_disagrees_with_its_entries() {
+    let violations = tampered("UPDATE customer_accounts SET available = available + 5").await;
+    assert!(
+        violations.iter().any(|v| v.contains("entries sum to")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test]
+async fn check_reports_a_deleted_entry() {
+    let violations = tampered("DELETE FROM entries WHERE kind = 'redeem'").await;
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("redeem entries sum to")),
+        "{violations:?}"
+    );
+    assert!(
+        violations.iter().any(|v| v.contains("lot ")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test]
+async fn check_reports_a_lot_whose_remaining_was_edited() {
+    let violations = tampered("UPDATE lots SET remaining = points").await;
+    assert!(
+        violations.iter().any(|v| v.contains("but entries leave")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test]
+async fn check_reports_an_unbalanced_entry() {
+    let violations = tampered("INSERT INTO entries (customer_id, kind, debit, credit, amount, at) VALUES ('c1', 'earn', 'nowhere', 'customer_available', 7, '2026-03-10T09:00:00.000000Z')").await;
+    assert!(
+        violations.iter().any(|v| v.contains("unknown account")),
+        "{violations:?}"
+    );
+}
