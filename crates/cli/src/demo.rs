@@ -22,7 +22,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 100_000)]
     pub members: usize,
     /// Receipts to generate over the past year.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 80_000)]
     pub receipts: usize,
     /// Seed of the generator (the same seed gives the same chain).
     #[arg(long, default_value_t = 7)]

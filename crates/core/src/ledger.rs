@@ -188,6 +188,7 @@ pub struct CustomerLedger {
 /// What a ledger operation changed, for the store to persist.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerChanges {
+    pub customer_id: String,
     pub entries: Vec<Entry>,
     pub new_lots: Vec<Lot>,
     pub changed_lots: Vec<Lot>,
@@ -222,6 +223,7 @@ impl CustomerLedger {
     /// The journal and lot changes made since loading.
     pub fn into_changes(self) -> LedgerChanges {
         let mut changes = LedgerChanges {
+            customer_id: self.customer_id,
             entries: self.journal,
             pending: self.pending,
             available: self.available,

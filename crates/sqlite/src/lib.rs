@@ -207,6 +207,10 @@ impl Store for SqliteStore {
         rows::resolve_customer(&mut *self.reader().await?, reference).await
     }
 
+    async fn find_ledger(&self, reference: &CustomerRef) -> StoreResult<Option<CustomerLedger>> {
+        rows::find_ledger(&mut *self.reader().await?, reference).await
+    }
+
     async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger> {
         rows::load_ledger(&mut *self.reader().await?, customer_id, &[]).await
     }

@@ -95,6 +95,82 @@ pub async fn insert_customer(conn: &mut SqliteConnection, customer: &Customer) -
     Ok(())
 }
 
+/// Inserts many customers with few statements (100 rows each). When a chunk hits a
+/// taken phone or card, it is undone and inserted row by row to name the field at
+/// fault; the caller's savepoint undoes the earlier chunks.
+pub async fn insert_customers(
+    conn: &mut SqliteConnection,
+    customers: &[Customer],
+) -> StoreResult<()> {
+    for chunk in customers.chunks(100) {
+        sqlx::query("SAVEPOINT customers_chunk")
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        match insert_chunk(conn, chunk).await {
+            Ok(()) => {
+                sqlx::query("RELEASE customers_chunk")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+            }
+            Err(error) => {
+                sqlx::query("ROLLBACK TO customers_chunk")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                sqlx::query("RELEASE customers_chunk")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                if !matches!(&error, sqlx::Error::Database(e) if e.is_unique_violation()) {
+                    return Err(db(error));
+                }
+                for customer in chunk {
+                    insert_customer(conn, customer).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn insert_chunk(conn: &mut SqliteConnection, chunk: &[Customer]) -> Result<(), sqlx::Error> {
+    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO customers (customer_id, name, phone, email, created_at) ",
+    );
+    insert.push_values(chunk, |mut row, c| {
+        row.push_bind(&c.customer_id)
+            .push_bind(&c.name)
+            .push_bind(&c.phone)
+            .push_bind(&c.email)
+            .push_bind(ts(c.created_at));
+    });
+    insert.build().execute(&mut *conn).await?;
+    let cards: Vec<(&String, &String)> = chunk
+        .iter()
+        .flat_map(|c| c.cards.iter().map(move |card| (card, &c.customer_id)))
+        .collect();
+    if !cards.is_empty() {
+        let mut insert =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO cards (card, customer_id) ");
+        insert.push_values(&cards, |mut row, (card, customer_id)| {
+            row.push_bind(*card).push_bind(*customer_id);
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO customer_accounts (customer_id, pending, available) ",
+    );
+    insert.push_values(chunk, |mut row, c| {
+        row.push_bind(&c.customer_id)
+            .push_bind(0i64)
+            .push_bind(0i64);
+    });
+    insert.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
 pub async fn customer(
     conn: &mut SqliteConnection,
     customer_id: &str,
@@ -131,22 +207,77 @@ const LOT_COLUMNS: &str =
     "lot_id, customer_id, receipt_id, points, remaining, state, earned_at, matures_at, expires_at";
 
 fn lot_from_row(row: &SqliteRow) -> StoreResult<Lot> {
-    let state: String = row.get(5);
+    lot_at(row, 0)
+}
+
+/// A lot from the columns of [`LOT_COLUMNS`] starting at column `at`.
+fn lot_at(row: &SqliteRow, at: usize) -> StoreResult<Lot> {
+    let state: String = row.get(at + 5);
     Ok(Lot {
-        lot_id: row.get(0),
-        customer_id: row.get(1),
-        receipt_id: row.get(2),
-        points: row.get(3),
-        remaining: row.get(4),
+        lot_id: row.get(at),
+        customer_id: row.get(at + 1),
+        receipt_id: row.get(at + 2),
+        points: row.get(at + 3),
+        remaining: row.get(at + 4),
         state: LotState::parse(&state)
             .ok_or_else(|| StoreError::backend(format!("unknown lot state {state}")))?,
-        earned_at: parse_ts(&row.get::<String, _>(6))?,
-        matures_at: parse_ts(&row.get::<String, _>(7))?,
+        earned_at: parse_ts(&row.get::<String, _>(at + 6))?,
+        matures_at: parse_ts(&row.get::<String, _>(at + 7))?,
         expires_at: row
-            .get::<Option<String>, _>(8)
+            .get::<Option<String>, _>(at + 8)
             .map(|t| parse_ts(&t))
             .transpose()?,
     })
+}
+
+/// Resolves a customer and loads their ledger in one statement (a round trip to the
+/// connection's thread is most of a write's cost).
+pub async fn find_ledger(
+    conn: &mut SqliteConnection,
+    reference: &CustomerRef,
+) -> StoreResult<Option<CustomerLedger>> {
+    let (resolve, value) = match reference {
+        CustomerRef::Card(card) => ("SELECT customer_id FROM cards WHERE card = ?", card),
+        CustomerRef::Phone(phone) => ("SELECT customer_id FROM customers WHERE phone = ?", phone),
+        CustomerRef::CustomerId(id) => (
+            "SELECT customer_id FROM customers WHERE customer_id = ?",
+            id,
+        ),
+    };
+    let columns = LOT_COLUMNS
+        .split(", ")
+        .map(|c| format!("l.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT c.customer_id, a.pending, a.available, {columns}
+         FROM ({resolve}) c
+         LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
+         LEFT JOIN lots l ON l.customer_id = c.customer_id AND (l.state = 'pending' OR l.remaining > 0)"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(value)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let customer_id: String = first.get(0);
+    let pending: i64 = first.get::<Option<i64>, _>(1).unwrap_or(0);
+    let available: i64 = first.get::<Option<i64>, _>(2).unwrap_or(0);
+    let mut lots = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.get::<Option<String>, _>(3).is_some() {
+            lots.push(lot_at(row, 3)?);
+        }
+    }
+    Ok(Some(CustomerLedger::new(
+        customer_id,
+        pending,
+        available,
+        lots,
+    )))
 }
 
 pub async fn load_ledger(
@@ -196,44 +327,47 @@ pub async fn load_ledger(
 }
 
 pub async fn save_ledger(conn: &mut SqliteConnection, changes: &LedgerChanges) -> StoreResult<()> {
-    let Some(customer_id) = changes
-        .entries
-        .first()
-        .map(|e| e.customer_id.clone())
-        .or_else(|| changes.new_lots.first().map(|l| l.customer_id.clone()))
-        .or_else(|| changes.changed_lots.first().map(|l| l.customer_id.clone()))
-    else {
-        return Ok(());
-    };
-    for lot in &changes.new_lots {
-        sqlx::query(&format!(
-            "INSERT INTO lots ({LOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&lot.lot_id)
-        .bind(&lot.customer_id)
-        .bind(&lot.receipt_id)
-        .bind(lot.points)
-        .bind(lot.remaining)
-        .bind(lot.state.as_str())
-        .bind(ts(lot.earned_at))
-        .bind(ts(lot.matures_at))
-        .bind(lot.expires_at.map(ts))
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+    save_ledgers(conn, &[changes]).await
+}
+
+/// Persists the changes of many customers' ledgers with a few multi-row statements:
+/// each statement is a round trip to the connection's thread, which is most of the
+/// cost of a write.
+pub async fn save_ledgers(conn: &mut SqliteConnection, all: &[&LedgerChanges]) -> StoreResult<()> {
+    const ROWS: usize = 100;
+    let new_lots: Vec<&Lot> = all.iter().flat_map(|c| &c.new_lots).collect();
+    for chunk in new_lots.chunks(ROWS) {
+        let mut insert =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!("INSERT INTO lots ({LOT_COLUMNS}) "));
+        insert.push_values(chunk, |mut row, lot| {
+            row.push_bind(&lot.lot_id)
+                .push_bind(&lot.customer_id)
+                .push_bind(&lot.receipt_id)
+                .push_bind(lot.points)
+                .push_bind(lot.remaining)
+                .push_bind(lot.state.as_str())
+                .push_bind(ts(lot.earned_at))
+                .push_bind(ts(lot.matures_at))
+                .push_bind(lot.expires_at.map(ts));
+        });
+        insert.build().execute(&mut *conn).await.map_err(db)?;
     }
-    for lot in &changes.changed_lots {
-        sqlx::query("UPDATE lots SET remaining = ?, state = ? WHERE lot_id = ?")
-            .bind(lot.remaining)
-            .bind(lot.state.as_str())
-            .bind(&lot.lot_id)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
+    let changed_lots: Vec<&Lot> = all.iter().flat_map(|c| &c.changed_lots).collect();
+    for chunk in changed_lots.chunks(ROWS) {
+        let mut update =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v (lot_id, remaining, state) AS (");
+        update.push_values(chunk, |mut row, lot| {
+            row.push_bind(&lot.lot_id)
+                .push_bind(lot.remaining)
+                .push_bind(lot.state.as_str());
+        });
+        update.push(
+            ") UPDATE lots SET remaining = v.remaining, state = v.state FROM v WHERE lots.lot_id = v.lot_id",
+        );
+        update.build().execute(&mut *conn).await.map_err(db)?;
     }
-    // One statement for many entries: each statement is a round trip to the
-    // connection's thread.
-    for chunk in changes.entries.chunks(100) {
+    let entries: Vec<&Entry> = all.iter().flat_map(|c| &c.entries).collect();
+    for chunk in entries.chunks(ROWS) {
         let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO entries (customer_id, kind, debit, credit, amount, lot_id, receipt_id, op_id, at) ",
         );
@@ -250,17 +384,80 @@ pub async fn save_ledger(conn: &mut SqliteConnection, changes: &LedgerChanges) -
         });
         insert.build().execute(&mut *conn).await.map_err(db)?;
     }
-    sqlx::query(
-        "INSERT INTO customer_accounts (customer_id, pending, available) VALUES (?, ?, ?)
-         ON CONFLICT (customer_id) DO UPDATE SET pending = excluded.pending, available = excluded.available",
-    )
-    .bind(&customer_id)
-    .bind(changes.pending)
-    .bind(changes.available)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
+    let touched: Vec<&&LedgerChanges> = all
+        .iter()
+        .filter(|c| !c.entries.is_empty() || !c.new_lots.is_empty() || !c.changed_lots.is_empty())
+        .collect();
+    for chunk in touched.chunks(ROWS) {
+        let mut upsert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO customer_accounts (customer_id, pending, available) ",
+        );
+        upsert.push_values(chunk, |mut row, changes| {
+            row.push_bind(&changes.customer_id)
+                .push_bind(changes.pending)
+                .push_bind(changes.available);
+        });
+        upsert.push(
+            " ON CONFLICT (customer_id) DO UPDATE SET pending = excluded.pending, available = excluded.available",
+        );
+        upsert.build().execute(&mut *conn).await.map_err(db)?;
+    }
     Ok(())
+}
+
+/// The ledgers (balances and open lots) of up to `limit` customers with lots due to
+/// mature or expire at `now`, loaded with one statement.
+pub async fn due_ledgers(
+    conn: &mut SqliteConnection,
+    now: &str,
+    limit: u32,
+) -> StoreResult<Vec<CustomerLedger>> {
+    let columns = LOT_COLUMNS
+        .split(", ")
+        .map(|c| format!("l.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "WITH due (customer_id) AS (
+             SELECT customer_id FROM lots WHERE state = 'pending' AND matures_at <= ?1
+             UNION
+             SELECT customer_id FROM lots WHERE state = 'available' AND remaining > 0 AND expires_at <= ?1
+             LIMIT ?2
+         )
+         SELECT d.customer_id, a.pending, a.available, {columns}
+         FROM due d
+         LEFT JOIN customer_accounts a ON a.customer_id = d.customer_id
+         LEFT JOIN lots l ON l.customer_id = d.customer_id AND (l.state = 'pending' OR l.remaining > 0)
+         ORDER BY d.customer_id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    let mut ledgers: Vec<CustomerLedger> = Vec::new();
+    let mut current: Option<(String, i64, i64, Vec<Lot>)> = None;
+    for row in &rows {
+        let customer_id: String = row.get(0);
+        if current.as_ref().is_none_or(|(id, ..)| *id != customer_id) {
+            if let Some((id, pending, available, lots)) = current.take() {
+                ledgers.push(CustomerLedger::new(id, pending, available, lots));
+            }
+            let pending = row.get::<Option<i64>, _>(1).unwrap_or(0);
+            let available = row.get::<Option<i64>, _>(2).unwrap_or(0);
+            current = Some((customer_id, pending, available, Vec::new()));
+        }
+        if row.get::<Option<String>, _>(3).is_some() {
+            if let Some((.., lots)) = current.as_mut() {
+                lots.push(lot_at(row, 3)?);
+            }
+        }
+    }
+    if let Some((id, pending, available, lots)) = current {
+        ledgers.push(CustomerLedger::new(id, pending, available, lots));
+    }
+    Ok(ledgers)
 }
 
 pub async fn entries(

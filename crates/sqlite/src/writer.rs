@@ -271,16 +271,11 @@ async fn run_job(conn: &mut SqliteConnection, job: &Job) -> Answer {
         Job::Return(command, _) => Answer::Bytes(service::return_receipt(&mut tx, command).await),
         Job::Cancel(command, _) => Answer::Bytes(service::cancel_receipt(&mut tx, command).await),
         Job::Config(write, _) => Answer::Flag(write_config(tx.conn, write).await),
-        Job::Customers(customers, _) => {
-            let mut result = Ok(true);
-            for customer in customers {
-                if let Err(error) = rows::insert_customer(tx.conn, customer).await {
-                    result = Err(error);
-                    break;
-                }
-            }
-            Answer::Flag(result)
-        }
+        Job::Customers(customers, _) => Answer::Flag(
+            rows::insert_customers(tx.conn, customers)
+                .await
+                .map(|_| true),
+        ),
         Job::CatchUp(now, limit, _) => Answer::Count(catch_up_due(&mut tx, *now, *limit).await),
         // Not allowed inside a transaction; the loop takes it only between groups.
         Job::Durable(..) => Answer::Flag(Err(StoreError::backend(
@@ -289,27 +284,19 @@ async fn run_job(conn: &mut SqliteConnection, job: &Job) -> Answer {
     }
 }
 
+/// Matures and expires the due lots of up to `limit` customers in a few statements.
 async fn catch_up_due(tx: &mut SqliteTx<'_>, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
-    let now_text = ts(now);
-    let customers: Vec<String> = sqlx::query(
-        "SELECT DISTINCT customer_id FROM (
-             SELECT customer_id FROM lots WHERE state = 'pending' AND matures_at <= ?1
-             UNION
-             SELECT customer_id FROM lots WHERE state = 'available' AND remaining > 0 AND expires_at <= ?1
-         ) LIMIT ?2",
-    )
-    .bind(&now_text)
-    .bind(limit as i64)
-    .fetch_all(&mut *tx.conn)
-    .await
-    .map_err(db)?
-    .iter()
-    .map(|r| r.get(0))
-    .collect();
-    for customer_id in &customers {
-        service::catch_up_customer(tx, customer_id, now).await?;
-    }
-    Ok(customers.len() as u32)
+    let ledgers = rows::due_ledgers(tx.conn, &ts(now), limit).await?;
+    let caught_up = ledgers.len() as u32;
+    let changes: Vec<LedgerChanges> = ledgers
+        .into_iter()
+        .map(|mut ledger| {
+            ledger.catch_up(now);
+            ledger.into_changes()
+        })
+        .collect();
+    rows::save_ledgers(tx.conn, &changes.iter().collect::<Vec<_>>()).await?;
+    Ok(caught_up)
 }
 
 async fn write_config(conn: &mut SqliteConnection, write: &ConfigWrite) -> StoreResult<bool> {
@@ -399,8 +386,11 @@ impl LedgerTx for SqliteTx<'_> {
         rows::operation(self.conn, op_id).await
     }
 
-    async fn resolve_customer(&mut self, reference: &CustomerRef) -> StoreResult<Option<String>> {
-        rows::resolve_customer(self.conn, reference).await
+    async fn find_ledger(
+        &mut self,
+        reference: &CustomerRef,
+    ) -> StoreResult<Option<CustomerLedger>> {
+        rows::find_ledger(self.conn, reference).await
     }
 
     async fn insert_customer(&mut self, customer: &Customer) -> StoreResult<()> {

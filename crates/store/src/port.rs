@@ -100,6 +100,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_customers(&self, customers: Vec<Customer>) -> StoreResult<()>;
     async fn customer(&self, customer_id: &str) -> StoreResult<Option<Customer>>;
     async fn find_customer(&self, reference: &CustomerRef) -> StoreResult<Option<String>>;
+    /// Resolves a customer and loads their balances and open lots as stored (not
+    /// caught up), or `None` when no customer has this identifier.
+    async fn find_ledger(&self, reference: &CustomerRef) -> StoreResult<Option<CustomerLedger>>;
     /// The customer's balances and open lots as stored (not caught up).
     async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger>;
     /// The customer's entries with `entry_id > after`, oldest first.
@@ -133,7 +136,10 @@ pub trait LedgerTx: Send {
     async fn receipt(&mut self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>>;
     /// A stored return or cancel: `(receipt_id, request_hash, response)`.
     async fn operation(&mut self, op_id: &str) -> StoreResult<Option<(String, String, Vec<u8>)>>;
-    async fn resolve_customer(&mut self, reference: &CustomerRef) -> StoreResult<Option<String>>;
+    /// Resolves a customer and loads their balances and open lots, or `None` when no
+    /// customer has this identifier.
+    async fn find_ledger(&mut self, reference: &CustomerRef)
+        -> StoreResult<Option<CustomerLedger>>;
     async fn insert_customer(&mut self, customer: &Customer) -> StoreResult<()>;
     /// The customer's balances, open lots, and the lots named in `extra_lots`.
     async fn load_ledger(

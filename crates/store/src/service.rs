@@ -37,28 +37,28 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     }
     let ctx = command.config.context(&request.store_id)?;
     let mut new_member = false;
-    let customer_id = match &request.customer {
+    let mut ledger = match &request.customer {
         None => None,
-        Some(reference) => match tx.resolve_customer(reference).await? {
-            Some(id) => Some(id),
+        Some(reference) => match tx.find_ledger(reference).await? {
+            Some(mut ledger) => {
+                ledger.catch_up(command.now);
+                Some(ledger)
+            }
             None => match reference {
                 CustomerRef::Card(_) => {
                     new_member = true;
-                    Some(command.new_customer_id.clone())
+                    Some(CustomerLedger::new(
+                        command.new_customer_id.clone(),
+                        0,
+                        0,
+                        Vec::new(),
+                    ))
                 }
                 other => return Err(customer_not_found(other).into()),
             },
         },
     };
-    let mut ledger = match &customer_id {
-        Some(id) if !new_member => {
-            let mut ledger = tx.load_ledger(id, &[]).await?;
-            ledger.catch_up(command.now);
-            Some(ledger)
-        }
-        Some(id) => Some(CustomerLedger::new(id.clone(), 0, 0, Vec::new())),
-        None => None,
-    };
+    let customer_id = ledger.as_ref().map(|l| l.customer_id.clone());
     let view = ledger.as_ref().map(|l| CustomerView {
         customer_id: l.customer_id.clone(),
         available: l.available,
@@ -225,21 +225,6 @@ pub async fn cancel_receipt(
         &command.render,
     )
     .await
-}
-
-/// Matures and expires one customer's due lots.
-pub async fn catch_up_customer(
-    tx: &mut dyn LedgerTx,
-    customer_id: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let mut ledger = tx.load_ledger(customer_id, &[]).await?;
-    ledger.catch_up(now);
-    let changes = ledger.into_changes();
-    if !changes.entries.is_empty() || !changes.changed_lots.is_empty() {
-        tx.save_ledger(&changes).await?;
-    }
-    Ok(())
 }
 
 async fn load_record(tx: &mut dyn LedgerTx, receipt_id: &str) -> StoreResult<ReceiptRecord> {

@@ -60,12 +60,11 @@ pub async fn calculate(
     let ctx = config.context(&request.store_id)?;
     let view = match &request.customer {
         None => None,
-        Some(reference) => Some(match state.store.find_customer(reference).await? {
-            Some(customer_id) => {
-                let ledger = state.store.customer_ledger(&customer_id).await?;
+        Some(reference) => Some(match state.store.find_ledger(reference).await? {
+            Some(ledger) => {
                 let (ledger, _) = as_of(ledger, now);
                 CustomerView {
-                    customer_id,
+                    customer_id: ledger.customer_id.clone(),
                     available: ledger.available,
                     pending: ledger.pending,
                     new_card: None,
