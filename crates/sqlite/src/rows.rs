@@ -20,18 +20,23 @@ fn json_err(error: serde_json::Error) -> StoreError {
     StoreError::backend(format!("stored JSON is unreadable: {error}"))
 }
 
-pub async fn resolve_customer(
-    conn: &mut SqliteConnection,
-    reference: &CustomerRef,
-) -> StoreResult<Option<String>> {
-    let (sql, value) = match reference {
+/// The statement that finds the id of the customer a till's identifier names.
+fn resolve_sql(reference: &CustomerRef) -> (&'static str, &String) {
+    match reference {
         CustomerRef::Card(card) => ("SELECT customer_id FROM cards WHERE card = ?", card),
         CustomerRef::Phone(phone) => ("SELECT customer_id FROM customers WHERE phone = ?", phone),
         CustomerRef::CustomerId(id) => (
             "SELECT customer_id FROM customers WHERE customer_id = ?",
             id,
         ),
-    };
+    }
+}
+
+pub async fn resolve_customer(
+    conn: &mut SqliteConnection,
+    reference: &CustomerRef,
+) -> StoreResult<Option<String>> {
+    let (sql, value) = resolve_sql(reference);
     let row = sqlx::query(sql)
         .bind(value)
         .fetch_optional(&mut *conn)
@@ -236,14 +241,7 @@ pub async fn find_ledger(
     conn: &mut SqliteConnection,
     reference: &CustomerRef,
 ) -> StoreResult<Option<CustomerLedger>> {
-    let (resolve, value) = match reference {
-        CustomerRef::Card(card) => ("SELECT customer_id FROM cards WHERE card = ?", card),
-        CustomerRef::Phone(phone) => ("SELECT customer_id FROM customers WHERE phone = ?", phone),
-        CustomerRef::CustomerId(id) => (
-            "SELECT customer_id FROM customers WHERE customer_id = ?",
-            id,
-        ),
-    };
+    let (resolve, value) = resolve_sql(reference);
     let columns = LOT_COLUMNS
         .split(", ")
         .map(|c| format!("l.{c}"))
