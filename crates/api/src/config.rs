@@ -93,11 +93,51 @@ pub struct PromotionBody {
     /// Higher is evaluated first; ties by id ascending. Default 0.
     #[serde(default)]
     pub priority: Option<i32>,
+    /// Default `stackable`.
+    #[serde(default)]
+    pub stacking: Option<StackingBody>,
     #[serde(default)]
     pub schedule: Option<ScheduleBody>,
     #[serde(default)]
+    pub scope: Option<ScopeBody>,
+    #[serde(default)]
+    pub audience: Option<AudienceBody>,
+    #[serde(default)]
     pub conditions: Option<ConditionsBody>,
     pub effects: Vec<EffectBody>,
+}
+
+/// How a promotion combines with the others, walked by priority (higher first).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StackingBody {
+    /// Applies, and the walk goes on.
+    Stackable,
+    /// Applies, and no lower-priority promotion applies after it.
+    Blocking,
+    /// Applies only if nothing applied before it, and then nothing else applies.
+    Exclusive,
+}
+
+/// Which stores a promotion runs in; empty lists mean no restriction.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeBody {
+    #[serde(default)]
+    pub stores: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub store_tags: Vec<String>,
+}
+
+/// Which customers a promotion is for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceBody {
+    /// Only receipts of identified members.
+    #[serde(default)]
+    pub members_only: bool,
 }
 
 /// When a promotion runs, as store-local date-times `YYYY-MM-DDTHH:MM[:SS]`.
@@ -108,6 +148,13 @@ pub struct ScheduleBody {
     pub from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// `mon` ... `sun`; empty = every day.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weekdays: Vec<String>,
+    /// Store-local `[["10:00", "14:00"], ...]`, end excluded; empty = all day. An end not
+    /// after its start runs past midnight.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hours: Vec<[String; 2]>,
 }
 
 /// What a receipt must satisfy.
@@ -134,6 +181,14 @@ pub enum EffectBody {
         #[schema(value_type = Option<Object>)]
         items: Option<serde_json::Value>,
     },
+    /// An amount (minor units) off the matching lines, spread in proportion to their
+    /// net amounts; never more than they cost.
+    AmountOff {
+        amount: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        items: Option<serde_json::Value>,
+    },
     /// Points worth a percentage of the money paid for the matching lines, rounded down.
     EarnPoints {
         #[schema(value_type = f64)]
@@ -151,7 +206,10 @@ pub struct PromotionOut {
     pub name: String,
     pub enabled: bool,
     pub priority: i32,
+    pub stacking: StackingBody,
     pub schedule: ScheduleBody,
+    pub scope: ScopeBody,
+    pub audience: AudienceBody,
     pub conditions: ConditionsBody,
     pub effects: Vec<EffectBody>,
     pub updated_at: String,

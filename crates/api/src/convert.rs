@@ -3,13 +3,16 @@
 
 use crate::*;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{NaiveTime, Weekday};
 use tessera_core::catalog::{Product, Store};
 use tessera_core::customer::Customer;
 use tessera_core::decimal::{format_scaled, parse_scaled};
 use tessera_core::ledger::{Balance, Entry};
 use tessera_core::pricing::{Calculation, PricedLine};
 use tessera_core::program::Program;
-use tessera_core::promotion::{Conditions, Effect, ItemMatch, Percent, Promotion, Schedule};
+use tessera_core::promotion::{
+    Audience, Conditions, Effect, ItemMatch, Percent, Promotion, Schedule, Scope, Stacking,
+};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
 use tessera_core::{CoreError, ErrorCode};
@@ -149,6 +152,50 @@ fn local_time(text: &Option<String>, field: &str) -> Result<Option<NaiveDateTime
         })
 }
 
+/// Weekday names on the wire, Monday first.
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn weekdays_in(names: &[String]) -> Result<Vec<Weekday>, CoreError> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(idx, name)| {
+            WEEKDAYS
+                .iter()
+                .position(|w| *w == name.to_ascii_lowercase())
+                .and_then(|n| Weekday::try_from(n as u8).ok())
+                .ok_or_else(|| {
+                    CoreError::invalid(
+                        format!("schedule.weekdays[{idx}]"),
+                        "must be one of mon, tue, wed, thu, fri, sat, sun",
+                    )
+                })
+        })
+        .collect()
+}
+
+fn hours_in(ranges: &[[String; 2]]) -> Result<Vec<(NaiveTime, NaiveTime)>, CoreError> {
+    let time = |text: &str, field: String| {
+        NaiveTime::parse_from_str(text, "%H:%M")
+            .map_err(|_| CoreError::invalid(field, "must be a store-local time such as 10:00"))
+    };
+    ranges
+        .iter()
+        .enumerate()
+        .map(|(idx, [start, end])| {
+            let start = time(start, format!("schedule.hours[{idx}][0]"))?;
+            let end = time(end, format!("schedule.hours[{idx}][1]"))?;
+            if start == end {
+                return Err(CoreError::invalid(
+                    format!("schedule.hours[{idx}]"),
+                    "start and end must differ",
+                ));
+            }
+            Ok((start, end))
+        })
+        .collect()
+}
+
 fn items_in(items: Option<serde_json::Value>, field: &str) -> Result<Option<ItemMatch>, CoreError> {
     items
         .map(|value| {
@@ -172,6 +219,10 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                 percent: percent_in(&percent, &format!("{at}.percent"))?,
                 items: items_in(items, &format!("{at}.items"))?,
             },
+            EffectBody::AmountOff { amount, items } => Effect::AmountOff {
+                amount,
+                items: items_in(items, &format!("{at}.items"))?,
+            },
             EffectBody::EarnPoints { percent, items } => Effect::EarnPoints {
                 percent: percent_in(&percent, &format!("{at}.percent"))?,
                 items: items_in(items, &format!("{at}.items"))?,
@@ -183,9 +234,27 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
         name: body.name,
         enabled: body.enabled.unwrap_or(true),
         priority: body.priority.unwrap_or(0),
+        stacking: match body.stacking.unwrap_or(StackingBody::Stackable) {
+            StackingBody::Stackable => Stacking::Stackable,
+            StackingBody::Blocking => Stacking::Blocking,
+            StackingBody::Exclusive => Stacking::Exclusive,
+        },
         schedule: Schedule {
             from: local_time(&schedule.from, "schedule.from")?,
             to: local_time(&schedule.to, "schedule.to")?,
+            weekdays: weekdays_in(&schedule.weekdays)?,
+            hours: hours_in(&schedule.hours)?,
+        },
+        scope: body
+            .scope
+            .map(|s| Scope {
+                stores: s.stores,
+                regions: s.regions,
+                store_tags: s.store_tags,
+            })
+            .unwrap_or_default(),
+        audience: Audience {
+            members_only: body.audience.is_some_and(|a| a.members_only),
         },
         conditions: Conditions {
             min_amount: body.conditions.and_then(|c| c.min_amount),
@@ -211,9 +280,39 @@ pub fn promotion_out(
         name: promotion.name.clone(),
         enabled: promotion.enabled,
         priority: promotion.priority,
+        stacking: match promotion.stacking {
+            Stacking::Stackable => StackingBody::Stackable,
+            Stacking::Blocking => StackingBody::Blocking,
+            Stacking::Exclusive => StackingBody::Exclusive,
+        },
         schedule: ScheduleBody {
             from: local(promotion.schedule.from),
             to: local(promotion.schedule.to),
+            weekdays: promotion
+                .schedule
+                .weekdays
+                .iter()
+                .map(|d| WEEKDAYS[d.num_days_from_monday() as usize].to_string())
+                .collect(),
+            hours: promotion
+                .schedule
+                .hours
+                .iter()
+                .map(|(start, end)| {
+                    [
+                        start.format("%H:%M").to_string(),
+                        end.format("%H:%M").to_string(),
+                    ]
+                })
+                .collect(),
+        },
+        scope: ScopeBody {
+            stores: promotion.scope.stores.clone(),
+            regions: promotion.scope.regions.clone(),
+            store_tags: promotion.scope.store_tags.clone(),
+        },
+        audience: AudienceBody {
+            members_only: promotion.audience.members_only,
         },
         conditions: ConditionsBody {
             min_amount: promotion.conditions.min_amount,
@@ -224,6 +323,10 @@ pub fn promotion_out(
             .map(|effect| match effect {
                 Effect::PercentOff { percent, items } => EffectBody::PercentOff {
                     percent: percent_out(*percent),
+                    items: items_out(items),
+                },
+                Effect::AmountOff { amount, items } => EffectBody::AmountOff {
+                    amount: *amount,
                     items: items_out(items),
                 },
                 Effect::EarnPoints { percent, items } => EffectBody::EarnPoints {
@@ -416,6 +519,15 @@ pub fn calculation_out(
         },
         profile_requests: Vec::new(),
         cross_sell: Vec::new(),
+        not_applied: calc
+            .not_applied
+            .iter()
+            .map(|n| NotAppliedOut {
+                promotion_id: n.promotion_id.clone(),
+                reason: n.reason.clone(),
+                by: n.by.clone(),
+            })
+            .collect(),
         promotions: calc
             .promotions
             .iter()

@@ -76,6 +76,8 @@ pub struct CalculationOut {
     pub profile_requests: Vec<serde_json::Value>,
     pub cross_sell: Vec<serde_json::Value>,
     pub promotions: Vec<AppliedPromotionOut>,
+    /// Candidate promotions that did not apply, and why.
+    pub not_applied: Vec<NotAppliedOut>,
     /// The customer's balance once the receipt is committed.
     pub balance: Option<BalanceAfterOut>,
     pub messages: Vec<String>,
@@ -128,6 +130,16 @@ pub struct AppliedPromotionOut {
     pub effect: String,
     pub discount: i64,
     pub points: i64,
+}
+
+/// A candidate promotion that did not apply.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotAppliedOut {
+    pub promotion_id: String,
+    /// `blocked_by`, `exclusive_after_others` or `no_effect`.
+    pub reason: String,
+    /// The promotion that caused it, when one did.
+    pub by: Option<String>,
 }
 
 /// Balance after the receipt.

@@ -538,6 +538,9 @@ fn promotions(now: DateTime<Utc>) -> Vec<Promotion> {
         name: name.into(),
         enabled,
         priority,
+        stacking: Default::default(),
+        scope: Default::default(),
+        audience: Default::default(),
         schedule: Schedule::default(),
         conditions: Conditions::default(),
         effects: vec![effect],
@@ -555,6 +558,7 @@ fn promotions(now: DateTime<Utc>) -> Vec<Promotion> {
     shoes.schedule = Schedule {
         from: Some((now - Duration::days(367)).naive_utc()),
         to: Some((now + Duration::days(30)).naive_utc()),
+        ..Schedule::default()
     };
     let mut big_basket = promotion(
         "big-basket",

@@ -38,6 +38,9 @@ fn main() {
             name: format!("{category} off"),
             enabled: true,
             priority: 100 - i as i32,
+            stacking: Default::default(),
+            scope: Default::default(),
+            audience: Default::default(),
             schedule: Schedule::default(),
             conditions: Conditions {
                 min_amount: Some(10_000 * i as i64),
@@ -56,6 +59,9 @@ fn main() {
         name: "earn".into(),
         enabled: true,
         priority: 0,
+        stacking: Default::default(),
+        scope: Default::default(),
+        audience: Default::default(),
         schedule: Schedule::default(),
         conditions: Conditions::default(),
         effects: vec![Effect::EarnPoints {

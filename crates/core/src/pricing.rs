@@ -8,9 +8,9 @@
 
 use crate::catalog::{Product, Store};
 use crate::error::{CoreError, ErrorCode};
-use crate::money::{allocate, div_floor, to_i64, Money, Points};
+use crate::money::{allocate, div_floor, div_round_half_even, to_i64, Money, Points};
 use crate::program::Program;
-use crate::promotion::{Effect, ItemMatch, Percent, Promotion};
+use crate::promotion::{Effect, ItemMatch, Percent, Promotion, Stacking};
 use crate::receipt::{ReceiptRequest, Redeem};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -44,9 +44,24 @@ pub struct Calculation {
     pub points_earned: Points,
     pub points_redeemed: Points,
     pub promotions: Vec<AppliedPromotion>,
+    /// Promotions that were candidates for this receipt but did not apply, and why.
+    #[serde(default)]
+    pub not_applied: Vec<NotApplied>,
     pub customer_id: Option<String>,
     pub balance: Option<BalanceAfter>,
     pub messages: Vec<String>,
+}
+
+/// A candidate promotion that did not apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotApplied {
+    pub promotion_id: String,
+    /// `blocked_by` (a blocking or exclusive promotion applied before it),
+    /// `exclusive_after_others` (it is exclusive and others applied before it), or
+    /// `no_effect` (its effects changed nothing on this receipt).
+    pub reason: String,
+    /// The promotion that caused it, when one did.
+    pub by: Option<String>,
 }
 
 /// One priced line; `amount - discount - points_paid = total`.
@@ -127,50 +142,50 @@ pub fn calculate(
     let mut earn_rules: Vec<(&Promotion, Percent, Option<&ItemMatch>)> = Vec::new();
     let mut messages = Vec::new();
 
+    let mut not_applied = Vec::new();
+    // The first promotion that applied, and the one that stopped the walk.
+    let mut first_applied: Option<&str> = None;
+    let mut stopped_by: Option<&str> = None;
     for promotion in ctx.promotions {
-        if !promotion.enabled || !promotion.schedule.contains(local) {
+        let candidate = promotion.enabled
+            && promotion.schedule.contains(local)
+            && promotion.scope.includes(ctx.store)
+            && (!promotion.audience.members_only || customer.is_some())
+            && promotion
+                .conditions
+                .min_amount
+                .is_none_or(|min| gross >= min);
+        if !candidate {
             continue;
         }
-        if promotion
-            .conditions
-            .min_amount
-            .is_some_and(|min| gross < min)
-        {
+        let skip = |reason: &str, by: Option<&str>| NotApplied {
+            promotion_id: promotion.promotion_id.clone(),
+            reason: reason.to_string(),
+            by: by.map(str::to_string),
+        };
+        if let Some(by) = stopped_by {
+            not_applied.push(skip("blocked_by", Some(by)));
             continue;
         }
-        for effect in &promotion.effects {
-            match effect {
-                Effect::PercentOff { percent, items } => {
-                    let selected = select(&lines, &products, items.as_ref());
-                    let bases: Vec<Money> = selected.iter().map(|&idx| net(&lines[idx])).collect();
-                    let base_sum: i128 = bases.iter().map(|b| *b as i128).sum();
-                    let discount = to_i64(crate::money::div_round_half_even(
-                        base_sum * percent.0 as i128,
-                        Percent::WHOLE as i128,
-                    ));
-                    if discount <= 0 {
-                        continue;
-                    }
-                    for (share, &idx) in allocate(discount, &bases).iter().zip(&selected) {
-                        lines[idx].discount += share;
-                        if *share > 0 {
-                            mark(&mut lines[idx], &promotion.promotion_id);
-                        }
-                    }
-                    applied.push(AppliedPromotion {
-                        promotion_id: promotion.promotion_id.clone(),
-                        name: promotion.name.clone(),
-                        effect: effect.kind().to_string(),
-                        discount,
-                        points: 0,
-                    });
-                }
-                Effect::EarnPoints { percent, items } => {
-                    if customer.is_some() {
-                        earn_rules.push((promotion, *percent, items.as_ref()));
-                    }
-                }
-            }
+        if promotion.stacking == Stacking::Exclusive && first_applied.is_some() {
+            not_applied.push(skip("exclusive_after_others", first_applied));
+            continue;
+        }
+        let had_effect = apply_effects(
+            promotion,
+            &mut lines,
+            &products,
+            customer.is_some(),
+            &mut applied,
+            &mut earn_rules,
+        );
+        if !had_effect {
+            not_applied.push(skip("no_effect", None));
+            continue;
+        }
+        first_applied.get_or_insert(&promotion.promotion_id);
+        if promotion.stacking != Stacking::Stackable {
+            stopped_by = Some(&promotion.promotion_id);
         }
     }
 
@@ -224,6 +239,7 @@ pub fn calculate(
         points_earned,
         points_redeemed,
         promotions: applied,
+        not_applied,
         customer_id: customer.map(|c| c.customer_id.clone()),
         balance: customer.map(|c| BalanceAfter {
             available: c.available - points_redeemed,
@@ -231,6 +247,82 @@ pub fn calculate(
         }),
         messages,
     })
+}
+
+/// Applies a promotion's effects to the lines as earlier promotions left them.
+/// Discounts apply at once; earning rules are kept for after the points payment.
+/// Returns whether any effect changed something.
+fn apply_effects<'p>(
+    promotion: &'p Promotion,
+    lines: &mut [PricedLine],
+    products: &[Option<&Product>],
+    is_member: bool,
+    applied: &mut Vec<AppliedPromotion>,
+    earn_rules: &mut Vec<(&'p Promotion, Percent, Option<&'p ItemMatch>)>,
+) -> bool {
+    let mut had_effect = false;
+    for effect in &promotion.effects {
+        let discount = match effect {
+            Effect::PercentOff { percent, items } => {
+                let selected = select(lines, products, items.as_ref());
+                let base: i128 = selected.iter().map(|&idx| net(&lines[idx]) as i128).sum();
+                let discount = to_i64(div_round_half_even(
+                    base * percent.0 as i128,
+                    Percent::WHOLE as i128,
+                ));
+                discount_lines(lines, &selected, discount, &promotion.promotion_id)
+            }
+            Effect::AmountOff { amount, items } => {
+                let selected = select(lines, products, items.as_ref());
+                let base: Money = selected.iter().map(|&idx| net(&lines[idx])).sum();
+                discount_lines(
+                    lines,
+                    &selected,
+                    (*amount).min(base),
+                    &promotion.promotion_id,
+                )
+            }
+            Effect::EarnPoints { percent, items } => {
+                if is_member {
+                    earn_rules.push((promotion, *percent, items.as_ref()));
+                    had_effect = true;
+                }
+                0
+            }
+        };
+        if discount > 0 {
+            had_effect = true;
+            applied.push(AppliedPromotion {
+                promotion_id: promotion.promotion_id.clone(),
+                name: promotion.name.clone(),
+                effect: effect.kind().to_string(),
+                discount,
+                points: 0,
+            });
+        }
+    }
+    had_effect
+}
+
+/// Spreads `discount` over the selected lines in proportion to their net amounts
+/// (never more than a line's net, as `discount` is at most their sum). Returns it.
+fn discount_lines(
+    lines: &mut [PricedLine],
+    selected: &[usize],
+    discount: Money,
+    promotion_id: &str,
+) -> Money {
+    if discount <= 0 {
+        return 0;
+    }
+    let bases: Vec<Money> = selected.iter().map(|&idx| net(&lines[idx])).collect();
+    for (share, &idx) in allocate(discount, &bases).iter().zip(selected) {
+        lines[idx].discount += share;
+        if *share > 0 {
+            mark(&mut lines[idx], promotion_id);
+        }
+    }
+    discount
 }
 
 fn net(line: &PricedLine) -> Money {

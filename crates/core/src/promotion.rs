@@ -1,13 +1,15 @@
 //! Promotions: when they run, what they require and what they do to a receipt.
 //!
-//! This is the first subset of the rule language (schedule window, minimum amount,
-//! `percent_off` and `earn_points`); the types are shaped so that later mechanics
-//! add variants rather than change these.
+//! The rule language grows here: schedule (window, weekdays, hours), scope (stores,
+//! regions, store tags), audience, conditions, stacking mode and effects
+//! (`percent_off`, `amount_off`, `earn_points`). Later mechanics add fields and
+//! variants rather than change these; every added field has a serde default so that
+//! promotions stored earlier still read.
 
-use crate::catalog::{validate_id, validate_name, Product};
+use crate::catalog::{validate_id, validate_name, Product, Store};
 use crate::error::CoreError;
 use crate::money::Money;
-use chrono::{NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDateTime, NaiveTime, Timelike, Weekday};
 use serde::{Deserialize, Serialize};
 
 /// A promotion as configured by the marketer.
@@ -18,9 +20,65 @@ pub struct Promotion {
     pub enabled: bool,
     /// Higher is evaluated first; ties by id ascending.
     pub priority: i32,
+    /// How it combines with the other promotions of a receipt.
+    #[serde(default)]
+    pub stacking: Stacking,
     pub schedule: Schedule,
+    /// Which stores it runs in.
+    #[serde(default)]
+    pub scope: Scope,
+    /// Which customers it is for.
+    #[serde(default)]
+    pub audience: Audience,
     pub conditions: Conditions,
     pub effects: Vec<Effect>,
+}
+
+/// How a promotion combines with the others, walked by priority.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stacking {
+    /// Applies, and the walk goes on.
+    #[default]
+    Stackable,
+    /// Applies, and no lower-priority promotion applies after it.
+    Blocking,
+    /// Applies only if nothing applied before it, and then nothing else applies.
+    Exclusive,
+}
+
+/// The stores a promotion runs in; empty lists mean no restriction, and a store must
+/// pass every non-empty list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    #[serde(default)]
+    pub stores: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub store_tags: Vec<String>,
+}
+
+impl Scope {
+    /// Whether the promotion runs in this store.
+    pub fn includes(&self, store: &Store) -> bool {
+        (self.stores.is_empty() || self.stores.contains(&store.store_id))
+            && (self.regions.is_empty()
+                || store
+                    .region
+                    .as_ref()
+                    .is_some_and(|r| self.regions.contains(r)))
+            && (self.store_tags.is_empty()
+                || store.tags.iter().any(|t| self.store_tags.contains(t)))
+    }
+}
+
+/// Which customers a promotion is for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audience {
+    /// Only receipts of identified members.
+    #[serde(default)]
+    pub members_only: bool,
 }
 
 /// When a promotion runs, in each store's own local time. Absent bounds are open.
@@ -28,6 +86,13 @@ pub struct Promotion {
 pub struct Schedule {
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
+    /// Days of the week it runs on; empty means every day.
+    #[serde(default)]
+    pub weekdays: Vec<Weekday>,
+    /// Store-local time ranges `[start, end)` it runs in; empty means all day. A range
+    /// whose end is not after its start runs past midnight (`22:00`–`02:00`).
+    #[serde(default)]
+    pub hours: Vec<(NaiveTime, NaiveTime)>,
 }
 
 impl Schedule {
@@ -42,7 +107,18 @@ impl Schedule {
                 local <= to
             }
         };
-        self.from.is_none_or(|from| local >= from) && self.to.is_none_or(before_end)
+        let time = local.time();
+        let in_hours = |(start, end): &(NaiveTime, NaiveTime)| {
+            if start < end {
+                *start <= time && time < *end
+            } else {
+                time >= *start || time < *end
+            }
+        };
+        self.from.is_none_or(|from| local >= from)
+            && self.to.is_none_or(before_end)
+            && (self.weekdays.is_empty() || self.weekdays.contains(&local.weekday()))
+            && (self.hours.is_empty() || self.hours.iter().any(in_hours))
     }
 }
 
@@ -62,6 +138,12 @@ pub enum Effect {
         percent: Percent,
         items: Option<ItemMatch>,
     },
+    /// An amount off the matching lines, spread over them in proportion to their
+    /// current net amounts and never more than they cost.
+    AmountOff {
+        amount: Money,
+        items: Option<ItemMatch>,
+    },
     /// Points worth a percentage of the money paid for the matching lines, rounded down.
     EarnPoints {
         percent: Percent,
@@ -74,6 +156,7 @@ impl Effect {
     pub fn kind(&self) -> &'static str {
         match self {
             Effect::PercentOff { .. } => "percent_off",
+            Effect::AmountOff { .. } => "amount_off",
             Effect::EarnPoints { .. } => "earn_points",
         }
     }
@@ -180,18 +263,30 @@ impl Promotion {
                 "must hold at least one effect",
             ));
         }
+        for (idx, store_id) in self.scope.stores.iter().enumerate() {
+            validate_id(&format!("scope.stores[{idx}]"), store_id)?;
+        }
         for (idx, effect) in self.effects.iter().enumerate() {
-            let (percent, items) = match effect {
+            let items = match effect {
                 Effect::PercentOff { percent, items } | Effect::EarnPoints { percent, items } => {
-                    (percent, items)
+                    if percent.0 <= 0 || percent.0 > Percent::WHOLE {
+                        return Err(CoreError::invalid(
+                            format!("effects[{idx}].percent"),
+                            "must be greater than 0 and at most 100",
+                        ));
+                    }
+                    items
+                }
+                Effect::AmountOff { amount, items } => {
+                    if !(1..=crate::receipt::MAX_RECEIPT_AMOUNT).contains(amount) {
+                        return Err(CoreError::invalid(
+                            format!("effects[{idx}].amount"),
+                            "must be a positive amount of minor units",
+                        ));
+                    }
+                    items
                 }
             };
-            if percent.0 <= 0 || percent.0 > Percent::WHOLE {
-                return Err(CoreError::invalid(
-                    format!("effects[{idx}].percent"),
-                    "must be greater than 0 and at most 100",
-                ));
-            }
             if let Some(items) = items {
                 items.validate(&format!("effects[{idx}].items"), 0)?;
             }

@@ -157,7 +157,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_promotion(&self, promotion: Promotion, now: DateTime<Utc>) -> StoreResult<()> {
-        self.config(ConfigWrite::Promotion(promotion, now))
+        self.config(ConfigWrite::Promotion(Box::new(promotion), now))
             .await
             .map(drop)
     }

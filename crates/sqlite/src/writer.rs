@@ -42,7 +42,7 @@ pub enum ConfigWrite {
     Program(Program),
     Store(ChainStore),
     Products(Vec<Product>),
-    Promotion(Promotion, DateTime<Utc>),
+    Promotion(Box<Promotion>, DateTime<Utc>),
     DeletePromotion(String, DateTime<Utc>),
 }
 

@@ -72,6 +72,9 @@ async fn open() -> (SqliteStore, String, Arc<ConfigSnapshot>) {
         name: "earn".into(),
         enabled: true,
         priority: 0,
+        stacking: Default::default(),
+        scope: Default::default(),
+        audience: Default::default(),
         schedule: Schedule::default(),
         conditions: Conditions::default(),
         effects: vec![Effect::EarnPoints {

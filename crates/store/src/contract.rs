@@ -66,6 +66,9 @@ async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
         name: "10% back".into(),
         enabled: true,
         priority: 0,
+        stacking: Default::default(),
+        scope: Default::default(),
+        audience: Default::default(),
         schedule: Schedule::default(),
         conditions: Conditions::default(),
         effects: vec![Effect::EarnPoints {

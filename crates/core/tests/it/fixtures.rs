@@ -70,6 +70,9 @@ fn promotion(id: &str, priority: i32, effect: Effect) -> Promotion {
         name: format!("promotion {id}"),
         enabled: true,
         priority,
+        stacking: Default::default(),
+        scope: Default::default(),
+        audience: Default::default(),
         schedule: Schedule::default(),
         conditions: Conditions::default(),
         effects: vec![effect],
@@ -120,6 +123,7 @@ pub fn with_schedule(mut promotion: Promotion, from: &str, to: &str) -> Promotio
     promotion.schedule = Schedule {
         from: Some(naive(from)),
         to: Some(naive(to)),
+        ..Schedule::default()
     };
     promotion
 }
@@ -302,17 +306,30 @@ pub fn arb_promotion() -> impl Strategy<Value = Promotion> {
         -3i32..=3,
         prop::option::weighted(0.3, 0i64..=2_000_000),
         0u32..1000,
+        (0u8..3, 0u8..4, 1i64..=500_000),
     )
-        .prop_map(|(discount, percent, items, priority, min_amount, id)| {
-            let id = format!("promo-{id}");
-            let mut promotion = if discount {
-                percent_off(&id, priority, percent, items)
-            } else {
-                earn_points(&id, priority, percent, items)
-            };
-            promotion.conditions.min_amount = min_amount;
-            promotion
-        })
+        .prop_map(
+            |(discount, percent, items, priority, min_amount, id, (stacking, kind, amount))| {
+                let id = format!("promo-{id}");
+                let mut promotion = if !discount {
+                    earn_points(&id, priority, percent, items)
+                } else if kind == 0 {
+                    let mut promotion = percent_off(&id, priority, percent, None);
+                    promotion.effects =
+                        vec![tessera_core::promotion::Effect::AmountOff { amount, items }];
+                    promotion
+                } else {
+                    percent_off(&id, priority, percent, items)
+                };
+                promotion.conditions.min_amount = min_amount;
+                promotion.stacking = match stacking {
+                    0 => tessera_core::promotion::Stacking::Stackable,
+                    1 => tessera_core::promotion::Stacking::Blocking,
+                    _ => tessera_core::promotion::Stacking::Exclusive,
+                };
+                promotion
+            },
+        )
 }
 
 pub fn arb_qty() -> impl Strategy<Value = i64> {

@@ -7,3 +7,4 @@ mod fixtures;
 mod ledger;
 mod pricing;
 mod returns;
+mod stacking;

@@ -8,4 +8,5 @@ mod customers;
 mod errors;
 mod helpers;
 mod openapi;
+mod promotions;
 mod receipts;
