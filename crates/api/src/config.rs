@@ -189,14 +189,53 @@ pub enum EffectBody {
         #[schema(value_type = Option<Object>)]
         items: Option<serde_json::Value>,
     },
-    /// Points worth a percentage of the money paid for the matching lines, rounded down.
+    /// Each matching unit costs `price` (minor units); never more than before.
+    FixedPrice {
+        price: i64,
+        #[schema(value_type = Object)]
+        items: serde_json::Value,
+    },
+    /// For every complete set of `buy + get` matching whole units, the `get` cheapest
+    /// get `percent` off (default 100: "3rd pair free" is buy 2 get 1).
+    BuyGet {
+        buy: u32,
+        get: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<f64>)]
+        percent: Option<serde_json::Number>,
+        #[schema(value_type = Object)]
+        items: serde_json::Value,
+    },
+    /// Points on the money paid for the matching lines after all discounts and points:
+    /// either worth `percent` of it (rounded down), or `points` for every whole
+    /// `per_amount`.
     EarnPoints {
-        #[schema(value_type = f64)]
-        percent: serde_json::Number,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<f64>)]
+        percent: Option<serde_json::Number>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_amount: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        points: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schema(value_type = Option<Object>)]
         items: Option<serde_json::Value>,
     },
+    /// Multiplies what the receipt's earning effects give (`2`, `1.5`).
+    EarnMultiplier {
+        #[schema(value_type = f64)]
+        factor: serde_json::Number,
+    },
+    /// A message for the cashier (`cashier`) or printed on the receipt (`receipt`).
+    Message { to: MessageTo, text: String },
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageTo {
+    Cashier,
+    Receipt,
 }
 
 /// A promotion as stored.

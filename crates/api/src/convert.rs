@@ -11,7 +11,8 @@ use tessera_core::ledger::{Balance, Entry};
 use tessera_core::pricing::{Calculation, PricedLine};
 use tessera_core::program::Program;
 use tessera_core::promotion::{
-    Audience, Conditions, Effect, ItemMatch, Percent, Promotion, Schedule, Scope, Stacking,
+    Audience, Conditions, Effect, ItemMatch, MessageTarget, Percent, Promotion, Schedule, Scope,
+    Stacking,
 };
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
@@ -223,9 +224,63 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                 amount,
                 items: items_in(items, &format!("{at}.items"))?,
             },
-            EffectBody::EarnPoints { percent, items } => Effect::EarnPoints {
-                percent: percent_in(&percent, &format!("{at}.percent"))?,
-                items: items_in(items, &format!("{at}.items"))?,
+            EffectBody::FixedPrice { price, items } => Effect::FixedPrice {
+                price,
+                items: items_in(Some(items), &format!("{at}.items"))?,
+            },
+            EffectBody::BuyGet {
+                buy,
+                get,
+                percent,
+                items,
+            } => Effect::BuyGet {
+                buy,
+                get,
+                percent: match percent {
+                    Some(percent) => percent_in(&percent, &format!("{at}.percent"))?,
+                    None => Percent(Percent::WHOLE),
+                },
+                items: items_in(Some(items), &format!("{at}.items"))?,
+            },
+            EffectBody::EarnPoints {
+                percent,
+                per_amount,
+                points,
+                items,
+            } => {
+                let items = items_in(items, &format!("{at}.items"))?;
+                match (percent, per_amount, points) {
+                    (Some(percent), None, None) => Effect::EarnPoints {
+                        percent: percent_in(&percent, &format!("{at}.percent"))?,
+                        items,
+                    },
+                    (None, Some(per_amount), Some(points)) => Effect::EarnPerAmount {
+                        per_amount,
+                        points,
+                        items,
+                    },
+                    _ => {
+                        return Err(CoreError::invalid(
+                            at,
+                            "earn_points takes either percent, or per_amount and points",
+                        ))
+                    }
+                }
+            }
+            EffectBody::EarnMultiplier { factor } => Effect::EarnMultiplier {
+                factor: parse_scaled(&factor.to_string(), 2).map_err(|e| {
+                    CoreError::invalid(
+                        format!("{at}.factor"),
+                        format!("must be a number with at most 2 decimals: {e}"),
+                    )
+                })?,
+            },
+            EffectBody::Message { to, text } => Effect::Message {
+                to: match to {
+                    MessageTo::Cashier => MessageTarget::Cashier,
+                    MessageTo::Receipt => MessageTarget::Receipt,
+                },
+                text,
             },
         });
     }
@@ -330,8 +385,47 @@ pub fn promotion_out(
                     items: items_out(items),
                 },
                 Effect::EarnPoints { percent, items } => EffectBody::EarnPoints {
-                    percent: percent_out(*percent),
+                    percent: Some(percent_out(*percent)),
+                    per_amount: None,
+                    points: None,
                     items: items_out(items),
+                },
+                Effect::EarnPerAmount {
+                    per_amount,
+                    points,
+                    items,
+                } => EffectBody::EarnPoints {
+                    percent: None,
+                    per_amount: Some(*per_amount),
+                    points: Some(*points),
+                    items: items_out(items),
+                },
+                Effect::FixedPrice { price, items } => EffectBody::FixedPrice {
+                    price: *price,
+                    items: items_out(items).unwrap_or_default(),
+                },
+                Effect::BuyGet {
+                    buy,
+                    get,
+                    percent,
+                    items,
+                } => EffectBody::BuyGet {
+                    buy: *buy,
+                    get: *get,
+                    percent: Some(percent_out(*percent)),
+                    items: items_out(items).unwrap_or_default(),
+                },
+                Effect::EarnMultiplier { factor } => EffectBody::EarnMultiplier {
+                    factor: format_scaled(*factor, 2)
+                        .parse()
+                        .unwrap_or_else(|_| serde_json::Number::from(1)),
+                },
+                Effect::Message { to, text } => EffectBody::Message {
+                    to: match to {
+                        MessageTarget::Cashier => MessageTo::Cashier,
+                        MessageTarget::Receipt => MessageTo::Receipt,
+                    },
+                    text: text.clone(),
                 },
             })
             .collect(),
@@ -544,6 +638,7 @@ pub fn calculation_out(
             pending: b.pending,
         }),
         messages: calc.messages.clone(),
+        receipt_messages: calc.receipt_messages.clone(),
     }
 }
 

@@ -80,7 +80,10 @@ pub struct CalculationOut {
     pub not_applied: Vec<NotAppliedOut>,
     /// The customer's balance once the receipt is committed.
     pub balance: Option<BalanceAfterOut>,
+    /// Messages for the cashier's screen.
     pub messages: Vec<String>,
+    /// Messages to print on the receipt.
+    pub receipt_messages: Vec<String>,
 }
 
 /// A priced line: `amount - discount - points_paid = total`.

@@ -10,7 +10,8 @@ use crate::catalog::{Product, Store};
 use crate::error::{CoreError, ErrorCode};
 use crate::money::{allocate, div_floor, div_round_half_even, to_i64, Money, Points};
 use crate::program::Program;
-use crate::promotion::{Effect, ItemMatch, Percent, Promotion, Stacking};
+use crate::promotion::{Effect, ItemMatch, MessageTarget, Percent, Promotion, Stacking};
+use crate::receipt::QTY_SCALE;
 use crate::receipt::{ReceiptRequest, Redeem};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,11 @@ pub struct Calculation {
     pub not_applied: Vec<NotApplied>,
     pub customer_id: Option<String>,
     pub balance: Option<BalanceAfter>,
+    /// Messages for the cashier's screen.
     pub messages: Vec<String>,
+    /// Messages to print on the receipt.
+    #[serde(default)]
+    pub receipt_messages: Vec<String>,
 }
 
 /// A candidate promotion that did not apply.
@@ -139,7 +144,8 @@ pub fn calculate(
     let gross: Money = lines.iter().map(|l| l.amount).sum();
     let local = receipt.at.with_timezone(&ctx.tz).naive_local();
     let mut applied = Vec::new();
-    let mut earn_rules: Vec<(&Promotion, Percent, Option<&ItemMatch>)> = Vec::new();
+    let mut earn_rules: Vec<EarnRule<'_>> = Vec::new();
+    let mut receipt_messages = Vec::new();
     let mut messages = Vec::new();
 
     let mut not_applied = Vec::new();
@@ -171,13 +177,18 @@ pub fn calculate(
             not_applied.push(skip("exclusive_after_others", first_applied));
             continue;
         }
+        let mut outcome = EffectOutcome {
+            applied: &mut applied,
+            earn_rules: &mut earn_rules,
+            messages: &mut messages,
+            receipt_messages: &mut receipt_messages,
+        };
         let had_effect = apply_effects(
             promotion,
             &mut lines,
             &products,
             customer.is_some(),
-            &mut applied,
-            &mut earn_rules,
+            &mut outcome,
         );
         if !had_effect {
             not_applied.push(skip("no_effect", None));
@@ -195,30 +206,71 @@ pub fn calculate(
         line.total = line.amount - line.discount - line.points_paid;
     }
 
-    for (promotion, percent, items) in earn_rules {
-        let selected = select(&lines, &products, items);
+    // Multipliers (hundredths) apply to every earning effect of the receipt.
+    let (multiplier, multiplier_scale) =
+        earn_rules
+            .iter()
+            .fold((1i128, 1i128), |(num, den), rule| match rule {
+                EarnRule {
+                    kind: EarnKind::Multiplier(factor),
+                    ..
+                } => (num * *factor as i128, den * 100),
+                _ => (num, den),
+            });
+    // Each earning effect is listed with what it gives alone; the multipliers are listed
+    // with what they add, so the listed points sum to the points earned.
+    let mut added_by_multipliers: Points = 0;
+    for rule in &earn_rules {
+        let selected = select(&lines, &products, rule.items);
         let bases: Vec<Money> = selected.iter().map(|&idx| lines[idx].total).collect();
         let base_sum: i128 = bases.iter().map(|b| *b as i128).sum();
-        let points = to_i64(div_floor(
-            base_sum * percent.0 as i128,
-            Percent::WHOLE as i128 * ctx.program.point_value as i128,
-        ));
+        let unmultiplied = match rule.kind {
+            EarnKind::Percent(percent) => div_floor(
+                base_sum * percent.0 as i128,
+                Percent::WHOLE as i128 * ctx.program.point_value as i128,
+            ),
+            EarnKind::PerAmount { per_amount, points } => {
+                div_floor(base_sum, per_amount as i128) * points as i128
+            }
+            EarnKind::Multiplier(_) => continue,
+        };
+        let points = to_i64(div_floor(unmultiplied * multiplier, multiplier_scale));
         if points <= 0 {
             continue;
         }
         for (share, &idx) in allocate(points, &bases).iter().zip(&selected) {
             lines[idx].points_earned += share;
             if *share > 0 {
-                mark(&mut lines[idx], &promotion.promotion_id);
+                mark(&mut lines[idx], &rule.promotion.promotion_id);
             }
         }
+        added_by_multipliers += points - to_i64(unmultiplied);
         applied.push(AppliedPromotion {
-            promotion_id: promotion.promotion_id.clone(),
-            name: promotion.name.clone(),
+            promotion_id: rule.promotion.promotion_id.clone(),
+            name: rule.promotion.name.clone(),
             effect: "earn_points".to_string(),
             discount: 0,
-            points,
+            points: to_i64(unmultiplied),
         });
+    }
+    let multipliers: Vec<&Promotion> = earn_rules
+        .iter()
+        .filter(|r| matches!(r.kind, EarnKind::Multiplier(_)))
+        .map(|r| r.promotion)
+        .collect();
+    if added_by_multipliers > 0 {
+        for (points, promotion) in allocate(added_by_multipliers, &vec![1; multipliers.len()])
+            .into_iter()
+            .zip(multipliers)
+        {
+            applied.push(AppliedPromotion {
+                promotion_id: promotion.promotion_id.clone(),
+                name: promotion.name.clone(),
+                effect: "earn_multiplier".to_string(),
+                discount: 0,
+                points,
+            });
+        }
     }
 
     let totals = Totals {
@@ -240,6 +292,7 @@ pub fn calculate(
         points_redeemed,
         promotions: applied,
         not_applied,
+        receipt_messages,
         customer_id: customer.map(|c| c.customer_id.clone()),
         balance: customer.map(|c| BalanceAfter {
             available: c.available - points_redeemed,
@@ -247,6 +300,31 @@ pub fn calculate(
         }),
         messages,
     })
+}
+
+/// An earning effect kept for after the points payment.
+struct EarnRule<'p> {
+    promotion: &'p Promotion,
+    kind: EarnKind,
+    items: Option<&'p ItemMatch>,
+}
+
+enum EarnKind {
+    Percent(Percent),
+    PerAmount {
+        per_amount: Money,
+        points: Points,
+    },
+    /// Hundredths: `200` doubles.
+    Multiplier(i64),
+}
+
+/// Where the effects of the promotions walked so far are collected.
+struct EffectOutcome<'a, 'p> {
+    applied: &'a mut Vec<AppliedPromotion>,
+    earn_rules: &'a mut Vec<EarnRule<'p>>,
+    messages: &'a mut Vec<String>,
+    receipt_messages: &'a mut Vec<String>,
 }
 
 /// Applies a promotion's effects to the lines as earlier promotions left them.
@@ -257,10 +335,20 @@ fn apply_effects<'p>(
     lines: &mut [PricedLine],
     products: &[Option<&Product>],
     is_member: bool,
-    applied: &mut Vec<AppliedPromotion>,
-    earn_rules: &mut Vec<(&'p Promotion, Percent, Option<&'p ItemMatch>)>,
+    out: &mut EffectOutcome<'_, 'p>,
 ) -> bool {
     let mut had_effect = false;
+    let mut earn = |kind: EarnKind, items: Option<&'p ItemMatch>| {
+        if is_member {
+            out.earn_rules.push(EarnRule {
+                promotion,
+                kind,
+                items,
+            });
+        }
+        is_member
+    };
+    let mut discounts = Vec::new();
     for effect in &promotion.effects {
         let discount = match effect {
             Effect::PercentOff { percent, items } => {
@@ -282,26 +370,150 @@ fn apply_effects<'p>(
                     &promotion.promotion_id,
                 )
             }
-            Effect::EarnPoints { percent, items } => {
-                if is_member {
-                    earn_rules.push((promotion, *percent, items.as_ref()));
-                    had_effect = true;
+            Effect::FixedPrice { price, items } => {
+                let selected = select(lines, products, items.as_ref());
+                let mut total = 0;
+                for idx in selected {
+                    let target = to_i64(div_round_half_even(
+                        *price as i128 * lines[idx].qty as i128,
+                        QTY_SCALE as i128,
+                    ));
+                    let discount = (net(&lines[idx]) - target).max(0);
+                    total += discount_lines(lines, &[idx], discount, &promotion.promotion_id);
                 }
+                total
+            }
+            Effect::BuyGet {
+                buy,
+                get,
+                percent,
+                items,
+            } => {
+                let selected = select(lines, products, items.as_ref());
+                let (discount, weights) = buy_get(lines, &selected, *buy, *get, *percent);
+                discount_by_weights(
+                    lines,
+                    &selected,
+                    discount,
+                    &weights,
+                    &promotion.promotion_id,
+                )
+            }
+            Effect::EarnPoints { percent, items } => {
+                had_effect |= earn(EarnKind::Percent(*percent), items.as_ref());
+                0
+            }
+            Effect::EarnPerAmount {
+                per_amount,
+                points,
+                items,
+            } => {
+                had_effect |= earn(
+                    EarnKind::PerAmount {
+                        per_amount: *per_amount,
+                        points: *points,
+                    },
+                    items.as_ref(),
+                );
+                0
+            }
+            Effect::EarnMultiplier { factor } => {
+                had_effect |= earn(EarnKind::Multiplier(*factor), None);
+                0
+            }
+            Effect::Message { to, text } => {
+                match to {
+                    MessageTarget::Cashier => out.messages.push(text.clone()),
+                    MessageTarget::Receipt => out.receipt_messages.push(text.clone()),
+                }
+                had_effect = true;
                 0
             }
         };
         if discount > 0 {
-            had_effect = true;
-            applied.push(AppliedPromotion {
-                promotion_id: promotion.promotion_id.clone(),
-                name: promotion.name.clone(),
-                effect: effect.kind().to_string(),
-                discount,
-                points: 0,
-            });
+            discounts.push((effect.kind(), discount));
         }
     }
+    for (kind, discount) in discounts {
+        had_effect = true;
+        out.applied.push(AppliedPromotion {
+            promotion_id: promotion.promotion_id.clone(),
+            name: promotion.name.clone(),
+            effect: kind.to_string(),
+            discount,
+            points: 0,
+        });
+    }
     had_effect
+}
+
+/// The `buy_get` discount and how to spread it. With `k` complete sets of
+/// `buy + get` whole units, the `k * get` cheapest units (by current net unit price) get
+/// `percent` off, and the discount is spread over the `k * (buy + get)` cheapest units
+/// in proportion to their value. Returns the discount and one weight per selected line.
+fn buy_get(
+    lines: &[PricedLine],
+    selected: &[usize],
+    buy: u32,
+    get: u32,
+    percent: Percent,
+) -> (Money, Vec<Money>) {
+    let units: Vec<i64> = selected
+        .iter()
+        .map(|&idx| lines[idx].qty / QTY_SCALE)
+        .collect();
+    let set = (buy + get) as i64;
+    let sets = units.iter().sum::<i64>() / set;
+    let mut weights = vec![0; selected.len()];
+    if sets == 0 {
+        return (0, weights);
+    }
+    // Cheapest unit first: compare net_a / qty_a with net_b / qty_b exactly.
+    let mut order: Vec<usize> = (0..selected.len()).filter(|&i| units[i] > 0).collect();
+    order.sort_by(|&a, &b| {
+        let (la, lb) = (&lines[selected[a]], &lines[selected[b]]);
+        (net(la) as i128 * lb.qty as i128)
+            .cmp(&(net(lb) as i128 * la.qty as i128))
+            .then(a.cmp(&b))
+    });
+    let (mut to_discount, mut to_spread) = (sets * get as i64, sets * set);
+    let mut discount: i128 = 0;
+    for i in order {
+        let line = &lines[selected[i]];
+        let discounted = units[i].min(to_discount);
+        let spread = units[i].min(to_spread);
+        to_discount -= discounted;
+        to_spread -= spread;
+        let unit_value = |n: i64| net(line) as i128 * n as i128 * QTY_SCALE as i128;
+        discount += div_round_half_even(
+            unit_value(discounted) * percent.0 as i128,
+            line.qty as i128 * Percent::WHOLE as i128,
+        );
+        weights[i] =
+            to_i64(div_round_half_even(unit_value(spread), line.qty as i128)).min(net(line));
+    }
+    (to_i64(discount).min(weights.iter().sum()), weights)
+}
+
+/// Spreads `discount` over the selected lines by `weights` (each at most the line's net,
+/// and `discount` at most their sum). Returns it.
+fn discount_by_weights(
+    lines: &mut [PricedLine],
+    selected: &[usize],
+    discount: Money,
+    weights: &[Money],
+    promotion_id: &str,
+) -> Money {
+    if discount <= 0 {
+        return 0;
+    }
+    for (share, &idx) in allocate(discount, weights).iter().zip(selected) {
+        lines[idx].discount += share;
+        if *share > 0 {
+            mark(&mut lines[idx], promotion_id);
+        }
+    }
+    discount
 }
 
 /// Spreads `discount` over the selected lines in proportion to their net amounts
@@ -312,17 +524,8 @@ fn discount_lines(
     discount: Money,
     promotion_id: &str,
 ) -> Money {
-    if discount <= 0 {
-        return 0;
-    }
     let bases: Vec<Money> = selected.iter().map(|&idx| net(&lines[idx])).collect();
-    for (share, &idx) in allocate(discount, &bases).iter().zip(selected) {
-        lines[idx].discount += share;
-        if *share > 0 {
-            mark(&mut lines[idx], promotion_id);
-        }
-    }
-    discount
+    discount_by_weights(lines, selected, discount, &bases, promotion_id)
 }
 
 fn net(line: &PricedLine) -> Money {

@@ -8,7 +8,7 @@
 
 use crate::catalog::{validate_id, validate_name, Product, Store};
 use crate::error::CoreError;
-use crate::money::Money;
+use crate::money::{Money, Points};
 use chrono::{Datelike, NaiveDateTime, NaiveTime, Timelike, Weekday};
 use serde::{Deserialize, Serialize};
 
@@ -144,11 +144,43 @@ pub enum Effect {
         amount: Money,
         items: Option<ItemMatch>,
     },
+    /// Each matching unit costs `price` (less than it cost before; never more).
+    FixedPrice {
+        price: Money,
+        items: Option<ItemMatch>,
+    },
+    /// For every complete set of `buy + get` matching whole units, `get` units get
+    /// `percent` off: the cheapest ones, with the discount spread over the cheapest
+    /// units of the complete sets.
+    BuyGet {
+        buy: u32,
+        get: u32,
+        percent: Percent,
+        items: Option<ItemMatch>,
+    },
     /// Points worth a percentage of the money paid for the matching lines, rounded down.
     EarnPoints {
         percent: Percent,
         items: Option<ItemMatch>,
     },
+    /// `points` for every whole `per_amount` paid for the matching lines.
+    EarnPerAmount {
+        per_amount: Money,
+        points: Points,
+        items: Option<ItemMatch>,
+    },
+    /// Multiplies what the receipt's earning effects give, in hundredths (`200` doubles).
+    EarnMultiplier { factor: i64 },
+    /// A message for the cashier's screen or for the printed receipt.
+    Message { to: MessageTarget, text: String },
+}
+
+/// Where a promotion's message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageTarget {
+    Cashier,
+    Receipt,
 }
 
 impl Effect {
@@ -157,7 +189,11 @@ impl Effect {
         match self {
             Effect::PercentOff { .. } => "percent_off",
             Effect::AmountOff { .. } => "amount_off",
-            Effect::EarnPoints { .. } => "earn_points",
+            Effect::FixedPrice { .. } => "fixed_price",
+            Effect::BuyGet { .. } => "buy_get",
+            Effect::EarnPoints { .. } | Effect::EarnPerAmount { .. } => "earn_points",
+            Effect::EarnMultiplier { .. } => "earn_multiplier",
+            Effect::Message { .. } => "message",
         }
     }
 }
@@ -267,28 +303,106 @@ impl Promotion {
             validate_id(&format!("scope.stores[{idx}]"), store_id)?;
         }
         for (idx, effect) in self.effects.iter().enumerate() {
+            let field = |name: &str| format!("effects[{idx}].{name}");
+            let check = |ok: bool, name: &str, rule: &str| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(CoreError::invalid(field(name), rule))
+                }
+            };
+            let percent_ok = |p: &Percent| p.0 > 0 && p.0 <= Percent::WHOLE;
+            let amount_ok = |a: &Money| (1..=crate::receipt::MAX_RECEIPT_AMOUNT).contains(a);
             let items = match effect {
                 Effect::PercentOff { percent, items } | Effect::EarnPoints { percent, items } => {
-                    if percent.0 <= 0 || percent.0 > Percent::WHOLE {
-                        return Err(CoreError::invalid(
-                            format!("effects[{idx}].percent"),
-                            "must be greater than 0 and at most 100",
-                        ));
-                    }
-                    items
+                    check(
+                        percent_ok(percent),
+                        "percent",
+                        "must be greater than 0 and at most 100",
+                    )?;
+                    items.as_ref()
                 }
                 Effect::AmountOff { amount, items } => {
-                    if !(1..=crate::receipt::MAX_RECEIPT_AMOUNT).contains(amount) {
-                        return Err(CoreError::invalid(
-                            format!("effects[{idx}].amount"),
-                            "must be a positive amount of minor units",
-                        ));
-                    }
-                    items
+                    check(
+                        amount_ok(amount),
+                        "amount",
+                        "must be a positive amount of minor units",
+                    )?;
+                    items.as_ref()
+                }
+                Effect::FixedPrice { price, items } => {
+                    check(
+                        (0..=crate::receipt::MAX_RECEIPT_AMOUNT).contains(price),
+                        "price",
+                        "must be 0 or a positive amount of minor units",
+                    )?;
+                    check(
+                        items.is_some(),
+                        "items",
+                        "must say which lines get the fixed price",
+                    )?;
+                    items.as_ref()
+                }
+                Effect::BuyGet {
+                    buy,
+                    get,
+                    percent,
+                    items,
+                } => {
+                    check(
+                        (1..=1000).contains(buy),
+                        "buy",
+                        "must be between 1 and 1000",
+                    )?;
+                    check(
+                        (1..=1000).contains(get),
+                        "get",
+                        "must be between 1 and 1000",
+                    )?;
+                    check(
+                        percent_ok(percent),
+                        "percent",
+                        "must be greater than 0 and at most 100",
+                    )?;
+                    check(items.is_some(), "items", "must say which units count")?;
+                    items.as_ref()
+                }
+                Effect::EarnPerAmount {
+                    per_amount,
+                    points,
+                    items,
+                } => {
+                    check(
+                        amount_ok(per_amount),
+                        "per_amount",
+                        "must be a positive amount of minor units",
+                    )?;
+                    check(
+                        (1..=1_000_000_000).contains(points),
+                        "points",
+                        "must be between 1 and 1000000000",
+                    )?;
+                    items.as_ref()
+                }
+                Effect::EarnMultiplier { factor } => {
+                    check(
+                        (100..=100_000).contains(factor),
+                        "factor",
+                        "must be at least 1 and at most 1000, with at most 2 decimals",
+                    )?;
+                    None
+                }
+                Effect::Message { text, .. } => {
+                    check(
+                        !text.trim().is_empty() && text.chars().count() <= 500,
+                        "text",
+                        "must be 1 to 500 characters",
+                    )?;
+                    None
                 }
             };
             if let Some(items) = items {
-                items.validate(&format!("effects[{idx}].items"), 0)?;
+                items.validate(&field("items"), 0)?;
             }
         }
         Ok(())

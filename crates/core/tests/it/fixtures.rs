@@ -306,17 +306,33 @@ pub fn arb_promotion() -> impl Strategy<Value = Promotion> {
         -3i32..=3,
         prop::option::weighted(0.3, 0i64..=2_000_000),
         0u32..1000,
-        (0u8..3, 0u8..4, 1i64..=500_000),
+        (0u8..3, 0u8..6, 1i64..=500_000),
     )
         .prop_map(
             |(discount, percent, items, priority, min_amount, id, (stacking, kind, amount))| {
                 let id = format!("promo-{id}");
                 let mut promotion = if !discount {
                     earn_points(&id, priority, percent, items)
-                } else if kind == 0 {
+                } else if kind < 3 {
                     let mut promotion = percent_off(&id, priority, percent, None);
-                    promotion.effects =
-                        vec![tessera_core::promotion::Effect::AmountOff { amount, items }];
+                    let any_lines = || {
+                        Some(ItemMatch::Not(Box::new(ItemMatch::Sku(
+                            vec!["NONE".into()],
+                        ))))
+                    };
+                    promotion.effects = vec![match kind {
+                        0 => Effect::AmountOff { amount, items },
+                        1 => Effect::FixedPrice {
+                            price: amount / 10,
+                            items: items.or_else(any_lines),
+                        },
+                        _ => Effect::BuyGet {
+                            buy: (amount % 3 + 1) as u32,
+                            get: (amount % 2 + 1) as u32,
+                            percent: Percent(percent),
+                            items: items.or_else(any_lines),
+                        },
+                    }];
                     promotion
                 } else {
                     percent_off(&id, priority, percent, items)

@@ -1,0 +1,196 @@
+//! One case per effect added to the rule language: fixed price, buy-get, points per
+//! amount, earning multipliers and messages, with hand-computed figures.
+
+use crate::fixtures::*;
+use tessera_core::promotion::{Effect, ItemMatch, MessageTarget, Percent, Promotion};
+use tessera_core::receipt::{ReceiptLine, Redeem};
+
+const AT: &str = "2026-03-09T12:00:00+03:00";
+
+fn with_effects(id: &str, priority: i32, effects: Vec<Effect>) -> Promotion {
+    let mut promotion = percent_off(id, priority, 100, None);
+    promotion.effects = effects;
+    promotion
+}
+
+fn skus(list: &[&str]) -> Option<ItemMatch> {
+    Some(ItemMatch::Sku(list.iter().map(|s| s.to_string()).collect()))
+}
+
+struct Case {
+    name: &'static str,
+    lines: Vec<ReceiptLine>,
+    promotions: Vec<Promotion>,
+    discounts: Vec<i64>,
+    points_earned: i64,
+}
+
+fn cases() -> Vec<Case> {
+    let buy_get = |buy, get, percent| {
+        with_effects(
+            "bg",
+            100,
+            vec![Effect::BuyGet {
+                buy,
+                get,
+                percent: Percent(percent),
+                items: skus(&["MILK", "KEFIR"]),
+            }],
+        )
+    };
+    vec![
+        Case {
+            name: "fixed_price: three milks at 80.00 instead of 100.00",
+            lines: vec![line(1, "MILK", 3000, 10000), line(2, "BREAD", 1000, 10000)],
+            promotions: vec![with_effects("fp", 100, vec![Effect::FixedPrice { price: 8000, items: category("dairy") }])],
+            discounts: vec![6000, 0],
+            points_earned: 0,
+        },
+        Case {
+            name: "fixed_price never raises a price",
+            lines: vec![line(1, "MILK", 3000, 10000)],
+            promotions: vec![with_effects("fp", 100, vec![Effect::FixedPrice { price: 12000, items: category("dairy") }])],
+            discounts: vec![0],
+            points_earned: 0,
+        },
+        Case {
+            name: "buy 2 get 1 free: the cheapest unit is free, spread over the set (2308 + 692 = 3000)",
+            lines: vec![line(1, "MILK", 2000, 5000), line(2, "KEFIR", 1000, 3000)],
+            promotions: vec![buy_get(2, 1, 10_000)],
+            discounts: vec![2308, 692],
+            points_earned: 0,
+        },
+        Case {
+            name: "buy 2 get 1: five units make one set; the set is the three cheapest units",
+            lines: vec![line(1, "MILK", 4000, 5000), line(2, "KEFIR", 1000, 3000)],
+            promotions: vec![buy_get(2, 1, 10_000)],
+            discounts: vec![2308, 692],
+            points_earned: 0,
+        },
+        Case {
+            name: "buy 2 get 1 at 50%: two sets, the two cheapest units half off",
+            lines: vec![line(1, "MILK", 4000, 5000), line(2, "KEFIR", 2000, 3000)],
+            promotions: vec![buy_get(2, 1, 5_000)],
+            discounts: vec![2308, 692],
+            points_earned: 0,
+        },
+        Case {
+            name: "buy 2 get 1: two units make no set",
+            lines: vec![line(1, "MILK", 1000, 5000), line(2, "KEFIR", 1000, 3000)],
+            promotions: vec![buy_get(2, 1, 10_000)],
+            discounts: vec![0, 0],
+            points_earned: 0,
+        },
+        Case {
+            name: "buy 1 get 1: weighed 2.5 kg counts as two whole units",
+            lines: vec![line(1, "APPLE", 2500, 2000)],
+            promotions: vec![with_effects("bg", 100, vec![Effect::BuyGet { buy: 1, get: 1, percent: Percent(10_000), items: skus(&["APPLE"]) }])],
+            discounts: vec![2000],
+            points_earned: 0,
+        },
+        Case {
+            name: "1 point per 100.00 paid: 400.00 earns 4",
+            lines: vec![line(1, "MILK", 3000, 10000), line(2, "BREAD", 1000, 10000)],
+            promotions: vec![with_effects("per", 0, vec![Effect::EarnPerAmount { per_amount: 10000, points: 1, items: None }])],
+            discounts: vec![0, 0],
+            points_earned: 4,
+        },
+        Case {
+            name: "a multiplier of 2 doubles 5% of 400.00 (20 points) to 40, listed 20 + 20",
+            lines: vec![line(1, "MILK", 3000, 10000), line(2, "BREAD", 1000, 10000)],
+            promotions: vec![
+                earn_points("earn", 0, 500, None),
+                with_effects("double", 50, vec![Effect::EarnMultiplier { factor: 200 }]),
+            ],
+            discounts: vec![0, 0],
+            points_earned: 40,
+        },
+        Case {
+            name: "a multiplier of 1.5 on 1 point per 100.00 (4 points) gives 6",
+            lines: vec![line(1, "MILK", 3000, 10000), line(2, "BREAD", 1000, 10000)],
+            promotions: vec![
+                with_effects("per", 0, vec![Effect::EarnPerAmount { per_amount: 10000, points: 1, items: None }]),
+                with_effects("half-more", 50, vec![Effect::EarnMultiplier { factor: 150 }]),
+            ],
+            discounts: vec![0, 0],
+            points_earned: 6,
+        },
+    ]
+}
+
+#[test]
+fn effects_table() {
+    for case in cases() {
+        let receipt = receipt(AT, case.lines, true, Redeem::None);
+        let member = customer(0, 0);
+        let calc = price(
+            &program(100, 100),
+            "Europe/Moscow",
+            &case.promotions,
+            &receipt,
+            Some(&member),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let discounts: Vec<i64> = calc.lines.iter().map(|l| l.discount).collect();
+        assert_eq!(discounts, case.discounts, "{}: discounts", case.name);
+        assert_eq!(
+            calc.points_earned, case.points_earned,
+            "{}: points",
+            case.name
+        );
+        assert_eq!(
+            calc.totals.to_pay,
+            calc.totals.amount - calc.totals.discount,
+            "{}: totals",
+            case.name
+        );
+        assert!(
+            calc.lines.iter().all(|l| l.total >= 0),
+            "{}: negative line",
+            case.name
+        );
+        let listed: i64 = calc.promotions.iter().map(|p| p.points).sum();
+        assert_eq!(
+            listed, calc.points_earned,
+            "{}: listed points {:?}",
+            case.name, calc.promotions
+        );
+    }
+}
+
+#[test]
+fn messages_go_to_the_cashier_and_the_receipt() {
+    let promotion = with_effects(
+        "msg",
+        0,
+        vec![
+            Effect::Message {
+                to: MessageTarget::Cashier,
+                text: "offer the loyalty app".into(),
+            },
+            Effect::Message {
+                to: MessageTarget::Receipt,
+                text: "thank you for shopping".into(),
+            },
+        ],
+    );
+    let receipt = receipt(AT, vec![line(1, "MILK", 1000, 10000)], false, Redeem::None);
+    let calc = price(
+        &program(100, 100),
+        "Europe/Moscow",
+        &[promotion],
+        &receipt,
+        None,
+    )
+    .unwrap();
+    assert!(
+        calc.messages.contains(&"offer the loyalty app".to_string()),
+        "{:?}",
+        calc.messages
+    );
+    assert_eq!(
+        calc.receipt_messages,
+        vec!["thank you for shopping".to_string()]
+    );
+    assert!(calc.not_applied.is_empty());
+}
