@@ -96,6 +96,9 @@ pub struct PromotionBody {
     /// Default `stackable`.
     #[serde(default)]
     pub stacking: Option<StackingBody>,
+    /// Among the candidates of one group only the best for the customer applies.
+    #[serde(default)]
+    pub group: Option<String>,
     #[serde(default)]
     pub schedule: Option<ScheduleBody>,
     #[serde(default)]
@@ -164,6 +167,23 @@ pub struct ConditionsBody {
     /// Minimum receipt amount before discounts, in minor units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_amount: Option<i64>,
+    /// Conditions on some lines; each must hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemConditionBody>,
+}
+
+/// The lines selected by `match` reach `min_qty` units and `min_amount`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemConditionBody {
+    #[serde(rename = "match")]
+    #[schema(value_type = Object)]
+    pub items: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub min_qty: Option<serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_amount: Option<i64>,
 }
 
 /// An effect of a promotion.
@@ -228,6 +248,36 @@ pub enum EffectBody {
     },
     /// A message for the cashier (`cashier`) or printed on the receipt (`receipt`).
     Message { to: MessageTo, text: String },
+    /// A table of percents: rows `store` | `region` | `store_tag` | `tier`, columns
+    /// `category` | `brand`; `percent` is `{ROW: {COLUMN: p}}`. A line gets the best
+    /// percent of the rows that fit its store (or customer).
+    DiscountMatrix {
+        rows: MatrixRowsBody,
+        columns: MatrixColumnsBody,
+        #[schema(value_type = Object)]
+        percent: std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, serde_json::Number>,
+        >,
+    },
+}
+
+/// The rows of a discount matrix.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatrixRowsBody {
+    Store,
+    Region,
+    StoreTag,
+    Tier,
+}
+
+/// The columns of a discount matrix.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatrixColumnsBody {
+    Category,
+    Brand,
 }
 
 /// Where a message goes.
@@ -246,6 +296,7 @@ pub struct PromotionOut {
     pub enabled: bool,
     pub priority: i32,
     pub stacking: StackingBody,
+    pub group: Option<String>,
     pub schedule: ScheduleBody,
     pub scope: ScopeBody,
     pub audience: AudienceBody,

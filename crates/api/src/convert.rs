@@ -11,8 +11,8 @@ use tessera_core::ledger::{Balance, Entry};
 use tessera_core::pricing::{Calculation, PricedLine};
 use tessera_core::program::Program;
 use tessera_core::promotion::{
-    Audience, Conditions, Effect, ItemMatch, MessageTarget, Percent, Promotion, Schedule, Scope,
-    Stacking,
+    Audience, Conditions, Effect, ItemCondition, ItemMatch, MatrixColumns, MatrixRows,
+    MessageTarget, Percent, Promotion, Schedule, Scope, Stacking,
 };
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
@@ -197,6 +197,26 @@ fn hours_in(ranges: &[[String; 2]]) -> Result<Vec<(NaiveTime, NaiveTime)>, CoreE
         .collect()
 }
 
+fn conditions_in(body: ConditionsBody) -> Result<Conditions, CoreError> {
+    let mut items = Vec::with_capacity(body.items.len());
+    for (idx, condition) in body.items.into_iter().enumerate() {
+        let at = format!("conditions.items[{idx}]");
+        items.push(ItemCondition {
+            items: items_in(Some(condition.items), &format!("{at}.match"))?
+                .unwrap_or(ItemMatch::All(Vec::new())),
+            min_qty: condition
+                .min_qty
+                .map(|q| parse_qty(&q, &format!("{at}.min_qty")))
+                .transpose()?,
+            min_amount: condition.min_amount,
+        });
+    }
+    Ok(Conditions {
+        min_amount: body.min_amount,
+        items,
+    })
+}
+
 fn items_in(items: Option<serde_json::Value>, field: &str) -> Result<Option<ItemMatch>, CoreError> {
     items
         .map(|value| {
@@ -275,6 +295,36 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                     )
                 })?,
             },
+            EffectBody::DiscountMatrix {
+                rows,
+                columns,
+                percent,
+            } => {
+                let mut table = std::collections::BTreeMap::new();
+                for (row, cols) in percent {
+                    let mut parsed = std::collections::BTreeMap::new();
+                    for (col, p) in cols {
+                        parsed.insert(
+                            col.clone(),
+                            percent_in(&p, &format!("{at}.percent.{row}.{col}"))?,
+                        );
+                    }
+                    table.insert(row, parsed);
+                }
+                Effect::DiscountMatrix {
+                    rows: match rows {
+                        MatrixRowsBody::Store => MatrixRows::Store,
+                        MatrixRowsBody::Region => MatrixRows::Region,
+                        MatrixRowsBody::StoreTag => MatrixRows::StoreTag,
+                        MatrixRowsBody::Tier => MatrixRows::Tier,
+                    },
+                    columns: match columns {
+                        MatrixColumnsBody::Category => MatrixColumns::Category,
+                        MatrixColumnsBody::Brand => MatrixColumns::Brand,
+                    },
+                    percent: table,
+                }
+            }
             EffectBody::Message { to, text } => Effect::Message {
                 to: match to {
                     MessageTo::Cashier => MessageTarget::Cashier,
@@ -289,6 +339,7 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
         name: body.name,
         enabled: body.enabled.unwrap_or(true),
         priority: body.priority.unwrap_or(0),
+        group: body.group,
         stacking: match body.stacking.unwrap_or(StackingBody::Stackable) {
             StackingBody::Stackable => Stacking::Stackable,
             StackingBody::Blocking => Stacking::Blocking,
@@ -311,9 +362,7 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
         audience: Audience {
             members_only: body.audience.is_some_and(|a| a.members_only),
         },
-        conditions: Conditions {
-            min_amount: body.conditions.and_then(|c| c.min_amount),
-        },
+        conditions: conditions_in(body.conditions.unwrap_or_default())?,
         effects,
     };
     promotion.validate()?;
@@ -335,6 +384,7 @@ pub fn promotion_out(
         name: promotion.name.clone(),
         enabled: promotion.enabled,
         priority: promotion.priority,
+        group: promotion.group.clone(),
         stacking: match promotion.stacking {
             Stacking::Stackable => StackingBody::Stackable,
             Stacking::Blocking => StackingBody::Blocking,
@@ -371,6 +421,16 @@ pub fn promotion_out(
         },
         conditions: ConditionsBody {
             min_amount: promotion.conditions.min_amount,
+            items: promotion
+                .conditions
+                .items
+                .iter()
+                .map(|c| ItemConditionBody {
+                    items: serde_json::to_value(&c.items).unwrap_or_default(),
+                    min_qty: c.min_qty.map(qty_out),
+                    min_amount: c.min_amount,
+                })
+                .collect(),
         },
         effects: promotion
             .effects
@@ -419,6 +479,33 @@ pub fn promotion_out(
                     factor: format_scaled(*factor, 2)
                         .parse()
                         .unwrap_or_else(|_| serde_json::Number::from(1)),
+                },
+                Effect::DiscountMatrix {
+                    rows,
+                    columns,
+                    percent,
+                } => EffectBody::DiscountMatrix {
+                    rows: match rows {
+                        MatrixRows::Store => MatrixRowsBody::Store,
+                        MatrixRows::Region => MatrixRowsBody::Region,
+                        MatrixRows::StoreTag => MatrixRowsBody::StoreTag,
+                        MatrixRows::Tier => MatrixRowsBody::Tier,
+                    },
+                    columns: match columns {
+                        MatrixColumns::Category => MatrixColumnsBody::Category,
+                        MatrixColumns::Brand => MatrixColumnsBody::Brand,
+                    },
+                    percent: percent
+                        .iter()
+                        .map(|(row, cols)| {
+                            (
+                                row.clone(),
+                                cols.iter()
+                                    .map(|(c, p)| (c.clone(), percent_out(*p)))
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
                 },
                 Effect::Message { to, text } => EffectBody::Message {
                     to: match to {

@@ -139,7 +139,7 @@ pub struct AppliedPromotionOut {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NotAppliedOut {
     pub promotion_id: String,
-    /// `blocked_by`, `exclusive_after_others` or `no_effect`.
+    /// `lost_in_group`, `blocked_by`, `exclusive_after_others` or `no_effect`.
     pub reason: String,
     /// The promotion that caused it, when one did.
     pub by: Option<String>,

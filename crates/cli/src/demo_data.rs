@@ -539,6 +539,7 @@ fn promotions(now: DateTime<Utc>) -> Vec<Promotion> {
         enabled,
         priority,
         stacking: Default::default(),
+        group: None,
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),

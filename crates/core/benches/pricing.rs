@@ -39,11 +39,13 @@ fn main() {
             enabled: true,
             priority: 100 - i as i32,
             stacking: Default::default(),
+            group: None,
             scope: Default::default(),
             audience: Default::default(),
             schedule: Schedule::default(),
             conditions: Conditions {
                 min_amount: Some(10_000 * i as i64),
+                items: Vec::new(),
             },
             effects: vec![Effect::PercentOff {
                 percent: Percent(500 + 100 * i as i64),
@@ -60,6 +62,7 @@ fn main() {
         enabled: true,
         priority: 0,
         stacking: Default::default(),
+        group: None,
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),

@@ -10,7 +10,9 @@ use crate::catalog::{Product, Store};
 use crate::error::{CoreError, ErrorCode};
 use crate::money::{allocate, div_floor, div_round_half_even, to_i64, Money, Points};
 use crate::program::Program;
-use crate::promotion::{Effect, ItemMatch, MessageTarget, Percent, Promotion, Stacking};
+use crate::promotion::{
+    Effect, ItemMatch, MatrixColumns, MatrixRows, MessageTarget, Percent, Promotion, Stacking,
+};
 use crate::receipt::QTY_SCALE;
 use crate::receipt::{ReceiptRequest, Redeem};
 use chrono_tz::Tz;
@@ -61,6 +63,7 @@ pub struct Calculation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotApplied {
     pub promotion_id: String,
+    /// `lost_in_group` (another of its group is worth more to the customer),
     /// `blocked_by` (a blocking or exclusive promotion applied before it),
     /// `exclusive_after_others` (it is exclusive and others applied before it), or
     /// `no_effect` (its effects changed nothing on this receipt).
@@ -149,26 +152,48 @@ pub fn calculate(
     let mut messages = Vec::new();
 
     let mut not_applied = Vec::new();
+    let candidates: Vec<&Promotion> = ctx
+        .promotions
+        .iter()
+        .filter(|promotion| {
+            promotion.enabled
+                && promotion.schedule.contains(local)
+                && promotion.scope.includes(ctx.store)
+                && (!promotion.audience.members_only || customer.is_some())
+                && promotion
+                    .conditions
+                    .min_amount
+                    .is_none_or(|min| gross >= min)
+                && promotion.conditions.items.iter().all(|condition| {
+                    condition.holds(
+                        lines
+                            .iter()
+                            .zip(&products)
+                            .map(|(l, p)| (l.sku.as_str(), *p, l.qty, l.amount)),
+                    )
+                })
+        })
+        .collect();
+    let group_winners = group_winners(ctx, &candidates, &lines, &products, customer.is_some());
     // The first promotion that applied, and the one that stopped the walk.
     let mut first_applied: Option<&str> = None;
     let mut stopped_by: Option<&str> = None;
-    for promotion in ctx.promotions {
-        let candidate = promotion.enabled
-            && promotion.schedule.contains(local)
-            && promotion.scope.includes(ctx.store)
-            && (!promotion.audience.members_only || customer.is_some())
-            && promotion
-                .conditions
-                .min_amount
-                .is_none_or(|min| gross >= min);
-        if !candidate {
-            continue;
-        }
+    for promotion in candidates {
         let skip = |reason: &str, by: Option<&str>| NotApplied {
             promotion_id: promotion.promotion_id.clone(),
             reason: reason.to_string(),
             by: by.map(str::to_string),
         };
+        if let Some(winner) = promotion
+            .group
+            .as_ref()
+            .and_then(|g| group_winners.get(g.as_str()))
+        {
+            if *winner != promotion.promotion_id {
+                not_applied.push(skip("lost_in_group", Some(winner)));
+                continue;
+            }
+        }
         if let Some(by) = stopped_by {
             not_applied.push(skip("blocked_by", Some(by)));
             continue;
@@ -184,6 +209,7 @@ pub fn calculate(
             receipt_messages: &mut receipt_messages,
         };
         let had_effect = apply_effects(
+            ctx,
             promotion,
             &mut lines,
             &products,
@@ -331,6 +357,7 @@ struct EffectOutcome<'a, 'p> {
 /// Discounts apply at once; earning rules are kept for after the points payment.
 /// Returns whether any effect changed something.
 fn apply_effects<'p>(
+    ctx: &PricingContext<'_>,
     promotion: &'p Promotion,
     lines: &mut [PricedLine],
     products: &[Option<&Product>],
@@ -421,6 +448,40 @@ fn apply_effects<'p>(
                 had_effect |= earn(EarnKind::Multiplier(*factor), None);
                 0
             }
+            Effect::DiscountMatrix {
+                rows,
+                columns,
+                percent,
+            } => {
+                let row_keys: Vec<&str> = match rows {
+                    MatrixRows::Store => vec![ctx.store.store_id.as_str()],
+                    MatrixRows::Region => ctx.store.region.iter().map(String::as_str).collect(),
+                    MatrixRows::StoreTag => ctx.store.tags.iter().map(String::as_str).collect(),
+                    // Tiers come with the customer's status levels; no row fits yet.
+                    MatrixRows::Tier => Vec::new(),
+                };
+                let mut total = 0;
+                for idx in 0..lines.len() {
+                    let column = products[idx].and_then(|p| match columns {
+                        MatrixColumns::Category => p.category.as_deref(),
+                        MatrixColumns::Brand => p.brand.as_deref(),
+                    });
+                    let best = column.and_then(|column| {
+                        row_keys
+                            .iter()
+                            .filter_map(|row| percent.get(*row).and_then(|cols| cols.get(column)))
+                            .max()
+                    });
+                    if let Some(best) = best {
+                        let discount = to_i64(div_round_half_even(
+                            net(&lines[idx]) as i128 * best.0 as i128,
+                            Percent::WHOLE as i128,
+                        ));
+                        total += discount_lines(lines, &[idx], discount, &promotion.promotion_id);
+                    }
+                }
+                total
+            }
             Effect::Message { to, text } => {
                 match to {
                     MessageTarget::Cashier => out.messages.push(text.clone()),
@@ -445,6 +506,73 @@ fn apply_effects<'p>(
         });
     }
     had_effect
+}
+
+/// The winner of each promotion group: the candidate worth most to the customer
+/// (its discounts plus its points times the point value, each promotion evaluated
+/// alone on the undiscounted receipt); ties go to the higher priority, then the lower id.
+fn group_winners<'p>(
+    ctx: &PricingContext<'_>,
+    candidates: &[&'p Promotion],
+    lines: &[PricedLine],
+    products: &[Option<&Product>],
+    is_member: bool,
+) -> HashMap<&'p str, String> {
+    let mut best: HashMap<&'p str, (i128, &'p Promotion)> = HashMap::new();
+    for promotion in candidates {
+        let Some(group) = promotion.group.as_deref() else {
+            continue;
+        };
+        let mut alone = lines.to_vec();
+        let (mut applied, mut earn_rules, mut messages, mut receipt_messages) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut outcome = EffectOutcome {
+            applied: &mut applied,
+            earn_rules: &mut earn_rules,
+            messages: &mut messages,
+            receipt_messages: &mut receipt_messages,
+        };
+        apply_effects(
+            ctx,
+            promotion,
+            &mut alone,
+            products,
+            is_member,
+            &mut outcome,
+        );
+        let discount: i128 = alone.iter().map(|l| l.discount as i128).sum();
+        let paid: Vec<Money> = alone.iter().map(net).collect();
+        let points: i128 = earn_rules
+            .iter()
+            .map(|rule| {
+                let base: i128 = select(&alone, products, rule.items)
+                    .iter()
+                    .map(|&idx| paid[idx] as i128)
+                    .sum();
+                match rule.kind {
+                    EarnKind::Percent(p) => div_floor(
+                        base * p.0 as i128,
+                        Percent::WHOLE as i128 * ctx.program.point_value as i128,
+                    ),
+                    EarnKind::PerAmount { per_amount, points } => {
+                        div_floor(base, per_amount as i128) * points as i128
+                    }
+                    EarnKind::Multiplier(_) => 0,
+                }
+            })
+            .sum();
+        let value = discount + points * ctx.program.point_value as i128;
+        let better = |current: &(i128, &Promotion)| {
+            value > current.0
+                || (value == current.0 && Promotion::evaluation_order(promotion, current.1).is_lt())
+        };
+        if best.get(group).is_none_or(better) {
+            best.insert(group, (value, promotion));
+        }
+    }
+    best.into_iter()
+        .map(|(group, (_, promotion))| (group, promotion.promotion_id.clone()))
+        .collect()
 }
 
 /// The `buy_get` discount and how to spread it. With `k` complete sets of

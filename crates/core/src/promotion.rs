@@ -23,6 +23,9 @@ pub struct Promotion {
     /// How it combines with the other promotions of a receipt.
     #[serde(default)]
     pub stacking: Stacking,
+    /// Among the candidates of one group only the best for the customer applies.
+    #[serde(default)]
+    pub group: Option<String>,
     pub schedule: Schedule,
     /// Which stores it runs in.
     #[serde(default)]
@@ -127,6 +130,34 @@ impl Schedule {
 pub struct Conditions {
     /// The receipt's amount before discounts must be at least this.
     pub min_amount: Option<Money>,
+    /// Each must hold: the matching lines reach the quantity and amount.
+    #[serde(default)]
+    pub items: Vec<ItemCondition>,
+}
+
+/// A condition on some lines of the receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemCondition {
+    pub items: ItemMatch,
+    /// Quantity of the matching lines, in thousandths, at least this.
+    pub min_qty: Option<i64>,
+    /// Amount of the matching lines before discounts, at least this.
+    pub min_amount: Option<Money>,
+}
+
+impl ItemCondition {
+    /// Whether the lines (`(sku, product, qty, amount)`) satisfy it.
+    pub fn holds<'a>(
+        &self,
+        lines: impl Iterator<Item = (&'a str, Option<&'a Product>, i64, Money)>,
+    ) -> bool {
+        let (qty, amount) = lines
+            .filter(|(sku, product, _, _)| self.items.matches(sku, *product))
+            .fold((0i64, 0i64), |(q, a), (_, _, qty, amount)| {
+                (q + qty, a + amount)
+            });
+        self.min_qty.is_none_or(|min| qty >= min) && self.min_amount.is_none_or(|min| amount >= min)
+    }
 }
 
 /// What an applicable promotion does.
@@ -173,6 +204,32 @@ pub enum Effect {
     EarnMultiplier { factor: i64 },
     /// A message for the cashier's screen or for the printed receipt.
     Message { to: MessageTarget, text: String },
+    /// A table of discounts: a percent per row (the store, its region, one of its tags,
+    /// or the customer's tier) and column (the product's category or brand). A line
+    /// gets the best percent of the rows that fit.
+    DiscountMatrix {
+        rows: MatrixRows,
+        columns: MatrixColumns,
+        percent: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Percent>>,
+    },
+}
+
+/// What the rows of a discount matrix are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatrixRows {
+    Store,
+    Region,
+    StoreTag,
+    Tier,
+}
+
+/// What the columns of a discount matrix are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatrixColumns {
+    Category,
+    Brand,
 }
 
 /// Where a promotion's message goes.
@@ -194,6 +251,7 @@ impl Effect {
             Effect::EarnPoints { .. } | Effect::EarnPerAmount { .. } => "earn_points",
             Effect::EarnMultiplier { .. } => "earn_multiplier",
             Effect::Message { .. } => "message",
+            Effect::DiscountMatrix { .. } => "discount_matrix",
         }
     }
 }
@@ -299,6 +357,22 @@ impl Promotion {
                 "must hold at least one effect",
             ));
         }
+        if let Some(group) = &self.group {
+            validate_id("group", group)?;
+        }
+        for (idx, condition) in self.conditions.items.iter().enumerate() {
+            condition
+                .items
+                .validate(&format!("conditions.items[{idx}].match"), 0)?;
+            if condition.min_qty.is_some_and(|q| q < 0)
+                || condition.min_amount.is_some_and(|a| a < 0)
+            {
+                return Err(CoreError::invalid(
+                    format!("conditions.items[{idx}]"),
+                    "minimums must not be negative",
+                ));
+            }
+        }
         for (idx, store_id) in self.scope.stores.iter().enumerate() {
             validate_id(&format!("scope.stores[{idx}]"), store_id)?;
         }
@@ -390,6 +464,19 @@ impl Promotion {
                         "factor",
                         "must be at least 1 and at most 1000, with at most 2 decimals",
                     )?;
+                    None
+                }
+                Effect::DiscountMatrix { percent, .. } => {
+                    check(!percent.is_empty(), "percent", "must hold at least one row")?;
+                    for (row, columns) in percent {
+                        for (column, p) in columns {
+                            check(
+                                percent_ok(p),
+                                &format!("percent.{row}.{column}"),
+                                "must be greater than 0 and at most 100",
+                            )?;
+                        }
+                    }
                     None
                 }
                 Effect::Message { text, .. } => {

@@ -73,6 +73,7 @@ async fn open() -> (SqliteStore, String, Arc<ConfigSnapshot>) {
         enabled: true,
         priority: 0,
         stacking: Default::default(),
+        group: None,
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),

@@ -67,6 +67,7 @@ async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
         enabled: true,
         priority: 0,
         stacking: Default::default(),
+        group: None,
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),

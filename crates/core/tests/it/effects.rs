@@ -194,3 +194,177 @@ fn messages_go_to_the_cashier_and_the_receipt() {
     );
     assert!(calc.not_applied.is_empty());
 }
+
+fn grouped(mut promotion: Promotion, group: &str) -> Promotion {
+    promotion.group = Some(group.to_string());
+    promotion
+}
+
+#[test]
+fn within_a_group_only_the_best_for_the_customer_applies() {
+    // In group "spring": 10% off everything (40.00), 50.00 off dairy (the milk costs
+    // 300.00) and 5% back in points (20 points, worth 20.00). The 50.00 wins.
+    let lines = vec![line(1, "MILK", 3000, 10000), line(2, "BREAD", 1000, 10000)];
+    let promotions = vec![
+        grouped(percent_off("ten", 100, 1000, None), "spring"),
+        grouped(
+            with_effects(
+                "fifty",
+                10,
+                vec![Effect::AmountOff {
+                    amount: 5000,
+                    items: category("dairy"),
+                }],
+            ),
+            "spring",
+        ),
+        grouped(earn_points("points", 50, 500, None), "spring"),
+        percent_off("outside", 0, 1000, None),
+    ];
+    let receipt = receipt(AT, lines, true, Redeem::None);
+    let member = customer(0, 0);
+    let calc = price(
+        &program(100, 100),
+        "Europe/Moscow",
+        &promotions,
+        &receipt,
+        Some(&member),
+    )
+    .unwrap();
+    let applied: Vec<(&str, i64)> = calc
+        .promotions
+        .iter()
+        .map(|p| (p.promotion_id.as_str(), p.discount))
+        .collect();
+    assert_eq!(applied, vec![("fifty", 5000), ("outside", 3500)]);
+    let lost: Vec<(&str, &str, Option<&str>)> = calc
+        .not_applied
+        .iter()
+        .map(|n| (n.promotion_id.as_str(), n.reason.as_str(), n.by.as_deref()))
+        .collect();
+    assert_eq!(
+        lost,
+        vec![
+            ("ten", "lost_in_group", Some("fifty")),
+            ("points", "lost_in_group", Some("fifty"))
+        ]
+    );
+}
+
+#[test]
+fn a_tie_in_a_group_goes_to_the_higher_priority() {
+    let lines = vec![line(1, "MILK", 1000, 10000)];
+    let promotions = vec![
+        grouped(percent_off("low", 1, 1000, None), "g"),
+        grouped(percent_off("high", 9, 1000, None), "g"),
+    ];
+    let receipt = receipt(AT, lines, false, Redeem::None);
+    let calc = price(
+        &program(100, 100),
+        "Europe/Moscow",
+        &promotions,
+        &receipt,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        calc.promotions
+            .iter()
+            .map(|p| p.promotion_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["high"]
+    );
+}
+
+#[test]
+fn item_conditions_need_quantity_and_amount_of_matching_lines() {
+    use tessera_core::promotion::ItemCondition;
+    let mut three_dairy = percent_off("three-dairy", 0, 1000, None);
+    three_dairy.conditions.items = vec![ItemCondition {
+        items: ItemMatch::Category(vec!["dairy".into()]),
+        min_qty: Some(3000),
+        min_amount: Some(20000),
+    }];
+    let price_with = |milk_qty: i64, milk_price: i64| {
+        let receipt = receipt(
+            AT,
+            vec![
+                line(1, "MILK", milk_qty, milk_price),
+                line(2, "BREAD", 5000, 10000),
+            ],
+            false,
+            Redeem::None,
+        );
+        price(
+            &program(100, 100),
+            "Europe/Moscow",
+            std::slice::from_ref(&three_dairy),
+            &receipt,
+            None,
+        )
+        .unwrap()
+        .totals
+        .discount
+    };
+    assert_eq!(
+        price_with(3000, 10000),
+        8000,
+        "3 dairy units for 300.00: 10% of 800.00"
+    );
+    assert_eq!(price_with(2000, 20000), 0, "only 2 dairy units");
+    assert_eq!(price_with(3000, 5000), 0, "3 dairy units but only 150.00");
+}
+
+#[test]
+fn a_discount_matrix_gives_each_line_the_percent_of_its_row_and_column() {
+    use std::collections::BTreeMap;
+    use tessera_core::promotion::{MatrixColumns, MatrixRows};
+    let table = |rows: &[(&str, &[(&str, i64)])]| -> BTreeMap<String, BTreeMap<String, Percent>> {
+        rows.iter()
+            .map(|(row, cols)| {
+                (
+                    row.to_string(),
+                    cols.iter()
+                        .map(|(c, p)| (c.to_string(), Percent(*p)))
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let by_store = with_effects(
+        "matrix",
+        0,
+        vec![Effect::DiscountMatrix {
+            rows: MatrixRows::Store,
+            columns: MatrixColumns::Category,
+            percent: table(&[
+                ("store-1", &[("dairy", 1000), ("bakery", 2500)]),
+                ("store-2", &[("dairy", 5000)]),
+            ]),
+        }],
+    );
+    let receipt = receipt(
+        AT,
+        vec![
+            line(1, "MILK", 3000, 10000),
+            line(2, "BREAD", 1000, 10000),
+            line(3, "APPLE", 1000, 10000),
+        ],
+        false,
+        Redeem::None,
+    );
+    let calc = price(
+        &program(100, 100),
+        "Europe/Moscow",
+        &[by_store],
+        &receipt,
+        None,
+    )
+    .unwrap();
+    let discounts: Vec<i64> = calc.lines.iter().map(|l| l.discount).collect();
+    assert_eq!(
+        discounts,
+        vec![3000, 2500, 0],
+        "store-1: dairy 10%, bakery 25%, fruit not in the table"
+    );
+}

@@ -71,6 +71,7 @@ fn promotion(id: &str, priority: i32, effect: Effect) -> Promotion {
         enabled: true,
         priority,
         stacking: Default::default(),
+        group: None,
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),
