@@ -323,3 +323,15 @@ pub struct ProductList {
 pub struct PromotionList {
     pub items: Vec<PromotionOut>,
 }
+
+/// A draft promotion and a receipt to price as if the draft were live.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    /// The draft's id (default `preview`); a live promotion with this id is replaced by
+    /// the draft for the preview.
+    #[serde(default)]
+    pub promotion_id: Option<String>,
+    pub promotion: PromotionBody,
+    pub receipt: crate::ReceiptBody,
+}

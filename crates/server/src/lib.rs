@@ -41,6 +41,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/promotions", get(routes::promotions::list_promotions))
         .route(
+            "/v1/promotions/preview",
+            post(routes::promotions::preview_promotion),
+        )
+        .route(
             "/v1/promotions/{promotion_id}",
             get(routes::promotions::get_promotion)
                 .put(routes::promotions::put_promotion)

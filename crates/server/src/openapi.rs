@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::promotions::get_promotion,
         crate::routes::promotions::list_promotions,
         crate::routes::promotions::delete_promotion,
+        crate::routes::promotions::preview_promotion,
         crate::routes::customers::create_customer,
         crate::routes::customers::get_customer,
         crate::routes::customers::get_balance,

@@ -8,7 +8,10 @@ use axum::extract::{Path, State};
 use axum::Json;
 use std::sync::Arc;
 use tessera_api::convert::{promotion_from, promotion_out};
-use tessera_api::{ErrorBody, PromotionBody, PromotionList, PromotionOut};
+use tessera_api::{
+    CalculationOut, ErrorBody, PreviewBody, PromotionBody, PromotionList, PromotionOut,
+};
+use tessera_core::promotion::Promotion;
 use tessera_core::ErrorCode;
 
 /// Creates or replaces a promotion.
@@ -79,6 +82,41 @@ pub async fn delete_promotion(
     }
     state.reload_config().await?;
     get_promotion(State(state), Path(promotion_id)).await
+}
+
+/// Prices a receipt as if a draft promotion were live (enabled, replacing a live one
+/// of the same id). Writes nothing.
+#[utoipa::path(post, path = "/v1/promotions/preview", tag = "promotions", request_body = PreviewBody,
+    responses((status = 200, body = CalculationOut), (status = 422, body = ErrorBody)))]
+pub async fn preview_promotion(
+    State(state): State<Arc<AppState>>,
+    body: Body<PreviewBody>,
+) -> Result<Json<CalculationOut>, ApiError> {
+    let PreviewBody {
+        promotion_id,
+        promotion,
+        receipt,
+    } = body.value;
+    let promotion_id = promotion_id.unwrap_or_else(|| "preview".to_string());
+    path_id("promotion_id", &promotion_id)?;
+    let mut draft = promotion_from(&promotion_id, promotion)
+        .map_err(|e| ApiError::from(e.within("promotion")))?;
+    draft.enabled = true;
+    let in_receipt = |mut error: ApiError| {
+        error.field = error.field.take().map(|field| format!("receipt.{field}"));
+        error
+    };
+    let (request, _) =
+        crate::routes::receipts::parse_receipt(receipt, state.clock.now()).map_err(in_receipt)?;
+    let mut config = (*state.config()).clone();
+    config.promotions.retain(|p| p.promotion_id != promotion_id);
+    config.promotions.push(draft);
+    config.promotions.sort_by(Promotion::evaluation_order);
+    Ok(Json(
+        crate::routes::receipts::quote(&state, &config, &request)
+            .await
+            .map_err(in_receipt)?,
+    ))
 }
 
 fn not_found(promotion_id: &str) -> ApiError {

@@ -19,6 +19,7 @@ use tessera_api::{
 };
 use tessera_core::pricing::{self, CustomerView};
 use tessera_core::receipt::{CustomerRef, ReceiptRequest};
+use tessera_core::snapshot::ConfigSnapshot;
 use tessera_core::{CoreError, ErrorCode};
 use tessera_store::{CancelCommand, CommitCommand, ReturnCommand};
 
@@ -38,7 +39,7 @@ fn check_at(at: DateTime<FixedOffset>, now: DateTime<Utc>, field: &str) -> Resul
     Ok(())
 }
 
-fn parse_receipt(
+pub fn parse_receipt(
     body: ReceiptBody,
     now: DateTime<Utc>,
 ) -> Result<(ReceiptRequest, Option<i64>), ApiError> {
@@ -57,6 +58,17 @@ pub async fn calculate(
     let now = state.clock.now();
     let (request, _) = parse_receipt(body.value, now)?;
     let config = state.config();
+    Ok(Json(quote(&state, &config, &request).await?))
+}
+
+/// Prices a receipt against `config` with the customer's balance as of now, writing
+/// nothing: calculate, and the preview of a draft promotion.
+pub async fn quote(
+    state: &AppState,
+    config: &ConfigSnapshot,
+    request: &ReceiptRequest,
+) -> Result<CalculationOut, ApiError> {
+    let now = state.clock.now();
     let ctx = config.context(&request.store_id)?;
     let view = match &request.customer {
         None => None,
@@ -88,16 +100,16 @@ pub async fn calculate(
             },
         }),
     };
-    let mut calculation = pricing::calculate(&ctx, &request, view.as_ref())?;
+    let mut calculation = pricing::calculate(&ctx, request, view.as_ref())?;
     if calculation.customer_id.as_deref() == Some("") {
         calculation.customer_id = None;
     }
-    Ok(Json(calculation_out(
+    Ok(calculation_out(
         &request.receipt_id,
         &calculation,
         None,
         false,
-    )))
+    ))
 }
 
 /// Commits a receipt exactly once.

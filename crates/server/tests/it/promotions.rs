@@ -91,3 +91,54 @@ async fn blocking_promotions_scope_and_hours_over_http() {
     assert_eq!(field.as_deref(), Some("effects[0].amount"));
     app.assert_store_ok().await;
 }
+
+#[tokio::test]
+async fn preview_prices_a_receipt_with_a_draft_and_stores_nothing() {
+    let app = spawn_app().await;
+    setup_chain(&app).await;
+    let lines = json!([{"line": 1, "sku": "SHOE-1", "qty": 1, "price": 100000}]);
+    let draft = json!({"name": "Draft: shoes -30%, blocking", "enabled": false, "priority": 50, "stacking": "blocking",
+        "effects": [{"type": "percent_off", "percent": 30, "items": {"category": ["shoes"]}}]});
+    let body = json!({"promotion_id": "draft-shoes", "promotion": draft, "receipt": receipt("pv1", t0(), None, lines.clone())});
+    let (status, calc) = app.post("/v1/promotions/preview", &body).await;
+    assert_eq!(status, 200, "{calc}");
+    // The draft (priority 50) applies before the live 10% on shoes (priority 10) and blocks it.
+    assert_eq!(calc["totals"]["discount"], 30000);
+    assert_eq!(calc["promotions"][0]["promotion_id"], "draft-shoes");
+    assert_eq!(calc["not_applied"][0]["reason"], "blocked_by");
+    assert_error(
+        &app.get("/v1/promotions/draft-shoes").await,
+        404,
+        "promotion_not_found",
+    );
+    // The live calculation is unchanged.
+    let (_, live) = app
+        .post(
+            "/v1/receipts/calculate",
+            &receipt("pv2", t0(), None, lines.clone()),
+        )
+        .await;
+    assert_eq!(live["totals"]["discount"], 10000);
+    // A draft replacing a live promotion of the same id.
+    let replace = json!({"promotion_id": "shoes10", "promotion": {"name": "shoes 20", "priority": 10,
+        "effects": [{"type": "percent_off", "percent": 20, "items": {"category": ["shoes"]}}]}, "receipt": receipt("pv3", t0(), None, lines.clone())});
+    let (_, calc) = app.post("/v1/promotions/preview", &replace).await;
+    assert_eq!(calc["totals"]["discount"], 20000);
+    // Errors name the field inside the draft or the receipt.
+    let bad = json!({"promotion": {"name": "x", "effects": [{"type": "percent_off", "percent": 120}]}, "receipt": receipt("pv4", t0(), None, lines.clone())});
+    let field = assert_error(
+        &app.post("/v1/promotions/preview", &bad).await,
+        422,
+        "invalid_field",
+    );
+    assert_eq!(field.as_deref(), Some("promotion.effects[0].percent"));
+    let mut bad_receipt = receipt("pv5", t0(), None, lines);
+    bad_receipt["store_id"] = json!("nowhere");
+    let bad = json!({"promotion": {"name": "x", "effects": [{"type": "percent_off", "percent": 5}]}, "receipt": bad_receipt});
+    let field = assert_error(
+        &app.post("/v1/promotions/preview", &bad).await,
+        422,
+        "unknown_store",
+    );
+    assert_eq!(field.as_deref(), Some("receipt.store_id"));
+}
