@@ -25,8 +25,9 @@ pub struct PricingContext<'a> {
     pub store: &'a Store,
     pub tz: Tz,
     pub products: &'a HashMap<String, Product>,
-    /// Enabled promotions in evaluation order (see [`Promotion::evaluation_order`]).
-    pub promotions: &'a [Promotion],
+    /// The enabled promotions whose scope includes the store, in evaluation order (see
+    /// [`Promotion::evaluation_order`]).
+    pub promotions: Vec<&'a Promotion>,
 }
 
 /// The customer as the engine sees them: who, and how many points they can spend.
@@ -155,6 +156,7 @@ pub fn calculate(
     let candidates: Vec<&Promotion> = ctx
         .promotions
         .iter()
+        .copied()
         .filter(|promotion| {
             promotion.enabled
                 && promotion.schedule.contains(local)
@@ -164,6 +166,14 @@ pub fn calculate(
                     .conditions
                     .min_amount
                     .is_none_or(|min| gross >= min)
+                && promotion.effects.iter().any(|effect| {
+                    effect.limited_to().is_none_or(|items| {
+                        lines
+                            .iter()
+                            .zip(&products)
+                            .any(|(line, product)| items.matches(&line.sku, *product))
+                    })
+                })
                 && promotion.conditions.items.iter().all(|condition| {
                     condition.holds(
                         lines

@@ -241,6 +241,22 @@ pub enum MessageTarget {
 }
 
 impl Effect {
+    /// The lines this effect is limited to, or `None` when it may act on any receipt
+    /// (no `items`, or an effect on the whole receipt).
+    pub fn limited_to(&self) -> Option<&ItemMatch> {
+        match self {
+            Effect::PercentOff { items, .. }
+            | Effect::AmountOff { items, .. }
+            | Effect::FixedPrice { items, .. }
+            | Effect::BuyGet { items, .. }
+            | Effect::EarnPoints { items, .. }
+            | Effect::EarnPerAmount { items, .. } => items.as_ref(),
+            Effect::EarnMultiplier { .. }
+            | Effect::Message { .. }
+            | Effect::DiscountMatrix { .. } => None,
+        }
+    }
+
     /// The wire name of the effect.
     pub fn kind(&self) -> &'static str {
         match self {

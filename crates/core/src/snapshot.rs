@@ -5,7 +5,8 @@ use crate::catalog::{Product, Store};
 use crate::error::{CoreError, ErrorCode};
 use crate::pricing::PricingContext;
 use crate::program::Program;
-use crate::promotion::Promotion;
+use crate::promotion::{ItemMatch, Promotion};
+use crate::receipt::ReceiptRequest;
 use chrono_tz::Tz;
 use std::collections::HashMap;
 
@@ -16,7 +17,49 @@ pub struct ConfigSnapshot {
     pub stores: HashMap<String, (Store, Tz)>,
     pub products: HashMap<String, Product>,
     /// Enabled promotions in evaluation order.
-    pub promotions: Vec<Promotion>,
+    promotions: Vec<Promotion>,
+    /// For each store, the positions in `promotions` of those whose scope includes it:
+    /// a receipt never looks at promotions of other stores.
+    by_store: HashMap<String, Vec<usize>>,
+    /// For each line attribute (`sku:X`, `category:X`, `brand:X`, `tag:X`), the
+    /// positions of the promotions that can only touch lines having it; a receipt
+    /// looks only at those its lines' attributes name, and at `ungated` ones.
+    by_attribute: HashMap<String, Vec<usize>>,
+    /// Positions of the promotions that may act on any receipt.
+    ungated: Vec<usize>,
+}
+
+/// The attributes one of which a line must have to be selected by `items`, or `None`
+/// when no such set exists (`not`, or a part without one).
+fn gate(items: &ItemMatch) -> Option<Vec<String>> {
+    let keys = |kind: &str, values: &[String]| {
+        Some(values.iter().map(|v| format!("{kind}:{v}")).collect())
+    };
+    match items {
+        ItemMatch::Sku(v) => keys("sku", v),
+        ItemMatch::Category(v) => keys("category", v),
+        ItemMatch::Brand(v) => keys("brand", v),
+        ItemMatch::Tag(v) => keys("tag", v),
+        // A line matching all parts has the attributes of any gated part.
+        ItemMatch::All(parts) => parts.iter().find_map(gate),
+        // A line matching any part has the attributes of that part.
+        ItemMatch::Any(parts) => parts
+            .iter()
+            .map(gate)
+            .collect::<Option<Vec<_>>>()
+            .map(|g| g.concat()),
+        ItemMatch::Not(_) => None,
+    }
+}
+
+/// The attributes that gate a promotion: it can change a receipt only if a line has
+/// one of them. `None` when some effect may act on any receipt.
+fn promotion_gate(promotion: &Promotion) -> Option<Vec<String>> {
+    let mut keys = Vec::new();
+    for effect in &promotion.effects {
+        keys.extend(gate(effect.limited_to()?)?);
+    }
+    Some(keys)
 }
 
 impl ConfigSnapshot {
@@ -33,18 +76,73 @@ impl ConfigSnapshot {
             .filter_map(|s| s.tz().ok().map(|tz| (s.store_id.clone(), (s, tz))))
             .collect();
         let products = products.into_iter().map(|p| (p.sku.clone(), p)).collect();
-        let mut promotions: Vec<Promotion> = promotions.into_iter().filter(|p| p.enabled).collect();
-        promotions.sort_by(Promotion::evaluation_order);
-        ConfigSnapshot {
+        let promotions: Vec<Promotion> = promotions.into_iter().filter(|p| p.enabled).collect();
+        let mut snapshot = ConfigSnapshot {
             program,
             stores,
             products,
             promotions,
+            by_store: HashMap::new(),
+            by_attribute: HashMap::new(),
+            ungated: Vec::new(),
+        };
+        snapshot.index();
+        snapshot
+    }
+
+    /// Sorts the promotions into evaluation order and indexes them by store.
+    fn index(&mut self) {
+        self.promotions.sort_by(Promotion::evaluation_order);
+        self.by_store = self
+            .stores
+            .iter()
+            .map(|(store_id, (store, _))| {
+                let positions = (0..self.promotions.len())
+                    .filter(|&i| self.promotions[i].scope.includes(store))
+                    .collect();
+                (store_id.clone(), positions)
+            })
+            .collect();
+        self.by_attribute = HashMap::new();
+        self.ungated = Vec::new();
+        for (position, promotion) in self.promotions.iter().enumerate() {
+            match promotion_gate(promotion) {
+                Some(keys) => {
+                    for key in keys {
+                        let positions = self.by_attribute.entry(key).or_default();
+                        if positions.last() != Some(&position) {
+                            positions.push(position);
+                        }
+                    }
+                }
+                None => self.ungated.push(position),
+            }
         }
     }
 
-    /// The pricing context for a receipt of `store_id`.
-    pub fn context(&self, store_id: &str) -> Result<PricingContext<'_>, CoreError> {
+    /// Enabled promotions in evaluation order.
+    pub fn promotions(&self) -> &[Promotion] {
+        &self.promotions
+    }
+
+    /// This snapshot with a draft promotion live in it (enabled, replacing a promotion of
+    /// the same id), for previews.
+    pub fn with_draft(&self, mut draft: Promotion) -> ConfigSnapshot {
+        draft.enabled = true;
+        let mut snapshot = self.clone();
+        snapshot
+            .promotions
+            .retain(|p| p.promotion_id != draft.promotion_id);
+        snapshot.promotions.push(draft);
+        snapshot.index();
+        snapshot
+    }
+
+    /// The pricing context for a receipt: its store, and only the promotions that can
+    /// act on it (in scope for the store, and either ungated or gated by an attribute of
+    /// one of its lines), in evaluation order.
+    pub fn context(&self, receipt: &ReceiptRequest) -> Result<PricingContext<'_>, CoreError> {
+        let store_id = receipt.store_id.as_str();
         let (store, tz) = self.stores.get(store_id).ok_or_else(|| {
             CoreError::field(
                 ErrorCode::UnknownStore,
@@ -52,12 +150,46 @@ impl ConfigSnapshot {
                 format!("no store {store_id:?} is configured"),
             )
         })?;
+        let mut relevant = vec![false; self.promotions.len()];
+        for &position in &self.ungated {
+            relevant[position] = true;
+        }
+        let mut mark = |key: String| {
+            for &position in self.by_attribute.get(&key).into_iter().flatten() {
+                relevant[position] = true;
+            }
+        };
+        for line in &receipt.lines {
+            mark(format!("sku:{}", line.sku));
+            if let Some(product) = self.products.get(&line.sku) {
+                product
+                    .category
+                    .iter()
+                    .for_each(|c| mark(format!("category:{c}")));
+                product
+                    .brand
+                    .iter()
+                    .for_each(|b| mark(format!("brand:{b}")));
+                product.tags.iter().for_each(|t| mark(format!("tag:{t}")));
+            }
+        }
+        let promotions = self
+            .by_store
+            .get(store_id)
+            .map(|positions| {
+                positions
+                    .iter()
+                    .filter(|&&i| relevant[i])
+                    .map(|&i| &self.promotions[i])
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(PricingContext {
             program: &self.program,
             store,
             tz: *tz,
             products: &self.products,
-            promotions: &self.promotions,
+            promotions,
         })
     }
 }

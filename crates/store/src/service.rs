@@ -35,7 +35,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
             )),
         };
     }
-    let ctx = command.config.context(&request.store_id)?;
+    let ctx = command.config.context(request)?;
     let mut new_member = false;
     let mut ledger = match &request.customer {
         None => None,

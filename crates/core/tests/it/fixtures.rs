@@ -205,7 +205,10 @@ pub fn price(
         store: &store,
         tz,
         products: &products,
-        promotions: &promotions,
+        promotions: promotions
+            .iter()
+            .filter(|p| p.scope.includes(&store))
+            .collect(),
     };
     calculate(&ctx, &receipt, customer)
 }

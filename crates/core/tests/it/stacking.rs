@@ -115,13 +115,33 @@ fn cases() -> Vec<Case> {
             line_discounts: vec![6000, 2000],
         },
         Case {
-            name: "a promotion that changes nothing does not block",
+            name: "a promotion whose items match no line is no candidate and does not block",
             tz: "Europe/Moscow",
             at: MONDAY_NOON_MSK,
             identified: false,
             promotions: vec![stacked(percent_off("shoes", 100, 5000, category("shoes")), Stacking::Blocking), percent_off("a", 50, 1000, None)],
             applied: vec![("a", 4000)],
-            not_applied: vec![("shoes", "no_effect", None)],
+            not_applied: vec![],
+            line_discounts: vec![3000, 1000],
+        },
+        Case {
+            name: "a candidate that changes nothing (no complete buy-get set) is listed and does not block",
+            tz: "Europe/Moscow",
+            at: MONDAY_NOON_MSK,
+            identified: false,
+            promotions: vec![
+                stacked(
+                    {
+                        let mut p = percent_off("bread-3-for-2", 100, 100, None);
+                        p.effects = vec![Effect::BuyGet { buy: 2, get: 1, percent: tessera_core::promotion::Percent(10_000), items: category("bakery") }];
+                        p
+                    },
+                    Stacking::Blocking,
+                ),
+                percent_off("a", 50, 1000, None),
+            ],
+            applied: vec![("a", 4000)],
+            not_applied: vec![("bread-3-for-2", "no_effect", None)],
             line_discounts: vec![3000, 1000],
         },
         Case {
@@ -286,5 +306,50 @@ fn stacking_scope_schedule_and_amount_off_table() {
             "{}: totals",
             case.name
         );
+    }
+}
+
+mod order {
+    use crate::fixtures::*;
+    use proptest::prelude::*;
+    use tessera_core::pricing::calculate;
+    use tessera_core::snapshot::ConfigSnapshot;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// The order promotions come out of storage in never changes a calculation, with
+        /// groups and every stacking mode in play.
+        #[test]
+        fn storage_order_never_changes_the_result(scenario in arb_scenario(), rotate in 0usize..8, grouped in any::<bool>()) {
+            let mut promotions = scenario.promotions.clone();
+            if grouped {
+                for promotion in promotions.iter_mut().step_by(2) {
+                    promotion.group = Some("g".into());
+                }
+            }
+            let mut receipt = scenario.receipt();
+            prop_assume!(receipt.validate().is_ok());
+            let customer = scenario.balance.map(|(available, pending)| customer(available, pending));
+            let price_in = |order: Vec<tessera_core::promotion::Promotion>| {
+                let snapshot = ConfigSnapshot::new(scenario.program.clone(), vec![store("Europe/Moscow")], catalogue().into_values().collect(), order);
+                let ctx = snapshot.context(&receipt).unwrap();
+                calculate(&ctx, &receipt, customer.as_ref())
+            };
+            let expected = price_in(promotions.clone());
+            let mut reversed = promotions.clone();
+            reversed.reverse();
+            let mut rotated = promotions.clone();
+            if !rotated.is_empty() {
+                let by = rotate % rotated.len();
+                rotated.rotate_left(by);
+            }
+            prop_assert_eq!(&price_in(reversed), &expected);
+            prop_assert_eq!(&price_in(rotated), &expected);
+            // The snapshot's index (scope, line attributes) only skips promotions that
+            // cannot act: pricing against every promotion gives the same result.
+            let every = price(&scenario.program, "Europe/Moscow", &promotions, &scenario.receipt(), customer.as_ref());
+            prop_assert_eq!(&every, &expected);
+        }
     }
 }

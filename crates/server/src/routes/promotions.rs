@@ -11,7 +11,6 @@ use tessera_api::convert::{promotion_from, promotion_out};
 use tessera_api::{
     CalculationOut, ErrorBody, PreviewBody, PromotionBody, PromotionList, PromotionOut,
 };
-use tessera_core::promotion::Promotion;
 use tessera_core::ErrorCode;
 
 /// Creates or replaces a promotion.
@@ -108,10 +107,7 @@ pub async fn preview_promotion(
     };
     let (request, _) =
         crate::routes::receipts::parse_receipt(receipt, state.clock.now()).map_err(in_receipt)?;
-    let mut config = (*state.config()).clone();
-    config.promotions.retain(|p| p.promotion_id != promotion_id);
-    config.promotions.push(draft);
-    config.promotions.sort_by(Promotion::evaluation_order);
+    let config = state.config().with_draft(draft);
     Ok(Json(
         crate::routes::receipts::quote(&state, &config, &request)
             .await

@@ -69,7 +69,7 @@ pub async fn quote(
     request: &ReceiptRequest,
 ) -> Result<CalculationOut, ApiError> {
     let now = state.clock.now();
-    let ctx = config.context(&request.store_id)?;
+    let ctx = config.context(request)?;
     let view = match &request.customer {
         None => None,
         Some(reference) => Some(match state.store.find_ledger(reference).await? {
