@@ -248,6 +248,22 @@ pub enum EffectBody {
     },
     /// A message for the cashier (`cashier`) or printed on the receipt (`receipt`).
     Message { to: MessageTo, text: String },
+    /// Adds a line of `qty` (default 1) of `sku` at price 0.
+    GiftItem {
+        sku: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<f64>)]
+        qty: Option<serde_json::Number>,
+    },
+    /// For every `per` whole units of a matching line, `extra` more units at price 0, as
+    /// an added line the till prints (10 nappies bought, 11 handed over).
+    ExtraQty {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        items: Option<serde_json::Value>,
+        per: u32,
+        extra: u32,
+    },
     /// A table of percents: rows `store` | `region` | `store_tag` | `tier`, columns
     /// `category` | `brand`; `percent` is `{ROW: {COLUMN: p}}`. A line gets the best
     /// percent of the rows that fit its store (or customer).

@@ -325,6 +325,18 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                     percent: table,
                 }
             }
+            EffectBody::GiftItem { sku, qty } => Effect::GiftItem {
+                sku,
+                qty: match qty {
+                    Some(qty) => parse_qty(&qty, &format!("{at}.qty"))?,
+                    None => tessera_core::receipt::QTY_SCALE,
+                },
+            },
+            EffectBody::ExtraQty { items, per, extra } => Effect::ExtraQty {
+                items: items_in(items, &format!("{at}.items"))?,
+                per,
+                extra,
+            },
             EffectBody::Message { to, text } => Effect::Message {
                 to: match to {
                     MessageTo::Cashier => MessageTarget::Cashier,
@@ -507,6 +519,15 @@ pub fn promotion_out(
                         })
                         .collect(),
                 },
+                Effect::GiftItem { sku, qty } => EffectBody::GiftItem {
+                    sku: sku.clone(),
+                    qty: Some(qty_out(*qty)),
+                },
+                Effect::ExtraQty { items, per, extra } => EffectBody::ExtraQty {
+                    items: items_out(items),
+                    per: *per,
+                    extra: *extra,
+                },
                 Effect::Message { to, text } => EffectBody::Message {
                     to: match to {
                         MessageTarget::Cashier => MessageTo::Cashier,
@@ -658,6 +679,7 @@ fn line_out(line: &PricedLine) -> LineOut {
         total: line.total,
         points_earned: line.points_earned,
         promotions: line.promotions.clone(),
+        added_by: line.added_by.clone(),
     }
 }
 

@@ -103,6 +103,9 @@ pub struct LineOut {
     pub total: i64,
     pub points_earned: i64,
     pub promotions: Vec<String>,
+    /// Set on a line a promotion added (a gift, extra units at price 0): print it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<String>,
 }
 
 /// Receipt totals: the sums of the lines.

@@ -89,6 +89,10 @@ pub struct PricedLine {
     pub total: Money,
     pub points_earned: Points,
     pub promotions: Vec<String>,
+    /// Set on a line a promotion added (a gift, extra units at price 0): the till must
+    /// print it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<String>,
 }
 
 /// Receipt totals; each is the sum of the lines' values.
@@ -123,7 +127,7 @@ pub fn calculate(
     receipt: &ReceiptRequest,
     customer: Option<&CustomerView>,
 ) -> Result<Calculation, CoreError> {
-    let products: Vec<Option<&Product>> = receipt
+    let mut products: Vec<Option<&Product>> = receipt
         .lines
         .iter()
         .map(|l| ctx.products.get(&l.sku))
@@ -143,6 +147,7 @@ pub fn calculate(
             total: 0,
             points_earned: 0,
             promotions: Vec::new(),
+            added_by: None,
         })
         .collect();
     let gross: Money = lines.iter().map(|l| l.amount).sum();
@@ -222,7 +227,7 @@ pub fn calculate(
             ctx,
             promotion,
             &mut lines,
-            &products,
+            &mut products,
             customer.is_some(),
             &mut outcome,
         );
@@ -366,11 +371,11 @@ struct EffectOutcome<'a, 'p> {
 /// Applies a promotion's effects to the lines as earlier promotions left them.
 /// Discounts apply at once; earning rules are kept for after the points payment.
 /// Returns whether any effect changed something.
-fn apply_effects<'p>(
-    ctx: &PricingContext<'_>,
+fn apply_effects<'p, 'c>(
+    ctx: &PricingContext<'c>,
     promotion: &'p Promotion,
-    lines: &mut [PricedLine],
-    products: &[Option<&Product>],
+    lines: &mut Vec<PricedLine>,
+    products: &mut Vec<Option<&'c Product>>,
     is_member: bool,
     out: &mut EffectOutcome<'_, 'p>,
 ) -> bool {
@@ -492,6 +497,30 @@ fn apply_effects<'p>(
                 }
                 total
             }
+            Effect::GiftItem { sku, qty } => {
+                add_line(ctx, lines, products, sku, *qty, &promotion.promotion_id);
+                had_effect = true;
+                0
+            }
+            Effect::ExtraQty { items, per, extra } => {
+                let selected = select(lines, products, items.as_ref());
+                for idx in selected {
+                    let sets = lines[idx].qty / (*per as i64 * QTY_SCALE);
+                    if sets > 0 {
+                        let sku = lines[idx].sku.clone();
+                        add_line(
+                            ctx,
+                            lines,
+                            products,
+                            &sku,
+                            sets * *extra as i64 * QTY_SCALE,
+                            &promotion.promotion_id,
+                        );
+                        had_effect = true;
+                    }
+                }
+                0
+            }
             Effect::Message { to, text } => {
                 match to {
                     MessageTarget::Cashier => out.messages.push(text.clone()),
@@ -518,6 +547,33 @@ fn apply_effects<'p>(
     had_effect
 }
 
+/// Adds a line at price 0 (a gift, or extra units), numbered after the last line.
+fn add_line<'c>(
+    ctx: &PricingContext<'c>,
+    lines: &mut Vec<PricedLine>,
+    products: &mut Vec<Option<&'c Product>>,
+    sku: &str,
+    qty: i64,
+    promotion_id: &str,
+) {
+    let line = lines.iter().map(|l| l.line).max().unwrap_or(0) + 1;
+    lines.push(PricedLine {
+        line,
+        sku: sku.to_string(),
+        qty,
+        price: 0,
+        amount: 0,
+        discount: 0,
+        points_redeemed: 0,
+        points_paid: 0,
+        total: 0,
+        points_earned: 0,
+        promotions: vec![promotion_id.to_string()],
+        added_by: Some(promotion_id.to_string()),
+    });
+    products.push(ctx.products.get(sku));
+}
+
 /// The winner of each promotion group: the candidate worth most to the customer
 /// (its discounts plus its points times the point value, each promotion evaluated
 /// alone on the undiscounted receipt); ties go to the higher priority, then the lower id.
@@ -534,6 +590,7 @@ fn group_winners<'p>(
             continue;
         };
         let mut alone = lines.to_vec();
+        let mut alone_products = products.to_vec();
         let (mut applied, mut earn_rules, mut messages, mut receipt_messages) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut outcome = EffectOutcome {
@@ -546,7 +603,7 @@ fn group_winners<'p>(
             ctx,
             promotion,
             &mut alone,
-            products,
+            &mut alone_products,
             is_member,
             &mut outcome,
         );
@@ -555,7 +612,7 @@ fn group_winners<'p>(
         let points: i128 = earn_rules
             .iter()
             .map(|rule| {
-                let base: i128 = select(&alone, products, rule.items)
+                let base: i128 = select(&alone, &alone_products, rule.items)
                     .iter()
                     .map(|&idx| paid[idx] as i128)
                     .sum();

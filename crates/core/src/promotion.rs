@@ -204,6 +204,15 @@ pub enum Effect {
     EarnMultiplier { factor: i64 },
     /// A message for the cashier's screen or for the printed receipt.
     Message { to: MessageTarget, text: String },
+    /// Adds a line of `qty` (thousandths) of `sku` at price 0.
+    GiftItem { sku: String, qty: i64 },
+    /// For every `per` whole units of a matching line, `extra` more units at price 0,
+    /// as a line added after it (10 nappies bought, 11 handed over).
+    ExtraQty {
+        items: Option<ItemMatch>,
+        per: u32,
+        extra: u32,
+    },
     /// A table of discounts: a percent per row (the store, its region, one of its tags,
     /// or the customer's tier) and column (the product's category or brand). A line
     /// gets the best percent of the rows that fit.
@@ -250,10 +259,12 @@ impl Effect {
             | Effect::FixedPrice { items, .. }
             | Effect::BuyGet { items, .. }
             | Effect::EarnPoints { items, .. }
-            | Effect::EarnPerAmount { items, .. } => items.as_ref(),
+            | Effect::EarnPerAmount { items, .. }
+            | Effect::ExtraQty { items, .. } => items.as_ref(),
             Effect::EarnMultiplier { .. }
             | Effect::Message { .. }
-            | Effect::DiscountMatrix { .. } => None,
+            | Effect::DiscountMatrix { .. }
+            | Effect::GiftItem { .. } => None,
         }
     }
 
@@ -268,6 +279,8 @@ impl Effect {
             Effect::EarnMultiplier { .. } => "earn_multiplier",
             Effect::Message { .. } => "message",
             Effect::DiscountMatrix { .. } => "discount_matrix",
+            Effect::GiftItem { .. } => "gift_item",
+            Effect::ExtraQty { .. } => "extra_qty",
         }
     }
 }
@@ -494,6 +507,28 @@ impl Promotion {
                         }
                     }
                     None
+                }
+                Effect::GiftItem { sku, qty } => {
+                    validate_id(&field("sku"), sku)?;
+                    check(
+                        (1..=1_000_000 * crate::receipt::QTY_SCALE).contains(qty),
+                        "qty",
+                        "must be greater than 0 and at most 1000000",
+                    )?;
+                    None
+                }
+                Effect::ExtraQty { items, per, extra } => {
+                    check(
+                        (1..=10_000).contains(per),
+                        "per",
+                        "must be between 1 and 10000",
+                    )?;
+                    check(
+                        (1..=10_000).contains(extra),
+                        "extra",
+                        "must be between 1 and 10000",
+                    )?;
+                    items.as_ref()
                 }
                 Effect::Message { text, .. } => {
                     check(

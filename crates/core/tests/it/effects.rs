@@ -368,3 +368,73 @@ fn a_discount_matrix_gives_each_line_the_percent_of_its_row_and_column() {
         "store-1: dairy 10%, bakery 25%, fruit not in the table"
     );
 }
+
+#[test]
+fn gifts_and_extra_units_are_added_lines_at_price_zero() {
+    let gift = with_effects(
+        "gift",
+        10,
+        vec![Effect::GiftItem {
+            sku: "BREAD".into(),
+            qty: 1000,
+        }],
+    );
+    let nappies = with_effects(
+        "ten-plus-one",
+        5,
+        vec![Effect::ExtraQty {
+            items: skus(&["MILK"]),
+            per: 10,
+            extra: 1,
+        }],
+    );
+    let earn = earn_points("earn", 0, 500, None);
+    let receipt = receipt(
+        AT,
+        vec![line(3, "MILK", 25_000, 1000), line(7, "APPLE", 1500, 2000)],
+        true,
+        Redeem::None,
+    );
+    let member = customer(0, 0);
+    let calc = price(
+        &program(100, 100),
+        "Europe/Moscow",
+        &[gift, nappies, earn],
+        &receipt,
+        Some(&member),
+    )
+    .unwrap();
+    let added: Vec<(u32, &str, i64, i64, Option<&str>)> = calc
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.line,
+                l.sku.as_str(),
+                l.qty,
+                l.total,
+                l.added_by.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        added,
+        vec![
+            (3, "MILK", 25_000, 25_000, None),
+            (7, "APPLE", 1500, 3000, None),
+            (8, "BREAD", 1000, 0, Some("gift")),
+            (9, "MILK", 2000, 0, Some("ten-plus-one")),
+        ],
+        "25 milks give 2 extra; the gift is numbered after the last line"
+    );
+    assert_eq!(calc.totals.to_pay, 28_000);
+    assert_eq!(
+        calc.points_earned, 14,
+        "5% of 280.00 = 14.00 = 14 points; the free lines earn nothing"
+    );
+    assert!(calc.lines[2..].iter().all(|l| l.points_earned == 0));
+    // Returning a free line refunds nothing and the receipt stays consistent.
+    let mut record = record(&receipt, calc, None, Vec::new());
+    let outcome = record.apply_return(&[(8, 1000)]).unwrap();
+    assert_eq!((outcome.refund_money, outcome.points_reversed), (0, 0));
+}
