@@ -141,6 +141,13 @@ pub struct AudienceBody {
     /// Only receipts of identified members.
     #[serde(default)]
     pub members_only: bool,
+    /// Only these customers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customer_ids: Vec<String>,
+    /// Only a customer's first purchase (no committed receipt before; a new card's
+    /// receipt is one).
+    #[serde(default)]
+    pub first_purchase: bool,
 }
 
 /// When a promotion runs, as store-local date-times `YYYY-MM-DDTHH:MM[:SS]`.

@@ -371,9 +371,14 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                 store_tags: s.store_tags,
             })
             .unwrap_or_default(),
-        audience: Audience {
-            members_only: body.audience.is_some_and(|a| a.members_only),
-        },
+        audience: body
+            .audience
+            .map(|a| Audience {
+                members_only: a.members_only,
+                customer_ids: a.customer_ids,
+                first_purchase: a.first_purchase,
+            })
+            .unwrap_or_default(),
         conditions: conditions_in(body.conditions.unwrap_or_default())?,
         effects,
     };
@@ -430,6 +435,8 @@ pub fn promotion_out(
         },
         audience: AudienceBody {
             members_only: promotion.audience.members_only,
+            customer_ids: promotion.audience.customer_ids.clone(),
+            first_purchase: promotion.audience.first_purchase,
         },
         conditions: ConditionsBody {
             min_amount: promotion.conditions.min_amount,

@@ -115,6 +115,7 @@ fn small_program() {
         available: 5_000,
         pending: 0,
         new_card: None,
+        first_purchase: false,
     };
     let n_lines: usize = receipts.iter().map(|r| r.lines.len()).sum();
     for round in 0..3 {
@@ -270,6 +271,7 @@ fn chain_with_200_promotions() {
                 },
                 audience: Audience {
                     members_only: i % 2 == 0,
+                    ..Audience::default()
                 },
                 conditions: Conditions {
                     min_amount: (i % 7 == 0).then_some(100_000),
@@ -316,6 +318,7 @@ fn chain_with_200_promotions() {
         available: 5_000,
         pending: 0,
         new_card: None,
+        first_purchase: false,
     };
     let mut applied = 0usize;
     for round in 0..3 {

@@ -46,6 +46,13 @@ impl Customer {
     }
 }
 
+/// What the engine knows of an identified customer besides their points.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CustomerFacts {
+    /// The customer has no committed receipt yet.
+    pub first_purchase: bool,
+}
+
 /// Normalises a phone number to `+` and digits (E.164 shape): separators such as
 /// spaces, dashes, dots and parentheses are dropped. A number must carry its country
 /// code, with or without the `+`.

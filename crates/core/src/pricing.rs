@@ -38,6 +38,8 @@ pub struct CustomerView {
     pub pending: Points,
     /// An unknown card presented at the till: the member is registered at commit.
     pub new_card: Option<String>,
+    /// The customer has no committed receipt yet (always so for a new card).
+    pub first_purchase: bool,
 }
 
 /// A priced receipt: what the till shows and prints.
@@ -166,7 +168,10 @@ pub fn calculate(
             promotion.enabled
                 && promotion.schedule.contains(local)
                 && promotion.scope.includes(ctx.store)
-                && (!promotion.audience.members_only || customer.is_some())
+                && promotion.audience.includes(
+                    customer.map(|c| c.customer_id.as_str()),
+                    customer.is_some_and(|c| c.first_purchase || c.new_card.is_some()),
+                )
                 && promotion
                     .conditions
                     .min_amount

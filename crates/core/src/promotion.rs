@@ -82,6 +82,24 @@ pub struct Audience {
     /// Only receipts of identified members.
     #[serde(default)]
     pub members_only: bool,
+    /// Only these customers.
+    #[serde(default)]
+    pub customer_ids: Vec<String>,
+    /// Only a customer's first purchase (no committed receipt before).
+    #[serde(default)]
+    pub first_purchase: bool,
+}
+
+impl Audience {
+    /// Whether a receipt of this customer (`None`: anonymous) is for the promotion;
+    /// `first_purchase` says whether it is the customer's first.
+    pub fn includes(&self, customer_id: Option<&str>, first_purchase: bool) -> bool {
+        let member = customer_id.is_some();
+        (!self.members_only || member)
+            && (self.customer_ids.is_empty()
+                || customer_id.is_some_and(|id| self.customer_ids.iter().any(|c| c == id)))
+            && (!self.first_purchase || (member && first_purchase))
+    }
 }
 
 /// When a promotion runs, in each store's own local time. Absent bounds are open.
@@ -401,6 +419,9 @@ impl Promotion {
                     "minimums must not be negative",
                 ));
             }
+        }
+        for (idx, customer_id) in self.audience.customer_ids.iter().enumerate() {
+            validate_id(&format!("audience.customer_ids[{idx}]"), customer_id)?;
         }
         for (idx, store_id) in self.scope.stores.iter().enumerate() {
             validate_id(&format!("scope.stores[{idx}]"), store_id)?;

@@ -21,7 +21,7 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 use tessera_core::catalog::{Product, Store as ChainStore};
-use tessera_core::customer::Customer;
+use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::CustomerLedger;
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
@@ -207,7 +207,10 @@ impl Store for SqliteStore {
         rows::resolve_customer(&mut *self.reader().await?, reference).await
     }
 
-    async fn find_ledger(&self, reference: &CustomerRef) -> StoreResult<Option<CustomerLedger>> {
+    async fn find_ledger(
+        &self,
+        reference: &CustomerRef,
+    ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
         rows::find_ledger(&mut *self.reader().await?, reference).await
     }
 

@@ -3,7 +3,7 @@
 use crate::time::{parse_offset, parse_ts, ts};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use tessera_core::customer::Customer;
+use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::{
     Account, CustomerLedger, Entry, EntryKind, LedgerChanges, Lot, LotState,
 };
@@ -235,12 +235,12 @@ fn lot_at(row: &SqliteRow, at: usize) -> StoreResult<Lot> {
     })
 }
 
-/// Resolves a customer and loads their ledger in one statement (a round trip to the
-/// connection's thread is most of a write's cost).
+/// Resolves a customer and loads their ledger and facts in one statement (a round trip
+/// to the connection's thread is most of a write's cost).
 pub async fn find_ledger(
     conn: &mut SqliteConnection,
     reference: &CustomerRef,
-) -> StoreResult<Option<CustomerLedger>> {
+) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
     let (resolve, value) = resolve_sql(reference);
     let columns = LOT_COLUMNS
         .split(", ")
@@ -248,7 +248,8 @@ pub async fn find_ledger(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT c.customer_id, a.pending, a.available, {columns}
+        "SELECT c.customer_id, a.pending, a.available,
+                NOT EXISTS (SELECT 1 FROM receipts r WHERE r.customer_id = c.customer_id), {columns}
          FROM ({resolve}) c
          LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
          LEFT JOIN lots l ON l.customer_id = c.customer_id AND (l.state = 'pending' OR l.remaining > 0)"
@@ -264,17 +265,18 @@ pub async fn find_ledger(
     let customer_id: String = first.get(0);
     let pending: i64 = first.get::<Option<i64>, _>(1).unwrap_or(0);
     let available: i64 = first.get::<Option<i64>, _>(2).unwrap_or(0);
+    let facts = CustomerFacts {
+        first_purchase: first.get::<bool, _>(3),
+    };
     let mut lots = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.get::<Option<String>, _>(3).is_some() {
-            lots.push(lot_at(row, 3)?);
+        if row.get::<Option<String>, _>(4).is_some() {
+            lots.push(lot_at(row, 4)?);
         }
     }
-    Ok(Some(CustomerLedger::new(
-        customer_id,
-        pending,
-        available,
-        lots,
+    Ok(Some((
+        CustomerLedger::new(customer_id, pending, available, lots),
+        facts,
     )))
 }
 

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 use tessera_core::catalog::{Product, Store as ChainStore};
-use tessera_core::customer::Customer;
+use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::{CustomerLedger, LedgerChanges};
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
@@ -389,7 +389,7 @@ impl LedgerTx for SqliteTx<'_> {
     async fn find_ledger(
         &mut self,
         reference: &CustomerRef,
-    ) -> StoreResult<Option<CustomerLedger>> {
+    ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
         rows::find_ledger(self.conn, reference).await
     }
 

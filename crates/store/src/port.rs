@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tessera_core::catalog::{Product, Store as ChainStore};
-use tessera_core::customer::Customer;
+use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::{CustomerLedger, Entry, LedgerChanges};
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
@@ -101,8 +101,11 @@ pub trait Store: Send + Sync + 'static {
     async fn customer(&self, customer_id: &str) -> StoreResult<Option<Customer>>;
     async fn find_customer(&self, reference: &CustomerRef) -> StoreResult<Option<String>>;
     /// Resolves a customer and loads their balances and open lots as stored (not
-    /// caught up), or `None` when no customer has this identifier.
-    async fn find_ledger(&self, reference: &CustomerRef) -> StoreResult<Option<CustomerLedger>>;
+    /// caught up) and their facts, or `None` when no customer has this identifier.
+    async fn find_ledger(
+        &self,
+        reference: &CustomerRef,
+    ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>>;
     /// The customer's balances and open lots as stored (not caught up).
     async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger>;
     /// The customer's entries with `entry_id > after`, oldest first.
@@ -136,10 +139,12 @@ pub trait LedgerTx: Send {
     async fn receipt(&mut self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>>;
     /// A stored return or cancel: `(receipt_id, request_hash, response)`.
     async fn operation(&mut self, op_id: &str) -> StoreResult<Option<(String, String, Vec<u8>)>>;
-    /// Resolves a customer and loads their balances and open lots, or `None` when no
-    /// customer has this identifier.
-    async fn find_ledger(&mut self, reference: &CustomerRef)
-        -> StoreResult<Option<CustomerLedger>>;
+    /// Resolves a customer and loads their balances, open lots and facts, or `None`
+    /// when no customer has this identifier.
+    async fn find_ledger(
+        &mut self,
+        reference: &CustomerRef,
+    ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>>;
     async fn insert_customer(&mut self, customer: &Customer) -> StoreResult<()>;
     /// The customer's balances, open lots, and the lots named in `extra_lots`.
     async fn load_ledger(

@@ -37,11 +37,13 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     }
     let ctx = command.config.context(request)?;
     let mut new_member = false;
+    let mut first_purchase = false;
     let mut ledger = match &request.customer {
         None => None,
         Some(reference) => match tx.find_ledger(reference).await? {
-            Some(mut ledger) => {
+            Some((mut ledger, facts)) => {
                 ledger.catch_up(command.now);
+                first_purchase = facts.first_purchase;
                 Some(ledger)
             }
             None => match reference {
@@ -67,6 +69,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
             (Some(CustomerRef::Card(card)), true) => Some(card.clone()),
             _ => None,
         },
+        first_purchase: first_purchase || new_member,
     });
     let mut calculation = pricing::calculate(&ctx, request, view.as_ref())?;
     if let Some(expected) = command.expect_to_pay {

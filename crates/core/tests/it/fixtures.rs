@@ -177,6 +177,7 @@ pub fn customer(available: Points, pending: Points) -> CustomerView {
         available,
         pending,
         new_card: None,
+        first_purchase: false,
     }
 }
 

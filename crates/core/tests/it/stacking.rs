@@ -353,3 +353,50 @@ mod order {
         }
     }
 }
+
+#[test]
+fn audience_by_customer_id_and_first_purchase() {
+    let receipt = receipt(
+        MONDAY_NOON_MSK,
+        vec![line(1, "MILK", 1000, 10000)],
+        true,
+        Redeem::None,
+    );
+    let mut welcome = percent_off("welcome", 0, 2000, None);
+    welcome.audience.first_purchase = true;
+    let mut vip = percent_off("vip", 0, 1000, None);
+    vip.audience.customer_ids = vec![CUSTOMER_ID.to_string()];
+    let mut other_vip = percent_off("other-vip", 0, 1000, None);
+    other_vip.audience.customer_ids = vec!["someone-else".to_string()];
+    let applied = |first_purchase: bool, identified: bool| -> Vec<String> {
+        let mut member = customer(0, 0);
+        member.first_purchase = first_purchase;
+        let mut receipt = receipt.clone();
+        if !identified {
+            receipt.customer = None;
+        }
+        let promotions = [welcome.clone(), vip.clone(), other_vip.clone()];
+        price(
+            &program(100, 100),
+            "Europe/Moscow",
+            &promotions,
+            &receipt,
+            identified.then_some(&member),
+        )
+        .unwrap()
+        .promotions
+        .into_iter()
+        .map(|p| p.promotion_id)
+        .collect()
+    };
+    assert_eq!(
+        applied(true, true),
+        vec!["vip", "welcome"],
+        "first purchase of the listed customer"
+    );
+    assert_eq!(applied(false, true), vec!["vip"], "a returning customer");
+    assert!(
+        applied(true, false).is_empty(),
+        "anonymous receipts are never a first purchase"
+    );
+}

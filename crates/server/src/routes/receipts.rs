@@ -73,13 +73,14 @@ pub async fn quote(
     let view = match &request.customer {
         None => None,
         Some(reference) => Some(match state.store.find_ledger(reference).await? {
-            Some(ledger) => {
+            Some((ledger, facts)) => {
                 let (ledger, _) = as_of(ledger, now);
                 CustomerView {
                     customer_id: ledger.customer_id.clone(),
                     available: ledger.available,
                     pending: ledger.pending,
                     new_card: None,
+                    first_purchase: facts.first_purchase,
                 }
             }
             None => match reference {
@@ -88,6 +89,7 @@ pub async fn quote(
                     available: 0,
                     pending: 0,
                     new_card: Some(card.clone()),
+                    first_purchase: true,
                 },
                 other => {
                     return Err(CoreError::field(

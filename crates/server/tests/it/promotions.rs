@@ -142,3 +142,62 @@ async fn preview_prices_a_receipt_with_a_draft_and_stores_nothing() {
     );
     assert_eq!(field.as_deref(), Some("receipt.store_id"));
 }
+
+#[tokio::test]
+async fn a_welcome_discount_applies_to_the_first_purchase_only() {
+    let app = spawn_app().await;
+    setup_chain(&app).await;
+    let welcome = json!({"name": "Welcome: 20% off the first purchase", "priority": 100, "audience": {"first_purchase": true},
+        "effects": [{"type": "percent_off", "percent": 20}]});
+    assert_eq!(app.put("/v1/promotions/welcome", &welcome).await.0, 200);
+    let lines = json!([{"line": 1, "sku": "MILK-1", "qty": 1, "price": 10000}]);
+    let welcomed = |calc: &serde_json::Value| {
+        calc["promotions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["promotion_id"] == "welcome")
+    };
+
+    // A registered customer without receipts, then after their first commit.
+    app.create_customer(json!({"cards": ["5550001"]})).await;
+    let card = json!({"card": "5550001"});
+    let (_, calc) = app
+        .post(
+            "/v1/receipts/calculate",
+            &receipt("w1", t0(), Some(card.clone()), lines.clone()),
+        )
+        .await;
+    assert!(welcomed(&calc), "{calc}");
+    let (status, committed) = app
+        .post(
+            "/v1/receipts/commit",
+            &receipt("w1", t0(), Some(card.clone()), lines.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{committed}");
+    assert!(welcomed(&committed));
+    let (_, calc) = app
+        .post(
+            "/v1/receipts/calculate",
+            &receipt("w2", t0(), Some(card), lines.clone()),
+        )
+        .await;
+    assert!(
+        !welcomed(&calc),
+        "the second purchase is not a first one: {calc}"
+    );
+
+    // A new card at the till is a first purchase; anonymous receipts never are.
+    let (_, calc) = app
+        .post(
+            "/v1/receipts/calculate",
+            &receipt("w3", t0(), Some(json!({"card": "5559999"})), lines.clone()),
+        )
+        .await;
+    assert!(welcomed(&calc));
+    let (_, calc) = app
+        .post("/v1/receipts/calculate", &receipt("w4", t0(), None, lines))
+        .await;
+    assert!(!welcomed(&calc));
+}
