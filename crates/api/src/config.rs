@@ -108,6 +108,27 @@ pub struct PromotionBody {
     #[serde(default)]
     pub conditions: Option<ConditionsBody>,
     pub effects: Vec<EffectBody>,
+    /// Use limits and budgets, enforced atomically at commit.
+    #[serde(default)]
+    pub limits: Option<LimitsBody>,
+}
+
+/// How many times and how much a promotion may give. A cancel releases the use and
+/// the money it counted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_customer: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_customer_per_day: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_uses: Option<u64>,
+    /// The most money the promotion may give in all, in minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_discount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_store_uses: Option<u64>,
 }
 
 /// How a promotion combines with the others, walked by priority (higher first).
@@ -325,6 +346,7 @@ pub struct PromotionOut {
     pub audience: AudienceBody,
     pub conditions: ConditionsBody,
     pub effects: Vec<EffectBody>,
+    pub limits: LimitsBody,
     pub updated_at: String,
     pub deleted_at: Option<String>,
 }

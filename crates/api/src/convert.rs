@@ -8,6 +8,7 @@ use tessera_core::catalog::{Product, Store};
 use tessera_core::customer::Customer;
 use tessera_core::decimal::{format_scaled, parse_scaled};
 use tessera_core::ledger::{Balance, Entry};
+use tessera_core::limits::Limits;
 use tessera_core::pricing::{Calculation, PricedLine};
 use tessera_core::program::Program;
 use tessera_core::promotion::{
@@ -381,6 +382,16 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
             .unwrap_or_default(),
         conditions: conditions_in(body.conditions.unwrap_or_default())?,
         effects,
+        limits: body
+            .limits
+            .map(|l| Limits {
+                per_customer: l.per_customer,
+                per_customer_per_day: l.per_customer_per_day,
+                total_uses: l.total_uses,
+                total_discount: l.total_discount,
+                per_store_uses: l.per_store_uses,
+            })
+            .unwrap_or_default(),
     };
     promotion.validate()?;
     Ok(promotion)
@@ -544,6 +555,13 @@ pub fn promotion_out(
                 },
             })
             .collect(),
+        limits: LimitsBody {
+            per_customer: promotion.limits.per_customer,
+            per_customer_per_day: promotion.limits.per_customer_per_day,
+            total_uses: promotion.limits.total_uses,
+            total_discount: promotion.limits.total_discount,
+            per_store_uses: promotion.limits.per_store_uses,
+        },
         updated_at: time_out(updated_at),
         deleted_at: deleted_at.map(time_out),
     }

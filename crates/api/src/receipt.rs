@@ -142,7 +142,8 @@ pub struct AppliedPromotionOut {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NotAppliedOut {
     pub promotion_id: String,
-    /// `lost_in_group`, `blocked_by`, `exclusive_after_others` or `no_effect`.
+    /// `limit_reached`, `lost_in_group`, `blocked_by`, `exclusive_after_others` or
+    /// `no_effect`.
     pub reason: String,
     /// The promotion that caused it, when one did.
     pub by: Option<String>,

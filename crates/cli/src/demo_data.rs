@@ -540,6 +540,7 @@ fn promotions(now: DateTime<Utc>) -> Vec<Promotion> {
         priority,
         stacking: Default::default(),
         group: None,
+        limits: Default::default(),
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),

@@ -46,6 +46,7 @@ fn small_program() {
             priority: 100 - i as i32,
             stacking: Default::default(),
             group: None,
+            limits: Default::default(),
             scope: Default::default(),
             audience: Default::default(),
             schedule: Schedule::default(),
@@ -69,6 +70,7 @@ fn small_program() {
         priority: 0,
         stacking: Default::default(),
         group: None,
+        limits: Default::default(),
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),
@@ -236,6 +238,7 @@ fn chain_with_200_promotions() {
                     Stacking::Stackable
                 },
                 group: (i % 11 == 0).then(|| format!("g{}", i % 3)),
+                limits: Default::default(),
                 schedule: Schedule {
                     weekdays: if i % 3 == 0 {
                         vec![weekdays[i % 7], weekdays[(i + 2) % 7]]

@@ -9,6 +9,7 @@ pub mod customer;
 pub mod decimal;
 pub mod error;
 pub mod ledger;
+pub mod limits;
 pub mod money;
 pub mod pricing;
 pub mod program;

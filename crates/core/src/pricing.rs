@@ -28,6 +28,8 @@ pub struct PricingContext<'a> {
     /// The enabled promotions whose scope includes the store, in evaluation order (see
     /// [`Promotion::evaluation_order`]).
     pub promotions: Vec<&'a Promotion>,
+    /// Promotions that reached a limit for this receipt: listed as `limit_reached`.
+    pub exhausted: Vec<String>,
 }
 
 /// The customer as the engine sees them: who, and how many points they can spend.
@@ -66,6 +68,7 @@ pub struct Calculation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotApplied {
     pub promotion_id: String,
+    /// `limit_reached` (a use limit or budget is used up),
     /// `lost_in_group` (another of its group is worth more to the customer),
     /// `blocked_by` (a blocking or exclusive promotion applied before it),
     /// `exclusive_after_others` (it is exclusive and others applied before it), or
@@ -194,11 +197,30 @@ pub fn calculate(
                 })
         })
         .collect();
-    let group_winners = group_winners(ctx, &candidates, &lines, &products, customer.is_some());
+    let candidates_for_groups: Vec<&Promotion> = candidates
+        .iter()
+        .copied()
+        .filter(|p| !ctx.exhausted.contains(&p.promotion_id))
+        .collect();
+    let group_winners = group_winners(
+        ctx,
+        &candidates_for_groups,
+        &lines,
+        &products,
+        customer.is_some(),
+    );
     // The first promotion that applied, and the one that stopped the walk.
     let mut first_applied: Option<&str> = None;
     let mut stopped_by: Option<&str> = None;
     for promotion in candidates {
+        if ctx.exhausted.contains(&promotion.promotion_id) {
+            not_applied.push(NotApplied {
+                promotion_id: promotion.promotion_id.clone(),
+                reason: "limit_reached".to_string(),
+                by: None,
+            });
+            continue;
+        }
         let skip = |reason: &str, by: Option<&str>| NotApplied {
             promotion_id: promotion.promotion_id.clone(),
             reason: reason.to_string(),

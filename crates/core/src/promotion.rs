@@ -35,6 +35,9 @@ pub struct Promotion {
     pub audience: Audience,
     pub conditions: Conditions,
     pub effects: Vec<Effect>,
+    /// How many times and how much it may give; enforced at commit.
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
 }
 
 /// How a promotion combines with the others, walked by priority.
@@ -402,6 +405,25 @@ impl Promotion {
             return Err(CoreError::invalid(
                 "effects",
                 "must hold at least one effect",
+            ));
+        }
+        if self.limits.total_discount.is_some_and(|d| d <= 0) {
+            return Err(CoreError::invalid(
+                "limits.total_discount",
+                "must be a positive amount of minor units",
+            ));
+        }
+        let zero_limit = [
+            self.limits.per_customer,
+            self.limits.per_customer_per_day,
+            self.limits.total_uses,
+            self.limits.per_store_uses,
+        ]
+        .contains(&Some(0));
+        if zero_limit {
+            return Err(CoreError::invalid(
+                "limits",
+                "limits must be at least 1; disable the promotion instead",
             ));
         }
         if let Some(group) = &self.group {

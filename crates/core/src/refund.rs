@@ -50,6 +50,10 @@ pub struct ReceiptRecord {
     pub earn_lot_id: Option<String>,
     /// Lots the redeemed points came from, in consumption order.
     pub redeemed_from: Vec<(String, Points)>,
+    /// Promotion limit counters the receipt moved; released when it is cancelled or
+    /// fully returned.
+    #[serde(default)]
+    pub usage: Vec<crate::limits::UsageDelta>,
 }
 
 /// What returning some units of one line gives back.

@@ -190,6 +190,7 @@ impl ConfigSnapshot {
             tz: *tz,
             products: &self.products,
             promotions,
+            exhausted: Vec::new(),
         })
     }
 }

@@ -14,7 +14,56 @@ pub async fn run(conn: &mut SqliteConnection) -> StoreResult<CheckReport> {
     report.items.push(customer_balances(conn).await?);
     report.items.push(lots(conn).await?);
     report.items.push(receipts(conn).await?);
+    report.items.push(promotion_usage(conn).await?);
     Ok(report)
+}
+
+/// Promotion limit counters equal what the receipts still counting them say.
+async fn promotion_usage(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
+    let mut item = CheckItem {
+        name: "promotion limits: every counter equals the uses and money of the receipts it counts"
+            .into(),
+        checked: 0,
+        violations: Vec::new(),
+    };
+    let mut expected: HashMap<(String, String), (i64, i64)> = HashMap::new();
+    let rows = sqlx::query("SELECT record FROM receipts")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    for row in rows {
+        if let Ok(record) = serde_json::from_str::<ReceiptRecord>(&row.get::<String, _>(0)) {
+            for delta in record.usage {
+                let counter = expected.entry((delta.promotion_id, delta.key)).or_default();
+                counter.0 += delta.uses;
+                counter.1 += delta.discount;
+            }
+        }
+    }
+    let rows = sqlx::query("SELECT promotion_id, key, uses, discount FROM promotion_usage")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    for row in rows {
+        item.checked += 1;
+        let key: (String, String) = (row.get(0), row.get(1));
+        let stored: (i64, i64) = (row.get(2), row.get(3));
+        let want = expected.remove(&key).unwrap_or((0, 0));
+        if stored != want {
+            item.violations.push(format!(
+                "promotion {} {}: counter {stored:?} but receipts count {want:?}",
+                key.0, key.1
+            ));
+        }
+    }
+    for ((promotion_id, key), want) in expected {
+        if want != (0, 0) {
+            item.violations.push(format!(
+                "promotion {promotion_id} {key}: receipts count {want:?} but there is no counter"
+            ));
+        }
+    }
+    Ok(item)
 }
 
 async fn double_entry(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {

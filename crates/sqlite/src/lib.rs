@@ -214,6 +214,13 @@ impl Store for SqliteStore {
         rows::find_ledger(&mut *self.reader().await?, reference).await
     }
 
+    async fn promotion_usage(
+        &self,
+        keys: &[(String, String)],
+    ) -> StoreResult<std::collections::HashMap<(String, String), tessera_core::limits::Usage>> {
+        rows::promotion_usage(&mut *self.reader().await?, keys).await
+    }
+
     async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger> {
         rows::load_ledger(&mut *self.reader().await?, customer_id, &[]).await
     }

@@ -7,6 +7,7 @@ use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::{
     Account, CustomerLedger, Entry, EntryKind, LedgerChanges, Lot, LotState,
 };
+use tessera_core::limits::{Usage, UsageDelta};
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::ErrorCode;
@@ -609,5 +610,78 @@ pub async fn write_receipt(
     .execute(&mut *conn)
     .await
     .map_err(db)?;
+    Ok(())
+}
+
+pub async fn promotion_usage(
+    conn: &mut SqliteConnection,
+    keys: &[(String, String)],
+) -> StoreResult<std::collections::HashMap<(String, String), Usage>> {
+    let mut usage = std::collections::HashMap::new();
+    for chunk in keys.chunks(200) {
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT promotion_id, key, uses, discount FROM promotion_usage WHERE (promotion_id, key) IN (",
+        );
+        let mut separated = query.separated(", ");
+        for (promotion_id, key) in chunk {
+            separated.push("(");
+            separated.push_bind_unseparated(promotion_id);
+            separated.push_unseparated(", ");
+            separated.push_bind_unseparated(key);
+            separated.push_unseparated(")");
+        }
+        query.push(")");
+        for row in query.build().fetch_all(&mut *conn).await.map_err(db)? {
+            usage.insert(
+                (row.get(0), row.get(1)),
+                Usage {
+                    uses: row.get(2),
+                    discount: row.get(3),
+                },
+            );
+        }
+    }
+    Ok(usage)
+}
+
+fn push_delta<'q>(
+    mut row: sqlx::query_builder::Separated<'_, 'q, sqlx::Sqlite, &'static str>,
+    delta: &'q UsageDelta,
+) {
+    row.push_bind(&delta.promotion_id)
+        .push_bind(&delta.key)
+        .push_bind(delta.uses)
+        .push_bind(delta.discount);
+}
+
+pub async fn add_usage(
+    conn: &mut SqliteConnection,
+    deltas: &[UsageDelta],
+    sign: i64,
+) -> StoreResult<()> {
+    for chunk in deltas.chunks(100) {
+        if sign < 0 {
+            // A release updates existing counters (an insert of a negative row would
+            // trip the CHECK before the conflict clause is considered).
+            let mut update = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "WITH v (promotion_id, key, uses, discount) AS (",
+            );
+            update.push_values(chunk, push_delta);
+            update.push(
+                ") UPDATE promotion_usage SET uses = promotion_usage.uses - v.uses, discount = promotion_usage.discount - v.discount
+                 FROM v WHERE promotion_usage.promotion_id = v.promotion_id AND promotion_usage.key = v.key",
+            );
+            update.build().execute(&mut *conn).await.map_err(db)?;
+            continue;
+        }
+        let mut upsert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO promotion_usage (promotion_id, key, uses, discount) ",
+        );
+        upsert.push_values(chunk, push_delta);
+        upsert.push(
+            " ON CONFLICT (promotion_id, key) DO UPDATE SET uses = uses + excluded.uses, discount = discount + excluded.discount",
+        );
+        upsert.build().execute(&mut *conn).await.map_err(db)?;
+    }
     Ok(())
 }

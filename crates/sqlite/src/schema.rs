@@ -3,7 +3,10 @@
 use sqlx::{Connection, Row, SqliteConnection};
 
 /// `(version, sql)` pairs; a released migration is never edited, only followed.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_foundation.sql")),
+    (2, include_str!("../migrations/0002_promotion_usage.sql")),
+];
 
 /// Applies the migrations the database has not seen yet.
 pub async fn migrate(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {

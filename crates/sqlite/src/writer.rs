@@ -409,6 +409,21 @@ impl LedgerTx for SqliteTx<'_> {
         rows::save_ledger(self.conn, changes).await
     }
 
+    async fn promotion_usage(
+        &mut self,
+        keys: &[(String, String)],
+    ) -> StoreResult<std::collections::HashMap<(String, String), tessera_core::limits::Usage>> {
+        rows::promotion_usage(self.conn, keys).await
+    }
+
+    async fn add_usage(
+        &mut self,
+        deltas: &[tessera_core::limits::UsageDelta],
+        sign: i64,
+    ) -> StoreResult<()> {
+        rows::add_usage(self.conn, deltas, sign).await
+    }
+
     async fn insert_receipt(
         &mut self,
         record: &ReceiptRecord,

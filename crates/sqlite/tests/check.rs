@@ -5,11 +5,9 @@ use sqlx::Connection;
 use tessera_store::Store;
 
 async fn tampered(statement: &str) -> Vec<String> {
-    let path = std::env::temp_dir().join(format!(
-        "tessera-check-{}-{}.db",
-        std::process::id(),
-        statement.len()
-    ));
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path = std::env::temp_dir().join(format!("tessera-check-{}-{n}.db", std::process::id()));
     let url = path.display().to_string();
     let store = tessera_sqlite::SqliteStore::open(&url).await.unwrap();
     tessera_store::contract::receipts_ledger_and_returns(&store)
@@ -71,6 +69,17 @@ async fn check_reports_an_unbalanced_entry() {
     let violations = tampered("INSERT INTO entries (customer_id, kind, debit, credit, amount, at) VALUES ('c1', 'earn', 'nowhere', 'customer_available', 7, '2026-03-10T09:00:00.000000Z')").await;
     assert!(
         violations.iter().any(|v| v.contains("unknown account")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test]
+async fn check_reports_a_promotion_counter_that_disagrees_with_the_receipts() {
+    let violations = tampered("INSERT INTO promotion_usage (promotion_id, key, uses, discount) VALUES ('earn10', 'total', 5, 0)").await;
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("counter (5, 0) but receipts count (0, 0)")),
         "{violations:?}"
     );
 }

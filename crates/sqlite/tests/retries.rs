@@ -74,6 +74,7 @@ async fn open() -> (SqliteStore, String, Arc<ConfigSnapshot>) {
         priority: 0,
         stacking: Default::default(),
         group: None,
+        limits: Default::default(),
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),

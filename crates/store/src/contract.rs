@@ -68,6 +68,7 @@ async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
         priority: 0,
         stacking: Default::default(),
         group: None,
+        limits: Default::default(),
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),

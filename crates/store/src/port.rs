@@ -6,9 +6,11 @@ use crate::error::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::{CustomerLedger, Entry, LedgerChanges};
+use tessera_core::limits::{Usage, UsageDelta};
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
@@ -106,6 +108,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         reference: &CustomerRef,
     ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>>;
+    /// Promotion limit counters, by `(promotion id, key)`; missing ones are unused.
+    async fn promotion_usage(
+        &self,
+        keys: &[(String, String)],
+    ) -> StoreResult<HashMap<(String, String), Usage>>;
     /// The customer's balances and open lots as stored (not caught up).
     async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger>;
     /// The customer's entries with `entry_id > after`, oldest first.
@@ -153,6 +160,13 @@ pub trait LedgerTx: Send {
         extra_lots: &[String],
     ) -> StoreResult<CustomerLedger>;
     async fn save_ledger(&mut self, changes: &LedgerChanges) -> StoreResult<()>;
+    /// Promotion limit counters, by `(promotion id, key)`; missing ones are unused.
+    async fn promotion_usage(
+        &mut self,
+        keys: &[(String, String)],
+    ) -> StoreResult<HashMap<(String, String), Usage>>;
+    /// Adds `sign` (1 or -1) times each delta to its counter.
+    async fn add_usage(&mut self, deltas: &[UsageDelta], sign: i64) -> StoreResult<()>;
     /// Stores a new receipt with its first version.
     async fn insert_receipt(
         &mut self,

@@ -11,10 +11,12 @@ use crate::command::{CancelCommand, CommitCommand, Committed, ReturnCommand, Ret
 use crate::error::StoreError;
 use crate::port::{LedgerTx, ReceiptVersion, StoreResult};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use tessera_core::customer::Customer;
 use tessera_core::ledger::{Context, CustomerLedger};
-use tessera_core::pricing::{self, BalanceAfter, CustomerView};
-use tessera_core::receipt::CustomerRef;
+use tessera_core::limits::{Usage, UsageScope};
+use tessera_core::pricing::{self, BalanceAfter, Calculation, CustomerView, PricingContext};
+use tessera_core::receipt::{CustomerRef, ReceiptRequest};
 use tessera_core::refund::{ReceiptRecord, ReceiptStatus};
 use tessera_core::{CoreError, ErrorCode};
 
@@ -35,7 +37,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
             )),
         };
     }
-    let ctx = command.config.context(request)?;
+    let mut ctx = command.config.context(request)?;
     let mut new_member = false;
     let mut first_purchase = false;
     let mut ledger = match &request.customer {
@@ -71,7 +73,16 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         },
         first_purchase: first_purchase || new_member,
     });
-    let mut calculation = pricing::calculate(&ctx, request, view.as_ref())?;
+    let scope = usage_scope(&ctx, request, customer_id.as_deref());
+    let mut calculation = calculate_within_limits(
+        &mut ctx,
+        request,
+        view.as_ref(),
+        &scope,
+        &mut TxUsage(&mut *tx),
+    )
+    .await?;
+    let usage = tessera_core::limits::deltas(&calculation, &ctx.promotions, &scope);
     if let Some(expected) = command.expect_to_pay {
         if expected != calculation.totals.to_pay {
             return Err(StoreError::QuoteChanged(Box::new(calculation)));
@@ -133,6 +144,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         version: 1,
         earn_lot_id,
         redeemed_from,
+        usage,
     };
     let response = (command.render)(&Committed {
         record: record.clone(),
@@ -152,6 +164,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         at: record.at,
         recorded_at: command.now,
     };
+    tx.add_usage(&record.usage, 1).await?;
     tx.insert_receipt(&record, &version).await?;
     Ok(response)
 }
@@ -230,6 +243,79 @@ pub async fn cancel_receipt(
     .await
 }
 
+/// Where promotion limit counters are read from.
+#[async_trait::async_trait]
+pub trait UsageSource: Send {
+    async fn usage(
+        &mut self,
+        keys: &[(String, String)],
+    ) -> StoreResult<HashMap<(String, String), Usage>>;
+}
+
+/// The counters as the write transaction sees them (authoritative at commit).
+pub struct TxUsage<'a>(pub &'a mut dyn LedgerTx);
+
+#[async_trait::async_trait]
+impl UsageSource for TxUsage<'_> {
+    async fn usage(
+        &mut self,
+        keys: &[(String, String)],
+    ) -> StoreResult<HashMap<(String, String), Usage>> {
+        self.0.promotion_usage(keys).await
+    }
+}
+
+/// The counters as a reader sees them (for a calculation; the commit checks again).
+pub struct StoreUsage<'a>(pub &'a dyn crate::port::Store);
+
+#[async_trait::async_trait]
+impl UsageSource for StoreUsage<'_> {
+    async fn usage(
+        &mut self,
+        keys: &[(String, String)],
+    ) -> StoreResult<HashMap<(String, String), Usage>> {
+        self.0.promotion_usage(keys).await
+    }
+}
+
+/// Where a receipt counts for promotion limits.
+pub fn usage_scope<'a>(
+    ctx: &PricingContext<'_>,
+    request: &'a ReceiptRequest,
+    customer_id: Option<&'a str>,
+) -> UsageScope<'a> {
+    UsageScope {
+        store_id: &request.store_id,
+        customer_id,
+        local_date: request.at.with_timezone(&ctx.tz).date_naive(),
+    }
+}
+
+/// Prices a receipt, leaving out the promotions that would exceed a limit or budget
+/// given the counters `read` returns (inside the commit's transaction, the
+/// authoritative ones). Each round leaves out at least one more promotion, so it ends.
+pub async fn calculate_within_limits(
+    ctx: &mut PricingContext<'_>,
+    request: &ReceiptRequest,
+    view: Option<&CustomerView>,
+    scope: &UsageScope<'_>,
+    source: &mut dyn UsageSource,
+) -> StoreResult<Calculation> {
+    loop {
+        let calculation = pricing::calculate(ctx, request, view)?;
+        let keys = tessera_core::limits::keys_to_read(&calculation, &ctx.promotions, scope);
+        if keys.is_empty() {
+            return Ok(calculation);
+        }
+        let usage = source.usage(&keys).await?;
+        let exceeded = tessera_core::limits::exceeded(&calculation, &ctx.promotions, scope, &usage);
+        if exceeded.is_empty() {
+            return Ok(calculation);
+        }
+        ctx.exhausted.extend(exceeded);
+    }
+}
+
 async fn load_record(tx: &mut dyn LedgerTx, receipt_id: &str) -> StoreResult<ReceiptRecord> {
     match tx.receipt(receipt_id).await? {
         Some(stored) => Ok(stored.record),
@@ -282,9 +368,20 @@ async fn reverse_points(
         returned.balance = Some(ledger.balance_at(now));
         changes = Some(ledger.into_changes());
     }
+    // A cancel, or a return of everything, releases the promotion uses and budgets the
+    // receipt counted.
+    let released = match returned.record.status {
+        ReceiptStatus::Cancelled | ReceiptStatus::Returned => {
+            std::mem::take(&mut returned.record.usage)
+        }
+        _ => Vec::new(),
+    };
     let response = render(&returned);
     if let Some(changes) = changes {
         tx.save_ledger(&changes).await?;
+    }
+    if !released.is_empty() {
+        tx.add_usage(&released, -1).await?;
     }
     let version = ReceiptVersion {
         receipt_id: returned.record.receipt_id.clone(),

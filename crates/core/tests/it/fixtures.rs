@@ -72,6 +72,7 @@ fn promotion(id: &str, priority: i32, effect: Effect) -> Promotion {
         priority,
         stacking: Default::default(),
         group: None,
+        limits: Default::default(),
         scope: Default::default(),
         audience: Default::default(),
         schedule: Schedule::default(),
@@ -202,6 +203,7 @@ pub fn price(
     let mut receipt = receipt.clone();
     receipt.validate()?;
     let ctx = PricingContext {
+        exhausted: Vec::new(),
         program,
         store: &store,
         tz,
@@ -234,6 +236,7 @@ pub fn record(
         version: 1,
         earn_lot_id,
         redeemed_from,
+        usage: Vec::new(),
     }
 }
 

@@ -17,11 +17,11 @@ use tessera_api::{
     CalculationOut, CancelBody, ErrorBody, QuoteChangedOut, ReceiptBody, ReceiptOut, ReturnBody,
     ReturnOut, VersionOut,
 };
-use tessera_core::pricing::{self, CustomerView};
+use tessera_core::pricing::CustomerView;
 use tessera_core::receipt::{CustomerRef, ReceiptRequest};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_core::{CoreError, ErrorCode};
-use tessera_store::{CancelCommand, CommitCommand, ReturnCommand};
+use tessera_store::{service, CancelCommand, CommitCommand, ReturnCommand};
 
 /// How far ahead of the server's clock a till's `at` may be.
 const MAX_CLOCK_SKEW_MINUTES: i64 = 10;
@@ -69,7 +69,7 @@ pub async fn quote(
     request: &ReceiptRequest,
 ) -> Result<CalculationOut, ApiError> {
     let now = state.clock.now();
-    let ctx = config.context(request)?;
+    let mut ctx = config.context(request)?;
     let view = match &request.customer {
         None => None,
         Some(reference) => Some(match state.store.find_ledger(reference).await? {
@@ -102,7 +102,14 @@ pub async fn quote(
             },
         }),
     };
-    let mut calculation = pricing::calculate(&ctx, request, view.as_ref())?;
+    let customer_id = view
+        .as_ref()
+        .map(|v| v.customer_id.as_str())
+        .filter(|id| !id.is_empty());
+    let scope = service::usage_scope(&ctx, request, customer_id);
+    let source = &mut service::StoreUsage(state.store.as_ref());
+    let mut calculation =
+        service::calculate_within_limits(&mut ctx, request, view.as_ref(), &scope, source).await?;
     if calculation.customer_id.as_deref() == Some("") {
         calculation.customer_id = None;
     }

@@ -201,3 +201,145 @@ async fn a_welcome_discount_applies_to_the_first_purchase_only() {
         .await;
     assert!(!welcomed(&calc));
 }
+
+#[tokio::test]
+async fn limits_and_budgets_hold_under_concurrent_commits_and_cancels_release_them() {
+    let app = spawn_app().await;
+    setup_chain(&app).await;
+    // 30.00 off, at most 3 uses in all and once per customer.
+    let limited = json!({"name": "First three win", "priority": 100, "limits": {"total_uses": 3, "per_customer": 1},
+        "effects": [{"type": "amount_off", "amount": 3000}]});
+    let (status, stored) = app.put("/v1/promotions/first3", &limited).await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(
+        stored["limits"],
+        json!({"total_uses": 3, "per_customer": 1})
+    );
+    let lines = json!([{"line": 1, "sku": "MILK-1", "qty": 1, "price": 10000}]);
+    let got_it = |body: &serde_json::Value| {
+        body["promotions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["promotion_id"] == "first3")
+    };
+
+    // 12 tills commit at once for 12 different new members: exactly 3 get the discount.
+    let mut tasks = Vec::new();
+    for n in 0..12 {
+        let client = app.client.clone();
+        let url = format!("{}/v1/receipts/commit", app.base_url);
+        let body = receipt(
+            &format!("l{n}"),
+            t0(),
+            Some(json!({"card": format!("66600{n:02}")})),
+            lines.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(url)
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        if got_it(&body) {
+            winners.push(body["receipt_id"].as_str().unwrap().to_string());
+        } else {
+            assert!(
+                body["not_applied"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|n| n["promotion_id"] == "first3" && n["reason"] == "limit_reached"),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(winners.len(), 3, "exactly the limit: {winners:?}");
+
+    // The next calculation says why; a cancel of a winner releases one use.
+    let (_, calc) = app
+        .post(
+            "/v1/receipts/calculate",
+            &receipt(
+                "l-next",
+                t0(),
+                Some(json!({"card": "6669999"})),
+                lines.clone(),
+            ),
+        )
+        .await;
+    assert!(!got_it(&calc));
+    assert_eq!(calc["not_applied"][0]["reason"], "limit_reached");
+    let (status, _) = app
+        .post(&format!("/v1/receipts/{}/cancel", winners[0]), &json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (_, committed) = app
+        .post(
+            "/v1/receipts/commit",
+            &receipt(
+                "l-next",
+                t0(),
+                Some(json!({"card": "6669999"})),
+                lines.clone(),
+            ),
+        )
+        .await;
+    assert!(
+        got_it(&committed),
+        "the released use is taken again: {committed}"
+    );
+    // The same customer again: once per customer.
+    let (_, again) = app
+        .post(
+            "/v1/receipts/calculate",
+            &receipt("l-again", t0(), Some(json!({"card": "6669999"})), lines),
+        )
+        .await;
+    assert!(!got_it(&again));
+    app.assert_store_ok().await;
+}
+
+#[tokio::test]
+async fn a_budget_is_never_exceeded() {
+    let app = spawn_app().await;
+    setup_chain(&app).await;
+    // 10% off with a budget of 25.00: receipts of 100.00 take 10.00 each, so two fit.
+    let budget = json!({"name": "Budgeted", "priority": 100, "limits": {"total_discount": 2500},
+        "effects": [{"type": "percent_off", "percent": 10, "items": {"category": ["dairy"]}}]});
+    assert_eq!(app.put("/v1/promotions/budget", &budget).await.0, 200);
+    let lines = json!([{"line": 1, "sku": "MILK-1", "qty": 1, "price": 10000}]);
+    let mut given = 0;
+    for n in 0..5 {
+        let (status, body) = app
+            .post(
+                "/v1/receipts/commit",
+                &receipt(&format!("b{n}"), t0(), None, lines.clone()),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        given += body["promotions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["promotion_id"] == "budget")
+            .map(|p| p["discount"].as_i64().unwrap())
+            .sum::<i64>();
+    }
+    assert_eq!(
+        given, 2000,
+        "two receipts of 10.00 fit in 25.00; a third would exceed it"
+    );
+}
