@@ -54,6 +54,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     // wait for the disk on every group; serving is fully durable again.
     sqlite.set_durable(false).await?;
     let store: Arc<dyn tessera_store::Store> = sqlite.clone();
+    // Take the port before the load, so a busy port fails at once, not after it.
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     let now = chrono::Utc::now();
     let mut options = DemoOptions::new(now);
     options.members = args.members;
@@ -77,9 +81,6 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     .await?;
     progress.finish_and_clear();
     sqlite.set_durable(true).await?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     print_welcome(&url, &path, &summary);
     if args.load_only {
