@@ -254,6 +254,11 @@ pub enum EffectBody {
         #[schema(value_type = Object)]
         items: serde_json::Value,
     },
+    /// Each complete bundle (`qty` whole units of each component) costs `price`.
+    BundlePrice {
+        bundle: Vec<BundleComponentBody>,
+        price: i64,
+    },
     /// Points on the money paid for the matching lines after all discounts and points:
     /// either worth `percent` of it (rounded down), or `points` for every whole
     /// `per_amount`.
@@ -322,6 +327,15 @@ pub enum MatrixRowsBody {
 pub enum MatrixColumnsBody {
     Category,
     Brand,
+}
+
+/// One component of a bundle.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleComponentBody {
+    #[schema(value_type = Object)]
+    pub items: serde_json::Value,
+    pub qty: u32,
 }
 
 /// Where a message goes.

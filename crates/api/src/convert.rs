@@ -12,8 +12,8 @@ use tessera_core::limits::Limits;
 use tessera_core::pricing::{Calculation, PricedLine};
 use tessera_core::program::Program;
 use tessera_core::promotion::{
-    Audience, Conditions, Effect, ItemCondition, ItemMatch, MatrixColumns, MatrixRows,
-    MessageTarget, Percent, Promotion, Schedule, Scope, Stacking,
+    Audience, BundleComponent, Conditions, Effect, ItemCondition, ItemMatch, MatrixColumns,
+    MatrixRows, MessageTarget, Percent, Promotion, Schedule, Scope, Stacking,
 };
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
@@ -326,6 +326,20 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                     percent: table,
                 }
             }
+            EffectBody::BundlePrice { bundle, price } => {
+                let mut components = Vec::with_capacity(bundle.len());
+                for (c, component) in bundle.into_iter().enumerate() {
+                    components.push(BundleComponent {
+                        items: items_in(Some(component.items), &format!("{at}.bundle[{c}].items"))?
+                            .unwrap_or(ItemMatch::All(Vec::new())),
+                        qty: component.qty,
+                    });
+                }
+                Effect::BundlePrice {
+                    bundle: components,
+                    price,
+                }
+            }
             EffectBody::GiftItem { sku, qty } => Effect::GiftItem {
                 sku,
                 qty: match qty {
@@ -536,6 +550,16 @@ pub fn promotion_out(
                             )
                         })
                         .collect(),
+                },
+                Effect::BundlePrice { bundle, price } => EffectBody::BundlePrice {
+                    bundle: bundle
+                        .iter()
+                        .map(|c| BundleComponentBody {
+                            items: serde_json::to_value(&c.items).unwrap_or_default(),
+                            qty: c.qty,
+                        })
+                        .collect(),
+                    price: *price,
                 },
                 Effect::GiftItem { sku, qty } => EffectBody::GiftItem {
                     sku: sku.clone(),

@@ -11,7 +11,8 @@ use crate::error::{CoreError, ErrorCode};
 use crate::money::{allocate, div_floor, div_round_half_even, to_i64, Money, Points};
 use crate::program::Program;
 use crate::promotion::{
-    Effect, ItemMatch, MatrixColumns, MatrixRows, MessageTarget, Percent, Promotion, Stacking,
+    BundleComponent, Effect, ItemMatch, MatrixColumns, MatrixRows, MessageTarget, Percent,
+    Promotion, Stacking,
 };
 use crate::receipt::QTY_SCALE;
 use crate::receipt::{ReceiptRequest, Redeem};
@@ -468,6 +469,11 @@ fn apply_effects<'p, 'c>(
                     &promotion.promotion_id,
                 )
             }
+            Effect::BundlePrice { bundle, price } => {
+                let (discount, weights) = bundle_price(lines, products, bundle, *price);
+                let all: Vec<usize> = (0..lines.len()).collect();
+                discount_by_weights(lines, &all, discount, &weights, &promotion.promotion_id)
+            }
             Effect::EarnPoints { percent, items } => {
                 had_effect |= earn(EarnKind::Percent(*percent), items.as_ref());
                 0
@@ -667,6 +673,69 @@ fn group_winners<'p>(
     best.into_iter()
         .map(|(group, (_, promotion))| (group, promotion.promotion_id.clone()))
         .collect()
+}
+
+/// The `bundle_price` discount and how to spread it (one weight per line). Complete
+/// bundles take, for each component in order, the most expensive whole units its items
+/// select that no earlier component took; a bundle's discount is what its units cost
+/// (at their current net price) less `price`, never below zero.
+fn bundle_price(
+    lines: &[PricedLine],
+    products: &[Option<&Product>],
+    bundle: &[BundleComponent],
+    price: Money,
+) -> (Money, Vec<Money>) {
+    let mut free: Vec<i64> = lines.iter().map(|l| l.qty / QTY_SCALE).collect();
+    // For each component, the units it reserved, most expensive first: (line, units).
+    let mut picks: Vec<Vec<(usize, i64)>> = Vec::with_capacity(bundle.len());
+    let mut sets = i64::MAX;
+    for component in bundle {
+        let mut order: Vec<usize> = (0..lines.len())
+            .filter(|&i| free[i] > 0 && component.items.matches(&lines[i].sku, products[i]))
+            .collect();
+        order.sort_by(|&a, &b| {
+            (net(&lines[b]) as i128 * lines[a].qty as i128)
+                .cmp(&(net(&lines[a]) as i128 * lines[b].qty as i128))
+                .then(a.cmp(&b))
+        });
+        let available: i64 = order.iter().map(|&i| free[i]).sum();
+        sets = sets.min(available / component.qty as i64);
+        // Reserve what this component can use, so overlapping components never count a
+        // unit twice.
+        let mut need = (available / component.qty as i64) * component.qty as i64;
+        let mut reserved = Vec::new();
+        for i in order {
+            let take = free[i].min(need);
+            if take > 0 {
+                free[i] -= take;
+                need -= take;
+                reserved.push((i, take));
+            }
+        }
+        picks.push(reserved);
+    }
+    let mut weights = vec![0; lines.len()];
+    if sets <= 0 || sets == i64::MAX {
+        return (0, weights);
+    }
+    let mut value: i128 = 0;
+    for (component, reserved) in bundle.iter().zip(&picks) {
+        let mut need = sets * component.qty as i64;
+        for &(i, units) in reserved {
+            let take = units.min(need);
+            need -= take;
+            let part = div_round_half_even(
+                net(&lines[i]) as i128 * take as i128 * QTY_SCALE as i128,
+                lines[i].qty as i128,
+            );
+            weights[i] = (weights[i] + to_i64(part)).min(net(&lines[i]));
+            value += part;
+        }
+    }
+    let discount = to_i64(value - sets as i128 * price as i128)
+        .max(0)
+        .min(weights.iter().sum());
+    (discount, weights)
 }
 
 /// The `buy_get` discount and how to spread it. With `k` complete sets of

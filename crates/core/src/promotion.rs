@@ -210,6 +210,11 @@ pub enum Effect {
         percent: Percent,
         items: Option<ItemMatch>,
     },
+    /// Each complete bundle (`qty` whole units of each component) costs `price`.
+    BundlePrice {
+        bundle: Vec<BundleComponent>,
+        price: Money,
+    },
     /// Points worth a percentage of the money paid for the matching lines, rounded down.
     EarnPoints {
         percent: Percent,
@@ -262,6 +267,13 @@ pub enum MatrixColumns {
     Brand,
 }
 
+/// One component of a bundle: `qty` whole units of lines `items` selects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleComponent {
+    pub items: ItemMatch,
+    pub qty: u32,
+}
+
 /// Where a promotion's message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -282,6 +294,8 @@ impl Effect {
             | Effect::EarnPoints { items, .. }
             | Effect::EarnPerAmount { items, .. }
             | Effect::ExtraQty { items, .. } => items.as_ref(),
+            // Every component must be present, so the first one gates the bundle.
+            Effect::BundlePrice { bundle, .. } => bundle.first().map(|c| &c.items),
             Effect::EarnMultiplier { .. }
             | Effect::Message { .. }
             | Effect::DiscountMatrix { .. }
@@ -300,6 +314,7 @@ impl Effect {
             Effect::EarnMultiplier { .. } => "earn_multiplier",
             Effect::Message { .. } => "message",
             Effect::DiscountMatrix { .. } => "discount_matrix",
+            Effect::BundlePrice { .. } => "bundle_price",
             Effect::GiftItem { .. } => "gift_item",
             Effect::ExtraQty { .. } => "extra_qty",
         }
@@ -548,6 +563,29 @@ impl Promotion {
                                 "must be greater than 0 and at most 100",
                             )?;
                         }
+                    }
+                    None
+                }
+                Effect::BundlePrice { bundle, price } => {
+                    check(
+                        !bundle.is_empty() && bundle.len() <= 20,
+                        "bundle",
+                        "must hold 1 to 20 components",
+                    )?;
+                    check(
+                        (0..=crate::receipt::MAX_RECEIPT_AMOUNT).contains(price),
+                        "price",
+                        "must be 0 or a positive amount of minor units",
+                    )?;
+                    for (c, component) in bundle.iter().enumerate() {
+                        check(
+                            (1..=1000).contains(&component.qty),
+                            &format!("bundle[{c}].qty"),
+                            "must be between 1 and 1000",
+                        )?;
+                        component
+                            .items
+                            .validate(&field(&format!("bundle[{c}].items")), 0)?;
                     }
                     None
                 }

@@ -438,3 +438,66 @@ fn gifts_and_extra_units_are_added_lines_at_price_zero() {
     let outcome = record.apply_return(&[(8, 1000)]).unwrap();
     assert_eq!((outcome.refund_money, outcome.points_reversed), (0, 0));
 }
+
+#[test]
+fn bundle_price_table() {
+    use tessera_core::promotion::BundleComponent;
+    let milk_and_bread = |price| {
+        with_effects(
+            "bundle",
+            0,
+            vec![Effect::BundlePrice {
+                bundle: vec![
+                    BundleComponent {
+                        items: ItemMatch::Sku(vec!["MILK".into()]),
+                        qty: 1,
+                    },
+                    BundleComponent {
+                        items: ItemMatch::Sku(vec!["BREAD".into()]),
+                        qty: 1,
+                    },
+                ],
+                price,
+            }],
+        )
+    };
+    let cases: Vec<(&str, Vec<ReceiptLine>, i64, Vec<i64>)> = vec![
+        (
+            "one bundle of 200.00 for 150.00",
+            vec![line(1, "MILK", 1000, 10000), line(2, "BREAD", 1000, 10000)],
+            15000,
+            vec![2500, 2500],
+        ),
+        (
+            "two complete bundles; the third milk pays full price",
+            vec![line(1, "MILK", 3000, 10000), line(2, "BREAD", 2000, 10000)],
+            15000,
+            vec![5000, 5000],
+        ),
+        (
+            "a bundle never costs more than its units",
+            vec![line(1, "MILK", 1000, 10000), line(2, "BREAD", 1000, 10000)],
+            25000,
+            vec![0, 0],
+        ),
+        (
+            "no bread, no bundle",
+            vec![line(1, "MILK", 2000, 10000)],
+            15000,
+            vec![0],
+        ),
+    ];
+    for (name, lines, price, expected) in cases {
+        let receipt = receipt(AT, lines, false, Redeem::None);
+        let calc = crate::fixtures::price(
+            &program(100, 100),
+            "Europe/Moscow",
+            &[milk_and_bread(price)],
+            &receipt,
+            None,
+        )
+        .unwrap();
+        let discounts: Vec<i64> = calc.lines.iter().map(|l| l.discount).collect();
+        assert_eq!(discounts, expected, "{name}");
+    }
+}

@@ -314,13 +314,29 @@ pub fn arb_promotion() -> impl Strategy<Value = Promotion> {
         -3i32..=3,
         prop::option::weighted(0.3, 0i64..=2_000_000),
         0u32..1000,
-        (0u8..3, 0u8..6, 1i64..=500_000),
+        (0u8..3, 0u8..7, 1i64..=500_000),
     )
         .prop_map(
             |(discount, percent, items, priority, min_amount, id, (stacking, kind, amount))| {
                 let id = format!("promo-{id}");
                 let mut promotion = if !discount {
                     earn_points(&id, priority, percent, items)
+                } else if kind == 3 {
+                    let mut promotion = percent_off(&id, priority, percent, None);
+                    promotion.effects = vec![Effect::BundlePrice {
+                        bundle: vec![
+                            tessera_core::promotion::BundleComponent {
+                                items: items.unwrap_or(ItemMatch::Sku(vec!["MILK".into()])),
+                                qty: 1,
+                            },
+                            tessera_core::promotion::BundleComponent {
+                                items: ItemMatch::Category(vec!["bakery".into()]),
+                                qty: (amount % 2 + 1) as u32,
+                            },
+                        ],
+                        price: amount / 20,
+                    }];
+                    promotion
                 } else if kind < 3 {
                     let mut promotion = percent_off(&id, priority, percent, None);
                     let any_lines = || {
