@@ -198,6 +198,11 @@ pub struct ConditionsBody {
     /// Conditions on some lines; each must hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<ItemConditionBody>,
+    /// A public multi-use code (`"SPRING10"`) or `{"series": "<id>"}` (any valid code of
+    /// the series) the receipt must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub coupon: Option<serde_json::Value>,
 }
 
 /// The lines selected by `match` reach `min_qty` units and `min_amount`.

@@ -12,8 +12,8 @@ use tessera_core::limits::Limits;
 use tessera_core::pricing::{Calculation, PricedLine};
 use tessera_core::program::Program;
 use tessera_core::promotion::{
-    Audience, BundleComponent, Conditions, Effect, ItemCondition, ItemMatch, MatrixColumns,
-    MatrixRows, MessageTarget, Percent, Promotion, Schedule, Scope, Stacking,
+    Audience, BundleComponent, Conditions, CouponRule, Effect, ItemCondition, ItemMatch,
+    MatrixColumns, MatrixRows, MessageTarget, Percent, Promotion, Schedule, Scope, Stacking,
 };
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
@@ -212,9 +212,30 @@ fn conditions_in(body: ConditionsBody) -> Result<Conditions, CoreError> {
             min_amount: condition.min_amount,
         });
     }
+    let coupon = match body.coupon {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(code)) => {
+            Some(CouponRule::Code(code.trim().to_ascii_uppercase()))
+        }
+        // The engine evaluates series rules, but coupon series and their generated codes
+        // are not stored yet (issue 3): refuse rather than accept a rule nothing can meet.
+        Some(serde_json::Value::Object(map)) if map.contains_key("series") => {
+            return Err(CoreError::invalid(
+                "conditions.coupon.series",
+                "coupon series are not available yet; use a public code",
+            ))
+        }
+        Some(_) => {
+            return Err(CoreError::invalid(
+                "conditions.coupon",
+                "must be a public code such as \"SPRING10\" or {\"series\": \"<id>\"}",
+            ))
+        }
+    };
     Ok(Conditions {
         min_amount: body.min_amount,
         items,
+        coupon,
     })
 }
 
@@ -465,6 +486,10 @@ pub fn promotion_out(
         },
         conditions: ConditionsBody {
             min_amount: promotion.conditions.min_amount,
+            coupon: promotion.conditions.coupon.as_ref().map(|rule| match rule {
+                CouponRule::Code(code) => serde_json::Value::String(code.clone()),
+                CouponRule::Series(series) => serde_json::json!({ "series": series }),
+            }),
             items: promotion
                 .conditions
                 .items
@@ -703,6 +728,7 @@ pub fn receipt_from(body: ReceiptBody) -> Result<(ReceiptRequest, Option<i64>), 
         });
     }
     let mut request = ReceiptRequest {
+        coupons: body.coupons,
         receipt_id: body.receipt_id,
         store_id: body.store_id,
         terminal_id: body.terminal_id,
@@ -797,6 +823,15 @@ pub fn calculation_out(
         }),
         messages: calc.messages.clone(),
         receipt_messages: calc.receipt_messages.clone(),
+        coupons: calc
+            .coupons
+            .iter()
+            .map(|c| CouponOut {
+                code: c.code.clone(),
+                status: c.status.clone(),
+                reason: c.reason.clone(),
+            })
+            .collect(),
     }
 }
 

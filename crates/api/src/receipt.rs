@@ -20,6 +20,9 @@ pub struct ReceiptBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub redeem_points: Option<serde_json::Value>,
+    /// Coupon codes the customer presents.
+    #[serde(default)]
+    pub coupons: Vec<String>,
     /// Commit only: the to-pay amount the till showed; a different fresh amount is
     /// `quote_changed` and nothing is written.
     #[serde(default)]
@@ -84,6 +87,19 @@ pub struct CalculationOut {
     pub messages: Vec<String>,
     /// Messages to print on the receipt.
     pub receipt_messages: Vec<String>,
+    /// Every coupon code the receipt carried: `applied`, or `rejected` with a reason.
+    pub coupons: Vec<CouponOut>,
+}
+
+/// What became of a coupon code.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CouponOut {
+    pub code: String,
+    /// `applied` or `rejected`.
+    pub status: String,
+    /// `unknown`, `expired`, `used` or `not_applicable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A priced line: `amount - discount - points_paid = total`.

@@ -752,6 +752,7 @@ fn timeline(
         };
         let first_line = draft.lines.first().map(|l| (l.line, l.qty));
         let mut request = ReceiptRequest {
+            coupons: Vec::new(),
             receipt_id: receipt_id.clone(),
             store_id: store_id.clone(),
             terminal_id: format!("T{}", 1 + seq % 6),

@@ -53,6 +53,7 @@ fn small_program() {
             conditions: Conditions {
                 min_amount: Some(10_000 * i as i64),
                 items: Vec::new(),
+                coupon: None,
             },
             effects: vec![Effect::PercentOff {
                 percent: Percent(500 + 100 * i as i64),
@@ -92,6 +93,7 @@ fn small_program() {
         .fixed_offset();
     let receipts: Vec<ReceiptRequest> = (0..1000)
         .map(|r| ReceiptRequest {
+            coupons: Vec::new(),
             receipt_id: format!("r{r}"),
             store_id: "s1".into(),
             terminal_id: "T1".into(),
@@ -279,6 +281,7 @@ fn chain_with_200_promotions() {
                 conditions: Conditions {
                     min_amount: (i % 7 == 0).then_some(100_000),
                     items: Vec::new(),
+                    coupon: None,
                 },
                 effects: vec![effect],
             }
@@ -296,6 +299,7 @@ fn chain_with_200_promotions() {
         .fixed_offset();
     let receipts: Vec<ReceiptRequest> = (0..300)
         .map(|r| ReceiptRequest {
+            coupons: Vec::new(),
             receipt_id: format!("r{r}"),
             store_id: format!("s{:03}", (r * 7) % 300),
             terminal_id: "T1".into(),

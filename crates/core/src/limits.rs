@@ -202,6 +202,7 @@ mod tests {
 
     fn calc(applied: &[(&str, Money)]) -> Calculation {
         Calculation {
+            coupons: Vec::new(),
             lines: Vec::new(),
             totals: Totals::default(),
             points_earned: 0,

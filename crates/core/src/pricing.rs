@@ -11,8 +11,8 @@ use crate::error::{CoreError, ErrorCode};
 use crate::money::{allocate, div_floor, div_round_half_even, to_i64, Money, Points};
 use crate::program::Program;
 use crate::promotion::{
-    BundleComponent, Effect, ItemMatch, MatrixColumns, MatrixRows, MessageTarget, Percent,
-    Promotion, Stacking,
+    BundleComponent, CouponRule, Effect, ItemMatch, MatrixColumns, MatrixRows, MessageTarget,
+    Percent, Promotion, Stacking,
 };
 use crate::receipt::QTY_SCALE;
 use crate::receipt::{ReceiptRequest, Redeem};
@@ -31,6 +31,20 @@ pub struct PricingContext<'a> {
     pub promotions: Vec<&'a Promotion>,
     /// Promotions that reached a limit for this receipt: listed as `limit_reached`.
     pub exhausted: Vec<String>,
+    /// Series codes on the receipt that the store found valid: code to series.
+    pub coupon_series: HashMap<String, String>,
+    /// Codes on the receipt the store refused, with the reason (`expired`, `used`).
+    pub coupon_rejections: HashMap<String, String>,
+}
+
+/// What became of a coupon code the receipt carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponResult {
+    pub code: String,
+    /// `applied` or `rejected`.
+    pub status: String,
+    /// Why it was rejected: `unknown`, `expired`, `used`, `not_applicable`.
+    pub reason: Option<String>,
 }
 
 /// The customer as the engine sees them: who, and how many points they can spend.
@@ -63,6 +77,9 @@ pub struct Calculation {
     /// Messages to print on the receipt.
     #[serde(default)]
     pub receipt_messages: Vec<String>,
+    /// Every coupon code the receipt carried, applied or rejected with a reason.
+    #[serde(default)]
+    pub coupons: Vec<CouponResult>,
 }
 
 /// A candidate promotion that did not apply.
@@ -188,6 +205,11 @@ pub fn calculate(
                             .any(|(line, product)| items.matches(&line.sku, *product))
                     })
                 })
+                && promotion
+                    .conditions
+                    .coupon
+                    .as_ref()
+                    .is_none_or(|rule| coupon_for(ctx, receipt, rule).is_some())
                 && promotion.conditions.items.iter().all(|condition| {
                     condition.holds(
                         lines
@@ -354,7 +376,9 @@ pub fn calculate(
             "card {card} is not registered yet: it is registered to a new member at commit"
         ));
     }
+    let coupons = coupon_results(ctx, receipt, &applied);
     Ok(Calculation {
+        coupons,
         lines,
         totals,
         points_earned,
@@ -578,6 +602,71 @@ fn apply_effects<'p, 'c>(
         });
     }
     had_effect
+}
+
+/// The receipt's code that satisfies a coupon rule, if any.
+fn coupon_for<'r>(
+    ctx: &PricingContext<'_>,
+    receipt: &'r ReceiptRequest,
+    rule: &CouponRule,
+) -> Option<&'r str> {
+    receipt
+        .coupons
+        .iter()
+        .find(|code| match rule {
+            CouponRule::Code(public) => *code == public,
+            CouponRule::Series(series) => ctx.coupon_series.get(*code) == Some(series),
+        })
+        .map(String::as_str)
+}
+
+/// Applied, or rejected with a reason, for every code on the receipt.
+fn coupon_results(
+    ctx: &PricingContext<'_>,
+    receipt: &ReceiptRequest,
+    applied: &[AppliedPromotion],
+) -> Vec<CouponResult> {
+    let used: Vec<&str> = ctx
+        .promotions
+        .iter()
+        .filter(|p| applied.iter().any(|a| a.promotion_id == p.promotion_id))
+        .filter_map(|p| {
+            p.conditions
+                .coupon
+                .as_ref()
+                .and_then(|rule| coupon_for(ctx, receipt, rule))
+        })
+        .collect();
+    let public = |code: &str| {
+        ctx.promotions
+            .iter()
+            .any(|p| matches!(&p.conditions.coupon, Some(CouponRule::Code(c)) if c == code))
+    };
+    receipt
+        .coupons
+        .iter()
+        .map(|code| {
+            let reason = if used.contains(&code.as_str()) {
+                None
+            } else if let Some(reason) = ctx.coupon_rejections.get(code) {
+                Some(reason.clone())
+            } else if ctx.coupon_series.contains_key(code) || public(code) {
+                Some("not_applicable".to_string())
+            } else {
+                Some("unknown".to_string())
+            };
+            CouponResult {
+                code: code.clone(),
+                status: if reason.is_none() {
+                    "applied"
+                } else {
+                    "rejected"
+                }
+                .to_string(),
+                reason,
+            }
+        })
+        .collect()
 }
 
 /// Adds a line at price 0 (a gift, or extra units), numbered after the last line.

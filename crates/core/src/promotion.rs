@@ -154,6 +154,19 @@ pub struct Conditions {
     /// Each must hold: the matching lines reach the quantity and amount.
     #[serde(default)]
     pub items: Vec<ItemCondition>,
+    /// The receipt must carry this coupon.
+    #[serde(default)]
+    pub coupon: Option<CouponRule>,
+}
+
+/// Which coupon unlocks a promotion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponRule {
+    /// A public, multi-use code such as `SPRING10` (upper-case).
+    Code(String),
+    /// Any valid code of this coupon series.
+    Series(String),
 }
 
 /// A condition on some lines of the receipt.

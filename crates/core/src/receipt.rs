@@ -28,6 +28,9 @@ pub struct ReceiptRequest {
     pub customer: Option<CustomerRef>,
     pub lines: Vec<ReceiptLine>,
     pub redeem: Redeem,
+    /// Coupon codes presented, upper-cased.
+    #[serde(default)]
+    pub coupons: Vec<String>,
 }
 
 /// How the till identifies the customer.
@@ -142,6 +145,28 @@ impl ReceiptRequest {
                 format!("the receipt's amount exceeds {MAX_RECEIPT_AMOUNT} minor units"),
             ));
         }
+        let mut coupons: Vec<String> = Vec::with_capacity(self.coupons.len());
+        for (idx, code) in self.coupons.iter().enumerate() {
+            let code = code.trim().to_ascii_uppercase();
+            if !(1..=64).contains(&code.len())
+                || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err(CoreError::invalid(
+                    format!("coupons[{idx}]"),
+                    "must be 1 to 64 letters, digits or '-'",
+                ));
+            }
+            if !coupons.contains(&code) {
+                coupons.push(code);
+            }
+        }
+        if coupons.len() > 20 {
+            return Err(CoreError::invalid(
+                "coupons",
+                "a receipt takes at most 20 coupons",
+            ));
+        }
+        self.coupons = coupons;
         if let Redeem::Points(points) = self.redeem {
             if points < 0 {
                 return Err(CoreError::invalid(

@@ -191,6 +191,8 @@ impl ConfigSnapshot {
             products: &self.products,
             promotions,
             exhausted: Vec::new(),
+            coupon_series: HashMap::new(),
+            coupon_rejections: HashMap::new(),
         })
     }
 }

@@ -123,6 +123,7 @@ async fn apply(
             redeem_max,
         } => {
             let request = ReceiptRequest {
+                coupons: Vec::new(),
                 receipt_id: format!("r{n}"),
                 store_id: "s1".into(),
                 terminal_id: "T1".into(),

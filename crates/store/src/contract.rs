@@ -99,6 +99,7 @@ async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
 
 fn receipt(id: &str, price: i64, redeem: Redeem, at: DateTime<Utc>) -> ReceiptRequest {
     ReceiptRequest {
+        coupons: Vec::new(),
         receipt_id: id.into(),
         store_id: "s1".into(),
         terminal_id: "T1".into(),

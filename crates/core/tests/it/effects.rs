@@ -501,3 +501,48 @@ fn bundle_price_table() {
         assert_eq!(discounts, expected, "{name}");
     }
 }
+
+#[test]
+fn coupons_unlock_promotions_and_every_code_gets_an_answer() {
+    use tessera_core::promotion::CouponRule;
+    let mut spring = percent_off("spring", 10, 1000, None);
+    spring.conditions.coupon = Some(CouponRule::Code("SPRING10".into()));
+    let mut shoes_code = percent_off("shoes-code", 5, 2000, category("shoes"));
+    shoes_code.conditions.coupon = Some(CouponRule::Code("SHOES20".into()));
+    let promotions = [spring, shoes_code];
+    let with_coupons = |codes: &[&str]| {
+        let mut receipt = receipt(AT, vec![line(1, "MILK", 1000, 10000)], false, Redeem::None);
+        receipt.coupons = codes.iter().map(|c| c.to_string()).collect();
+        price(
+            &program(100, 100),
+            "Europe/Moscow",
+            &promotions,
+            &receipt,
+            None,
+        )
+        .unwrap()
+    };
+    let calc = with_coupons(&[" spring10 ", "SHOES20", "NOPE"]);
+    assert_eq!(
+        calc.totals.discount, 1000,
+        "only the spring code applies to milk"
+    );
+    let answers: Vec<(&str, &str, Option<&str>)> = calc
+        .coupons
+        .iter()
+        .map(|c| (c.code.as_str(), c.status.as_str(), c.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            ("SPRING10", "applied", None),
+            ("SHOES20", "rejected", Some("not_applicable")),
+            ("NOPE", "rejected", Some("unknown"))
+        ]
+    );
+    assert_eq!(
+        with_coupons(&[]).totals.discount,
+        0,
+        "no code, no promotion"
+    );
+}

@@ -162,6 +162,7 @@ pub fn receipt(
     redeem: Redeem,
 ) -> ReceiptRequest {
     ReceiptRequest {
+        coupons: Vec::new(),
         receipt_id: "rcpt-1".to_string(),
         store_id: "store-1".to_string(),
         terminal_id: "till-1".to_string(),
@@ -204,6 +205,8 @@ pub fn price(
     receipt.validate()?;
     let ctx = PricingContext {
         exhausted: Vec::new(),
+        coupon_series: Default::default(),
+        coupon_rejections: Default::default(),
         program,
         store: &store,
         tz,

@@ -343,3 +343,48 @@ async fn a_budget_is_never_exceeded() {
         "two receipts of 10.00 fit in 25.00; a third would exceed it"
     );
 }
+
+#[tokio::test]
+async fn a_public_coupon_code_unlocks_its_promotion() {
+    let app = spawn_app().await;
+    setup_chain(&app).await;
+    let coupon = json!({"name": "Code SPRING10", "priority": 100, "conditions": {"coupon": "spring10"},
+        "effects": [{"type": "amount_off", "amount": 1000}]});
+    let (status, stored) = app.put("/v1/promotions/spring", &coupon).await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["conditions"]["coupon"], "SPRING10");
+    let lines = json!([{"line": 1, "sku": "MILK-1", "qty": 1, "price": 10000}]);
+    let mut body = receipt("c1", t0(), None, lines.clone());
+    body["coupons"] = json!(["Spring10", "BOGUS"]);
+    let (status, calc) = app.post("/v1/receipts/commit", &body).await;
+    assert_eq!(status, 200, "{calc}");
+    assert_eq!(calc["totals"]["discount"], 1000);
+    assert_eq!(
+        calc["coupons"],
+        json!([{"code": "SPRING10", "status": "applied"}, {"code": "BOGUS", "status": "rejected", "reason": "unknown"}])
+    );
+    let (_, without) = app
+        .post("/v1/receipts/calculate", &receipt("c2", t0(), None, lines))
+        .await;
+    assert_eq!(without["totals"]["discount"], 0);
+    let series = json!({"name": "x", "conditions": {"coupon": {"series": "spr"}}, "effects": [{"type": "amount_off", "amount": 1}]});
+    let field = assert_error(
+        &app.put("/v1/promotions/series", &series).await,
+        422,
+        "invalid_field",
+    );
+    assert_eq!(field.as_deref(), Some("conditions.coupon.series"));
+    let mut bad = receipt(
+        "c3",
+        t0(),
+        None,
+        json!([{"line": 1, "sku": "MILK-1", "qty": 1, "price": 10000}]),
+    );
+    bad["coupons"] = json!(["no spaces allowed"]);
+    let field = assert_error(
+        &app.post("/v1/receipts/calculate", &bad).await,
+        422,
+        "invalid_field",
+    );
+    assert_eq!(field.as_deref(), Some("coupons[0]"));
+}
