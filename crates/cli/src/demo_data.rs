@@ -13,7 +13,7 @@ use std::time::Instant;
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::customer::Customer;
 use tessera_core::program::Program;
-use tessera_core::promotion::{Conditions, Effect, ItemMatch, Percent, Promotion, Schedule};
+use tessera_core::promotion::{Effect, ItemMatch, Percent, Promotion, Schedule};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem, QTY_SCALE};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_store::{
@@ -534,18 +534,9 @@ fn catalogue(n_products: usize, rng: &mut SmallRng) -> (Vec<Product>, Vec<Price>
 
 fn promotions(now: DateTime<Utc>) -> Vec<Promotion> {
     let promotion = |id: &str, name: &str, enabled, priority, effect| Promotion {
-        promotion_id: id.into(),
-        name: name.into(),
         enabled,
         priority,
-        stacking: Default::default(),
-        group: None,
-        limits: Default::default(),
-        scope: Default::default(),
-        audience: Default::default(),
-        schedule: Schedule::default(),
-        conditions: Conditions::default(),
-        effects: vec![effect],
+        ..Promotion::new(id, name, vec![effect])
     };
     let mut shoes = promotion(
         "shoes-weekend",

@@ -409,6 +409,29 @@ impl ItemMatch {
 }
 
 impl Promotion {
+    /// An enabled, stackable promotion of priority 0 with no schedule, scope, audience,
+    /// conditions or limits: the base that configurations and tests refine.
+    pub fn new(
+        promotion_id: impl Into<String>,
+        name: impl Into<String>,
+        effects: Vec<Effect>,
+    ) -> Self {
+        Promotion {
+            promotion_id: promotion_id.into(),
+            name: name.into(),
+            enabled: true,
+            priority: 0,
+            stacking: Stacking::default(),
+            group: None,
+            schedule: Schedule::default(),
+            scope: Scope::default(),
+            audience: Audience::default(),
+            conditions: Conditions::default(),
+            effects,
+            limits: crate::limits::Limits::default(),
+        }
+    }
+
     /// Checks the promotion's fields.
     pub fn validate(&self) -> Result<(), CoreError> {
         validate_id("promotion_id", &self.promotion_id)?;

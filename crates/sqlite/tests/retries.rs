@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::customer::Customer;
 use tessera_core::program::Program;
-use tessera_core::promotion::{Conditions, Effect, Percent, Promotion, Schedule};
+use tessera_core::promotion::{Effect, Percent, Promotion};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_sqlite::SqliteStore;
@@ -67,23 +67,14 @@ async fn open() -> (SqliteStore, String, Arc<ConfigSnapshot>) {
         tags: vec![],
         no_points_payment: false,
     };
-    let earn = Promotion {
-        promotion_id: "earn".into(),
-        name: "earn".into(),
-        enabled: true,
-        priority: 0,
-        stacking: Default::default(),
-        group: None,
-        limits: Default::default(),
-        scope: Default::default(),
-        audience: Default::default(),
-        schedule: Schedule::default(),
-        conditions: Conditions::default(),
-        effects: vec![Effect::EarnPoints {
+    let earn = Promotion::new(
+        "earn",
+        "earn",
+        vec![Effect::EarnPoints {
             percent: Percent(2000),
             items: None,
         }],
-    };
+    );
     store.put_program(program.clone()).await.unwrap();
     store.put_store(shop.clone()).await.unwrap();
     store.put_products(vec![product.clone()]).await.unwrap();

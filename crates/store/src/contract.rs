@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::customer::Customer;
 use tessera_core::program::Program;
-use tessera_core::promotion::{Conditions, Effect, Percent, Promotion, Schedule};
+use tessera_core::promotion::{Effect, Percent, Promotion};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_core::ErrorCode;
@@ -61,23 +61,14 @@ async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
         no_points_payment: false,
     };
     store.put_products(vec![product.clone()]).await?;
-    let earn = Promotion {
-        promotion_id: "earn10".into(),
-        name: "10% back".into(),
-        enabled: true,
-        priority: 0,
-        stacking: Default::default(),
-        group: None,
-        limits: Default::default(),
-        scope: Default::default(),
-        audience: Default::default(),
-        schedule: Schedule::default(),
-        conditions: Conditions::default(),
-        effects: vec![Effect::EarnPoints {
+    let earn = Promotion::new(
+        "earn10",
+        "10% back",
+        vec![Effect::EarnPoints {
             percent: Percent(1000),
             items: None,
         }],
-    };
+    );
     store.put_promotion(earn.clone(), t0()).await?;
     store
         .create_customers(vec![Customer {

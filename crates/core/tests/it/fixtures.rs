@@ -9,7 +9,7 @@ use tessera_core::ledger::{Context, CustomerLedger};
 use tessera_core::money::Points;
 use tessera_core::pricing::{calculate, Calculation, CustomerView, PricingContext};
 use tessera_core::program::Program;
-use tessera_core::promotion::{Conditions, Effect, ItemMatch, Percent, Promotion, Schedule};
+use tessera_core::promotion::{Effect, ItemMatch, Percent, Promotion, Schedule};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::refund::{ReceiptRecord, ReceiptStatus};
 use tessera_core::CoreError;
@@ -66,18 +66,8 @@ pub fn program(point_value: i64, max_redeem_percent: u32) -> Program {
 
 fn promotion(id: &str, priority: i32, effect: Effect) -> Promotion {
     Promotion {
-        promotion_id: id.to_string(),
-        name: format!("promotion {id}"),
-        enabled: true,
         priority,
-        stacking: Default::default(),
-        group: None,
-        limits: Default::default(),
-        scope: Default::default(),
-        audience: Default::default(),
-        schedule: Schedule::default(),
-        conditions: Conditions::default(),
-        effects: vec![effect],
+        ..Promotion::new(id, format!("promotion {id}"), vec![effect])
     }
 }
 
