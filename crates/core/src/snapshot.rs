@@ -21,25 +21,36 @@ pub struct ConfigSnapshot {
     /// For each store, the positions in `promotions` of those whose scope includes it:
     /// a receipt never looks at promotions of other stores.
     by_store: HashMap<String, Vec<usize>>,
-    /// For each line attribute (`sku:X`, `category:X`, `brand:X`, `tag:X`), the
+    /// For each line attribute (a SKU, category, brand or tag), the
     /// positions of the promotions that can only touch lines having it; a receipt
     /// looks only at those its lines' attributes name, and at `ungated` ones.
-    by_attribute: HashMap<String, Vec<usize>>,
+    /// One map per attribute kind (see [`Attribute`]), so that a receipt looks its
+    /// lines up by `&str` without building keys.
+    by_attribute: [HashMap<String, Vec<usize>>; 4],
     /// Positions of the promotions that may act on any receipt.
     ungated: Vec<usize>,
 }
 
 /// The attributes one of which a line must have to be selected by `items`, or `None`
 /// when no such set exists (`not`, or a part without one).
-fn gate(items: &ItemMatch) -> Option<Vec<String>> {
-    let keys = |kind: &str, values: &[String]| {
-        Some(values.iter().map(|v| format!("{kind}:{v}")).collect())
+/// The kinds of line attribute a promotion can be gated by.
+#[derive(Clone, Copy)]
+enum Attribute {
+    Sku = 0,
+    Category = 1,
+    Brand = 2,
+    Tag = 3,
+}
+
+fn gate(items: &ItemMatch) -> Option<Vec<(Attribute, String)>> {
+    let keys = |kind: Attribute, values: &[String]| {
+        Some(values.iter().map(|v| (kind, v.clone())).collect())
     };
     match items {
-        ItemMatch::Sku(v) => keys("sku", v),
-        ItemMatch::Category(v) => keys("category", v),
-        ItemMatch::Brand(v) => keys("brand", v),
-        ItemMatch::Tag(v) => keys("tag", v),
+        ItemMatch::Sku(v) => keys(Attribute::Sku, v),
+        ItemMatch::Category(v) => keys(Attribute::Category, v),
+        ItemMatch::Brand(v) => keys(Attribute::Brand, v),
+        ItemMatch::Tag(v) => keys(Attribute::Tag, v),
         // A line matching all parts has the attributes of any gated part.
         ItemMatch::All(parts) => parts.iter().find_map(gate),
         // A line matching any part has the attributes of that part.
@@ -54,7 +65,7 @@ fn gate(items: &ItemMatch) -> Option<Vec<String>> {
 
 /// The attributes that gate a promotion: it can change a receipt only if a line has
 /// one of them. `None` when some effect may act on any receipt.
-fn promotion_gate(promotion: &Promotion) -> Option<Vec<String>> {
+fn promotion_gate(promotion: &Promotion) -> Option<Vec<(Attribute, String)>> {
     let mut keys = Vec::new();
     for effect in &promotion.effects {
         keys.extend(gate(effect.limited_to()?)?);
@@ -83,7 +94,7 @@ impl ConfigSnapshot {
             products,
             promotions,
             by_store: HashMap::new(),
-            by_attribute: HashMap::new(),
+            by_attribute: Default::default(),
             ungated: Vec::new(),
         };
         snapshot.index();
@@ -103,13 +114,13 @@ impl ConfigSnapshot {
                 (store_id.clone(), positions)
             })
             .collect();
-        self.by_attribute = HashMap::new();
+        self.by_attribute = Default::default();
         self.ungated = Vec::new();
         for (position, promotion) in self.promotions.iter().enumerate() {
             match promotion_gate(promotion) {
                 Some(keys) => {
-                    for key in keys {
-                        let positions = self.by_attribute.entry(key).or_default();
+                    for (kind, value) in keys {
+                        let positions = self.by_attribute[kind as usize].entry(value).or_default();
                         if positions.last() != Some(&position) {
                             positions.push(position);
                         }
@@ -154,23 +165,24 @@ impl ConfigSnapshot {
         for &position in &self.ungated {
             relevant[position] = true;
         }
-        let mut mark = |key: String| {
-            for &position in self.by_attribute.get(&key).into_iter().flatten() {
+        let mut mark = |kind: Attribute, value: &str| {
+            for &position in self.by_attribute[kind as usize]
+                .get(value)
+                .into_iter()
+                .flatten()
+            {
                 relevant[position] = true;
             }
         };
         for line in &receipt.lines {
-            mark(format!("sku:{}", line.sku));
+            mark(Attribute::Sku, &line.sku);
             if let Some(product) = self.products.get(&line.sku) {
                 product
                     .category
                     .iter()
-                    .for_each(|c| mark(format!("category:{c}")));
-                product
-                    .brand
-                    .iter()
-                    .for_each(|b| mark(format!("brand:{b}")));
-                product.tags.iter().for_each(|t| mark(format!("tag:{t}")));
+                    .for_each(|c| mark(Attribute::Category, c));
+                product.brand.iter().for_each(|b| mark(Attribute::Brand, b));
+                product.tags.iter().for_each(|t| mark(Attribute::Tag, t));
             }
         }
         let promotions = self
