@@ -57,11 +57,6 @@ impl Account {
         .into_iter()
         .find(|a| a.as_str() == name)
     }
-
-    /// Whether this is one of the customer's own accounts.
-    pub fn is_customer(self) -> bool {
-        matches!(self, Account::CustomerPending | Account::CustomerAvailable)
-    }
 }
 
 /// Why an entry was made.

@@ -7,7 +7,7 @@
 
 use crate::error::{CoreError, ErrorCode};
 use crate::money::{cumulative_share, Money, Points};
-use crate::pricing::{Calculation, PricedLine};
+use crate::pricing::Calculation;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
@@ -207,10 +207,5 @@ impl ReceiptRecord {
             .iter()
             .zip(&self.returned_qty)
             .all(|(l, r)| *r >= l.qty)
-    }
-
-    /// The line with this number.
-    pub fn line(&self, line_no: u32) -> Option<&PricedLine> {
-        self.calculation.lines.iter().find(|l| l.line == line_no)
     }
 }

@@ -131,11 +131,6 @@ impl ConfigSnapshot {
         }
     }
 
-    /// Enabled promotions in evaluation order.
-    pub fn promotions(&self) -> &[Promotion] {
-        &self.promotions
-    }
-
     /// This snapshot with a draft promotion live in it (enabled, replacing a promotion of
     /// the same id), for previews.
     pub fn with_draft(&self, mut draft: Promotion) -> ConfigSnapshot {
