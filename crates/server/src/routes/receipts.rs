@@ -131,7 +131,8 @@ pub async fn commit(
     let now = state.clock.now();
     let hash = body.hash;
     let receipt_id = body.value.receipt_id.clone();
-    // A retry is answered from the stored response without queueing a write.
+    // A retry is answered from the stored response without queueing a write, and
+    // before validation, so it still gets its answer after the configuration changed.
     if let Some((stored_hash, response)) = state.store.commit_response(&receipt_id).await? {
         if stored_hash == hash {
             return Ok(stored_json(response));
