@@ -118,6 +118,10 @@ pub struct PromotionBody {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsBody {
+    /// The most times it applies within one receipt: complete sets of a `buy_get`,
+    /// bundles of a `bundle_price`, sets of an `extra_qty`, units of a `fixed_price`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_receipt: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_customer: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +173,9 @@ pub struct AudienceBody {
     /// receipt is one).
     #[serde(default)]
     pub first_purchase: bool,
+    /// Only customers whose tier is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<String>,
 }
 
 /// When a promotion runs, as store-local date-times `YYYY-MM-DDTHH:MM[:SS]`.
@@ -302,6 +309,34 @@ pub enum EffectBody {
         per: u32,
         extra: u32,
     },
+    /// Gift points on top of what the receipt earns, expiring `expires_in_days` after
+    /// they become available (default: the program's expiry). Members only.
+    BonusPoints {
+        points: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_in_days: Option<u32>,
+    },
+    /// A new single-use code of coupon series `series`, issued at commit (a deferred
+    /// discount), valid `valid_days` from the receipt (default: the series' window).
+    IssueCoupon {
+        series: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        valid_days: Option<u32>,
+    },
+    /// A gift certificate worth `amount`, issued at commit.
+    IssueCertificate {
+        amount: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        valid_days: Option<u32>,
+    },
+    /// Gives the customer `tier` for `days` (default: until another tier is set).
+    SetTier {
+        tier: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        days: Option<u32>,
+    },
+    /// A right of participation, such as an entry in a prize draw.
+    Grant { entitlement: String },
     /// A table of percents: rows `store` | `region` | `store_tag` | `tier`, columns
     /// `category` | `brand`; `percent` is `{ROW: {COLUMN: p}}`. A line gets the best
     /// percent of the rows that fit its store (or customer).

@@ -4,7 +4,7 @@
 use crate::*;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
 use chrono::{NaiveTime, Weekday};
-use tessera_core::catalog::{Product, Store};
+use tessera_core::catalog::{validate_id, Product, Store};
 use tessera_core::customer::Customer;
 use tessera_core::decimal::{format_scaled, parse_scaled};
 use tessera_core::ledger::{Balance, Entry};
@@ -17,6 +17,7 @@ use tessera_core::promotion::{
 };
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
+use tessera_core::reward::{CertificatePayment, Grant, GrantKind, Issued, RewardKind};
 use tessera_core::{CoreError, ErrorCode};
 
 /// Formats an instant as RFC 3339 UTC with seconds.
@@ -140,7 +141,7 @@ pub fn product_out(product: &Product) -> ProductOut {
     }
 }
 
-fn local_time(text: &Option<String>, field: &str) -> Result<Option<NaiveDateTime>, CoreError> {
+pub fn local_time(text: &Option<String>, field: &str) -> Result<Option<NaiveDateTime>, CoreError> {
     let Some(text) = text else { return Ok(None) };
     ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
         .iter()
@@ -217,13 +218,19 @@ fn conditions_in(body: ConditionsBody) -> Result<Conditions, CoreError> {
         Some(serde_json::Value::String(code)) => {
             Some(CouponRule::Code(code.trim().to_ascii_uppercase()))
         }
-        // The engine evaluates series rules, but coupon series and their generated codes
-        // are not stored yet (issue 3): refuse rather than accept a rule nothing can meet.
-        Some(serde_json::Value::Object(map)) if map.contains_key("series") => {
-            return Err(CoreError::invalid(
-                "conditions.coupon.series",
-                "coupon series are not available yet; use a public code",
-            ))
+        Some(serde_json::Value::Object(map)) if map.len() == 1 && map.contains_key("series") => {
+            match map.get("series") {
+                Some(serde_json::Value::String(series)) => {
+                    validate_id("conditions.coupon.series", series)?;
+                    Some(CouponRule::Series(series.clone()))
+                }
+                _ => {
+                    return Err(CoreError::invalid(
+                        "conditions.coupon.series",
+                        "must be the id of a coupon series",
+                    ))
+                }
+            }
         }
         Some(_) => {
             return Err(CoreError::invalid(
@@ -380,6 +387,21 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                 },
                 text,
             },
+            EffectBody::BonusPoints {
+                points,
+                expires_in_days,
+            } => Effect::BonusPoints {
+                points,
+                expires_in_days,
+            },
+            EffectBody::IssueCoupon { series, valid_days } => {
+                Effect::IssueCoupon { series, valid_days }
+            }
+            EffectBody::IssueCertificate { amount, valid_days } => {
+                Effect::IssueCertificate { amount, valid_days }
+            }
+            EffectBody::SetTier { tier, days } => Effect::SetTier { tier, days },
+            EffectBody::Grant { entitlement } => Effect::Grant { entitlement },
         });
     }
     let promotion = Promotion {
@@ -413,6 +435,7 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                 members_only: a.members_only,
                 customer_ids: a.customer_ids,
                 first_purchase: a.first_purchase,
+                tiers: a.tiers,
             })
             .unwrap_or_default(),
         conditions: conditions_in(body.conditions.unwrap_or_default())?,
@@ -420,6 +443,7 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
         limits: body
             .limits
             .map(|l| Limits {
+                per_receipt: l.per_receipt,
                 per_customer: l.per_customer,
                 per_customer_per_day: l.per_customer_per_day,
                 total_uses: l.total_uses,
@@ -483,6 +507,7 @@ pub fn promotion_out(
             members_only: promotion.audience.members_only,
             customer_ids: promotion.audience.customer_ids.clone(),
             first_purchase: promotion.audience.first_purchase,
+            tiers: promotion.audience.tiers.clone(),
         },
         conditions: ConditionsBody {
             min_amount: promotion.conditions.min_amount,
@@ -602,9 +627,32 @@ pub fn promotion_out(
                     },
                     text: text.clone(),
                 },
+                Effect::BonusPoints {
+                    points,
+                    expires_in_days,
+                } => EffectBody::BonusPoints {
+                    points: *points,
+                    expires_in_days: *expires_in_days,
+                },
+                Effect::IssueCoupon { series, valid_days } => EffectBody::IssueCoupon {
+                    series: series.clone(),
+                    valid_days: *valid_days,
+                },
+                Effect::IssueCertificate { amount, valid_days } => EffectBody::IssueCertificate {
+                    amount: *amount,
+                    valid_days: *valid_days,
+                },
+                Effect::SetTier { tier, days } => EffectBody::SetTier {
+                    tier: tier.clone(),
+                    days: *days,
+                },
+                Effect::Grant { entitlement } => EffectBody::Grant {
+                    entitlement: entitlement.clone(),
+                },
             })
             .collect(),
         limits: LimitsBody {
+            per_receipt: promotion.limits.per_receipt,
             per_customer: promotion.limits.per_customer,
             per_customer_per_day: promotion.limits.per_customer_per_day,
             total_uses: promotion.limits.total_uses,
@@ -633,8 +681,37 @@ pub fn customer_from(
     Ok(customer)
 }
 
-pub fn customer_out(customer: &Customer, balance: &Balance) -> CustomerOut {
+/// A customer with their balance and, from `grants`, their tier at `now` and the
+/// entitlements they hold.
+pub fn customer_out(
+    customer: &Customer,
+    balance: &Balance,
+    grants: &[Grant],
+    now: DateTime<Utc>,
+) -> CustomerOut {
+    let live = || grants.iter().filter(|g| !g.revoked);
+    let tier = live()
+        .filter(|g| g.kind == GrantKind::Tier)
+        .max_by_key(|g| g.granted_at)
+        .filter(|g| g.until.is_none_or(|until| now < until))
+        .map(|g| CustomerTierOut {
+            tier: g.value.clone(),
+            until: g.until.map(time_out),
+            granted_at: time_out(g.granted_at),
+            promotion_id: g.promotion_id.clone(),
+        });
+    let entitlements = live()
+        .filter(|g| g.kind == GrantKind::Entitlement)
+        .map(|g| EntitlementHeldOut {
+            entitlement: g.value.clone(),
+            granted_at: time_out(g.granted_at),
+            promotion_id: g.promotion_id.clone(),
+            receipt_id: g.receipt_id.clone(),
+        })
+        .collect();
     CustomerOut {
+        tier,
+        entitlements,
         customer_id: customer.customer_id.clone(),
         name: customer.name.clone(),
         phone: customer.phone.clone(),
@@ -729,6 +806,14 @@ pub fn receipt_from(body: ReceiptBody) -> Result<(ReceiptRequest, Option<i64>), 
     }
     let mut request = ReceiptRequest {
         coupons: body.coupons,
+        certificates: body
+            .certificates
+            .into_iter()
+            .map(|c| CertificatePayment {
+                code: c.code,
+                amount: c.amount,
+            })
+            .collect(),
         receipt_id: body.receipt_id,
         store_id: body.store_id,
         terminal_id: body.terminal_id,
@@ -751,6 +836,7 @@ fn line_out(line: &PricedLine) -> LineOut {
         discount: line.discount,
         points_paid: line.points_paid,
         points_redeemed: line.points_redeemed,
+        certificate_paid: line.certificate_paid,
         total: line.total,
         points_earned: line.points_earned,
         promotions: line.promotions.clone(),
@@ -763,8 +849,63 @@ fn totals_out(calc: &Calculation) -> TotalsOut {
         amount: calc.totals.amount,
         discount: calc.totals.discount,
         points_value: calc.totals.points_value,
+        certificates: calc.totals.certificates,
         to_pay: calc.totals.to_pay,
     }
+}
+
+/// What the receipt gives besides discounts; `issued` (once committed) holds the codes.
+fn rewards_out(calc: &Calculation, issued: Option<&Issued>) -> RewardsOut {
+    let mut coupons = issued.map(|i| i.coupons.iter());
+    let mut certificates = issued.map(|i| i.certificates.iter());
+    let mut out = RewardsOut {
+        points_earned: calc.points_earned,
+        points_redeemed: calc.points_redeemed,
+        points_value: calc.totals.points_value,
+        bonus_points: calc.bonus_points,
+        coupons_issued: Vec::new(),
+        certificates_issued: Vec::new(),
+        tier: None,
+        entitlements: Vec::new(),
+    };
+    for reward in &calc.rewards {
+        let promotion_id = reward.promotion_id.clone();
+        match &reward.kind {
+            RewardKind::BonusPoints { .. } => {}
+            RewardKind::Coupon { series, valid_days } => {
+                let made = coupons.as_mut().and_then(Iterator::next);
+                out.coupons_issued.push(CouponIssuedOut {
+                    promotion_id,
+                    series: series.clone(),
+                    code: made.map(|c| c.code.clone()),
+                    valid_days: *valid_days,
+                    valid_until: made.and_then(|c| c.valid_until).map(time_out),
+                });
+            }
+            RewardKind::Certificate { amount, valid_days } => {
+                let made = certificates.as_mut().and_then(Iterator::next);
+                out.certificates_issued.push(CertificateIssuedOut {
+                    promotion_id,
+                    code: made.map(|c| c.code.clone()),
+                    amount: *amount,
+                    valid_days: *valid_days,
+                    valid_until: made.and_then(|c| c.valid_until).map(time_out),
+                });
+            }
+            RewardKind::Tier { tier, days } => {
+                out.tier = Some(TierOut {
+                    promotion_id,
+                    tier: tier.clone(),
+                    days: *days,
+                });
+            }
+            RewardKind::Entitlement { entitlement } => out.entitlements.push(EntitlementOut {
+                promotion_id,
+                entitlement: entitlement.clone(),
+            }),
+        }
+    }
+    out
 }
 
 /// The calculate (`version: None`) or commit (`version: Some(1)`) response.
@@ -773,6 +914,7 @@ pub fn calculation_out(
     calc: &Calculation,
     version: Option<u32>,
     new_member: bool,
+    issued: Option<&Issued>,
 ) -> CalculationOut {
     CalculationOut {
         receipt_id: receipt_id.to_string(),
@@ -787,14 +929,7 @@ pub fn calculation_out(
         new_member,
         lines: calc.lines.iter().map(line_out).collect(),
         totals: totals_out(calc),
-        rewards: RewardsOut {
-            points_earned: calc.points_earned,
-            points_redeemed: calc.points_redeemed,
-            points_value: calc.totals.points_value,
-            coupons_issued: Vec::new(),
-            certificates: Vec::new(),
-            status: None,
-        },
+        rewards: rewards_out(calc, issued),
         profile_requests: Vec::new(),
         cross_sell: Vec::new(),
         not_applied: calc
@@ -857,11 +992,13 @@ pub fn return_out(
                 discount: l.discount,
                 points_refunded: l.points_refunded,
                 points_reversed: l.points_reversed,
+                certificate_refund: l.certificate_refund,
             })
             .collect(),
         refund_money: outcome.refund_money,
         points_refunded: outcome.points_refunded,
         points_reversed: outcome.points_reversed,
+        certificate_refund: outcome.certificate_refund,
         balance: balance.map(|b| BalanceAfterOut {
             available: b.available,
             pending: b.pending,
@@ -892,6 +1029,7 @@ pub fn receipt_out(record: &ReceiptRecord, versions: Vec<VersionOut>) -> Receipt
         totals: totals_out(calc),
         points_earned: calc.points_earned,
         points_redeemed: calc.points_redeemed,
+        rewards: rewards_out(calc, Some(&record.issued)),
         versions,
     }
 }

@@ -34,6 +34,29 @@ pub struct CustomerOut {
     pub cards: Vec<String>,
     pub created_at: String,
     pub balance: BalanceSummary,
+    /// The tier a promotion's `set_tier` gave, while it holds.
+    pub tier: Option<CustomerTierOut>,
+    /// Entitlements promotions granted (revoked ones left out).
+    pub entitlements: Vec<EntitlementHeldOut>,
+}
+
+/// A customer's current tier.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerTierOut {
+    pub tier: String,
+    /// RFC 3339; null: until another tier is set.
+    pub until: Option<String>,
+    pub granted_at: String,
+    pub promotion_id: Option<String>,
+}
+
+/// An entitlement a customer holds.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EntitlementHeldOut {
+    pub entitlement: String,
+    pub granted_at: String,
+    pub promotion_id: Option<String>,
+    pub receipt_id: Option<String>,
 }
 
 /// Available and pending points.

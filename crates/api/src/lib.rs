@@ -5,11 +5,13 @@
 
 pub mod config;
 pub mod convert;
+pub mod coupon;
 pub mod customer;
 pub mod error;
 pub mod receipt;
 
 pub use config::*;
+pub use coupon::*;
 pub use customer::*;
 pub use error::*;
 pub use receipt::*;

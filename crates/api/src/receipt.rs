@@ -23,10 +23,22 @@ pub struct ReceiptBody {
     /// Coupon codes the customer presents.
     #[serde(default)]
     pub coupons: Vec<String>,
+    /// Gift certificates paying for part of the receipt, after points.
+    #[serde(default)]
+    pub certificates: Vec<CertificatePaymentBody>,
     /// Commit only: the to-pay amount the till showed; a different fresh amount is
     /// `quote_changed` and nothing is written.
     #[serde(default)]
     pub expect: Option<ExpectBody>,
+}
+
+/// A gift certificate paying `amount` of the receipt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificatePaymentBody {
+    /// As printed (`XXXX-XXXX-XXXX-XXXX`; case and dashes do not matter).
+    pub code: String,
+    pub amount: i64,
 }
 
 /// Exactly one identifier of the customer.
@@ -97,12 +109,12 @@ pub struct CouponOut {
     pub code: String,
     /// `applied` or `rejected`.
     pub status: String,
-    /// `unknown`, `expired`, `used` or `not_applicable`.
+    /// `unknown`, `not_yet_valid`, `expired`, `used`, `revoked` or `not_applicable`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
-/// A priced line: `amount - discount - points_paid = total`.
+/// A priced line: `amount - discount - points_paid - certificate_paid = total`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LineOut {
     pub line: u32,
@@ -116,6 +128,8 @@ pub struct LineOut {
     pub points_paid: i64,
     /// Points that pay for this line.
     pub points_redeemed: i64,
+    /// Gift certificate money that pays for this line.
+    pub certificate_paid: i64,
     pub total: i64,
     pub points_earned: i64,
     pub promotions: Vec<String>,
@@ -130,6 +144,8 @@ pub struct TotalsOut {
     pub amount: i64,
     pub discount: i64,
     pub points_value: i64,
+    /// Paid with gift certificates.
+    pub certificates: i64,
     pub to_pay: i64,
 }
 
@@ -139,9 +155,55 @@ pub struct RewardsOut {
     pub points_earned: i64,
     pub points_redeemed: i64,
     pub points_value: i64,
-    pub coupons_issued: Vec<serde_json::Value>,
-    pub certificates: Vec<serde_json::Value>,
-    pub status: Option<String>,
+    /// Gift points of `bonus_points` effects, with an expiry of their own.
+    pub bonus_points: i64,
+    /// Coupon codes issued (`issue_coupon`); `code` is set once committed.
+    pub coupons_issued: Vec<CouponIssuedOut>,
+    /// Gift certificates issued (`issue_certificate`); `code` is set once committed.
+    pub certificates_issued: Vec<CertificateIssuedOut>,
+    /// The tier a `set_tier` effect gives.
+    pub tier: Option<TierOut>,
+    /// Entitlements a `grant` effect gives.
+    pub entitlements: Vec<EntitlementOut>,
+}
+
+/// A coupon code a receipt issues: a deferred discount for a later purchase.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CouponIssuedOut {
+    pub promotion_id: String,
+    pub series: String,
+    /// `XXXX-XXXX-XXXX-XXXX`; null on calculate.
+    pub code: Option<String>,
+    pub valid_days: Option<u32>,
+    /// RFC 3339; null on calculate or when only the series' window bounds it.
+    pub valid_until: Option<String>,
+}
+
+/// A gift certificate a receipt issues.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CertificateIssuedOut {
+    pub promotion_id: String,
+    /// `XXXX-XXXX-XXXX-XXXX`; null on calculate.
+    pub code: Option<String>,
+    pub amount: i64,
+    pub valid_days: Option<u32>,
+    pub valid_until: Option<String>,
+}
+
+/// A tier given by a promotion.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TierOut {
+    pub promotion_id: String,
+    pub tier: String,
+    /// Days it holds; null: until another tier is set.
+    pub days: Option<u32>,
+}
+
+/// An entitlement given by a promotion.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EntitlementOut {
+    pub promotion_id: String,
+    pub entitlement: String,
 }
 
 /// A promotion's effect on the receipt.
@@ -228,6 +290,8 @@ pub struct ReturnOut {
     pub points_refunded: i64,
     /// Points the returned units earned, taken back.
     pub points_reversed: i64,
+    /// Gift certificate money given back to the certificates that paid.
+    pub certificate_refund: i64,
     pub balance: Option<BalanceAfterOut>,
 }
 
@@ -241,6 +305,7 @@ pub struct ReturnedLineOut {
     pub discount: i64,
     pub points_refunded: i64,
     pub points_reversed: i64,
+    pub certificate_refund: i64,
 }
 
 /// A receipt with all its versions.
@@ -257,6 +322,8 @@ pub struct ReceiptOut {
     pub totals: TotalsOut,
     pub points_earned: i64,
     pub points_redeemed: i64,
+    /// What the commit gave besides discounts, with the codes it issued.
+    pub rewards: RewardsOut,
     pub versions: Vec<VersionOut>,
 }
 

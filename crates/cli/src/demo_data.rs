@@ -744,6 +744,7 @@ fn timeline(
         let first_line = draft.lines.first().map(|l| (l.line, l.qty));
         let mut request = ReceiptRequest {
             coupons: Vec::new(),
+            certificates: Vec::new(),
             receipt_id: receipt_id.clone(),
             store_id: store_id.clone(),
             terminal_id: format!("T{}", 1 + seq % 6),
@@ -761,6 +762,7 @@ fn timeline(
             expect_to_pay: None,
             config: Arc::clone(config),
             new_customer_id: format!("cus_n{seq:06}"),
+            new_code: tessera_server::clock::code_source(),
             now: draft.utc,
             render: render.clone(),
         };

@@ -94,6 +94,7 @@ fn small_program() {
     let receipts: Vec<ReceiptRequest> = (0..1000)
         .map(|r| ReceiptRequest {
             coupons: Vec::new(),
+            certificates: Vec::new(),
             receipt_id: format!("r{r}"),
             store_id: "s1".into(),
             terminal_id: "T1".into(),
@@ -120,6 +121,7 @@ fn small_program() {
         pending: 0,
         new_card: None,
         first_purchase: false,
+        tier: None,
     };
     let n_lines: usize = receipts.iter().map(|r| r.lines.len()).sum();
     for round in 0..3 {
@@ -300,6 +302,7 @@ fn chain_with_200_promotions() {
     let receipts: Vec<ReceiptRequest> = (0..300)
         .map(|r| ReceiptRequest {
             coupons: Vec::new(),
+            certificates: Vec::new(),
             receipt_id: format!("r{r}"),
             store_id: format!("s{:03}", (r * 7) % 300),
             terminal_id: "T1".into(),
@@ -326,6 +329,7 @@ fn chain_with_200_promotions() {
         pending: 0,
         new_card: None,
         first_purchase: false,
+        tier: None,
     };
     let mut applied = 0usize;
     for round in 0..3 {

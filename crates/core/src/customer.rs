@@ -47,10 +47,22 @@ impl Customer {
 }
 
 /// What the engine knows of an identified customer besides their points.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerFacts {
     /// The customer has no committed receipt yet.
     pub first_purchase: bool,
+    /// The tier of the customer's latest tier grant, and when that grant lapses.
+    pub tier: Option<(String, Option<DateTime<Utc>>)>,
+}
+
+impl CustomerFacts {
+    /// The customer's tier at `at`: the latest grant's, unless it has lapsed.
+    pub fn tier_at(&self, at: DateTime<Utc>) -> Option<&str> {
+        match &self.tier {
+            Some((tier, until)) if until.is_none_or(|u| at < u) => Some(tier),
+            _ => None,
+        }
+    }
 }
 
 /// Normalises a phone number to `+` and digits (E.164 shape): separators such as

@@ -331,12 +331,26 @@ impl CustomerLedger {
         program: &Program,
         context: &Context<'_>,
     ) {
+        self.earn_expiring(lot_id, points, earned_at, program, None, context);
+    }
+
+    /// [`earn`](Self::earn) with an expiry of its own: the lot expires
+    /// `expires_in_days` after it matures (`None`: the program's expiry).
+    pub fn earn_expiring(
+        &mut self,
+        lot_id: String,
+        points: Points,
+        earned_at: DateTime<Utc>,
+        program: &Program,
+        expires_in_days: Option<u32>,
+        context: &Context<'_>,
+    ) {
         if points <= 0 {
             return;
         }
         let matures_at = earned_at + Duration::days(program.pending_days as i64);
-        let expires_at = (program.expiry_days > 0)
-            .then(|| matures_at + Duration::days(program.expiry_days as i64));
+        let expiry_days = expires_in_days.unwrap_or(program.expiry_days);
+        let expires_at = (expiry_days > 0).then(|| matures_at + Duration::days(expiry_days as i64));
         self.lots.push(Lot {
             lot_id: lot_id.clone(),
             customer_id: self.customer_id.clone(),

@@ -5,6 +5,8 @@
 //! ids are parameters. That makes every rule here deterministic and testable by table.
 
 pub mod catalog;
+pub mod certificate;
+pub mod coupon;
 pub mod customer;
 pub mod decimal;
 pub mod error;
@@ -16,6 +18,7 @@ pub mod program;
 pub mod promotion;
 pub mod receipt;
 pub mod refund;
+pub mod reward;
 pub mod snapshot;
 
 pub use error::{CoreError, ErrorCode};

@@ -16,6 +16,11 @@ use std::collections::HashMap;
 /// Limits of a promotion; absent ones do not limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
+    /// The most times the promotion applies within one receipt: complete sets of a
+    /// `buy_get`, bundles of a `bundle_price`, sets of an `extra_qty`, units of a
+    /// `fixed_price`, copies of a `gift_item`, codes or certificates issued.
+    #[serde(default)]
+    pub per_receipt: Option<u64>,
     pub per_customer: Option<u64>,
     pub per_customer_per_day: Option<u64>,
     pub total_uses: Option<u64>,
@@ -207,6 +212,9 @@ mod tests {
             totals: Totals::default(),
             points_earned: 0,
             points_redeemed: 0,
+            bonus_points: 0,
+            rewards: Vec::new(),
+            certificates: Vec::new(),
             promotions: applied
                 .iter()
                 .map(|(id, d)| AppliedPromotion {

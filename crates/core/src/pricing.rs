@@ -16,6 +16,7 @@ use crate::promotion::{
 };
 use crate::receipt::QTY_SCALE;
 use crate::receipt::{ReceiptRequest, Redeem};
+use crate::reward::{CertificatePayment, Reward, RewardKind};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -35,6 +36,9 @@ pub struct PricingContext<'a> {
     pub coupon_series: HashMap<String, String>,
     /// Codes on the receipt the store refused, with the reason (`expired`, `used`).
     pub coupon_rejections: HashMap<String, String>,
+    /// The certificates the receipt pays with, as the store found them: what each can
+    /// pay, or why it cannot (`unknown`, `expired`, `revoked`).
+    pub certificates: HashMap<String, Result<Money, String>>,
 }
 
 /// What became of a coupon code the receipt carried.
@@ -57,6 +61,8 @@ pub struct CustomerView {
     pub new_card: Option<String>,
     /// The customer has no committed receipt yet (always so for a new card).
     pub first_purchase: bool,
+    /// The customer's tier, if they have one.
+    pub tier: Option<String>,
 }
 
 /// A priced receipt: what the till shows and prints.
@@ -66,6 +72,9 @@ pub struct Calculation {
     pub totals: Totals,
     pub points_earned: Points,
     pub points_redeemed: Points,
+    /// Gift points of `bonus_points` effects, in lots of their own (not on lines).
+    #[serde(default)]
+    pub bonus_points: Points,
     pub promotions: Vec<AppliedPromotion>,
     /// Promotions that were candidates for this receipt but did not apply, and why.
     #[serde(default)]
@@ -80,6 +89,13 @@ pub struct Calculation {
     /// Every coupon code the receipt carried, applied or rejected with a reason.
     #[serde(default)]
     pub coupons: Vec<CouponResult>,
+    /// Rewards made at commit: bonus points, coupon codes, certificates, tier,
+    /// entitlements.
+    #[serde(default)]
+    pub rewards: Vec<Reward>,
+    /// The certificates that pay for the receipt.
+    #[serde(default)]
+    pub certificates: Vec<CertificatePayment>,
 }
 
 /// A candidate promotion that did not apply.
@@ -96,7 +112,7 @@ pub struct NotApplied {
     pub by: Option<String>,
 }
 
-/// One priced line; `amount - discount - points_paid = total`.
+/// One priced line; `amount - discount - points_paid - certificate_paid = total`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricedLine {
     pub line: u32,
@@ -109,6 +125,9 @@ pub struct PricedLine {
     pub points_redeemed: Points,
     /// Money value of the points spent on this line.
     pub points_paid: Money,
+    /// Gift certificate money spent on this line.
+    #[serde(default)]
+    pub certificate_paid: Money,
     pub total: Money,
     pub points_earned: Points,
     pub promotions: Vec<String>,
@@ -124,6 +143,9 @@ pub struct Totals {
     pub amount: Money,
     pub discount: Money,
     pub points_value: Money,
+    /// Paid with gift certificates.
+    #[serde(default)]
+    pub certificates: Money,
     pub to_pay: Money,
 }
 
@@ -167,6 +189,7 @@ pub fn calculate(
             discount: 0,
             points_redeemed: 0,
             points_paid: 0,
+            certificate_paid: 0,
             total: 0,
             points_earned: 0,
             promotions: Vec::new(),
@@ -179,6 +202,7 @@ pub fn calculate(
     let mut earn_rules: Vec<EarnRule<'_>> = Vec::new();
     let mut receipt_messages = Vec::new();
     let mut messages = Vec::new();
+    let mut rewards = Vec::new();
 
     let mut not_applied = Vec::new();
     let candidates: Vec<&Promotion> = ctx
@@ -192,6 +216,7 @@ pub fn calculate(
                 && promotion.audience.includes(
                     customer.map(|c| c.customer_id.as_str()),
                     customer.is_some_and(|c| c.first_purchase || c.new_card.is_some()),
+                    customer.and_then(|c| c.tier.as_deref()),
                 )
                 && promotion
                     .conditions
@@ -225,13 +250,7 @@ pub fn calculate(
         .copied()
         .filter(|p| !ctx.exhausted.contains(&p.promotion_id))
         .collect();
-    let group_winners = group_winners(
-        ctx,
-        &candidates_for_groups,
-        &lines,
-        &products,
-        customer.is_some(),
-    );
+    let group_winners = group_winners(ctx, &candidates_for_groups, &lines, &products, customer);
     // The first promotion that applied, and the one that stopped the walk.
     let mut first_applied: Option<&str> = None;
     let mut stopped_by: Option<&str> = None;
@@ -272,13 +291,14 @@ pub fn calculate(
             earn_rules: &mut earn_rules,
             messages: &mut messages,
             receipt_messages: &mut receipt_messages,
+            rewards: &mut rewards,
         };
         let had_effect = apply_effects(
             ctx,
             promotion,
             &mut lines,
             &mut products,
-            customer.is_some(),
+            customer,
             &mut outcome,
         );
         if !had_effect {
@@ -294,7 +314,10 @@ pub fn calculate(
     let points_redeemed = redeem(ctx, receipt, customer, &mut lines, &products, &mut messages)?;
     for line in &mut lines {
         line.points_paid = line.points_redeemed * ctx.program.point_value;
-        line.total = line.amount - line.discount - line.points_paid;
+    }
+    crate::certificate::pay(ctx, receipt, &mut lines)?;
+    for line in &mut lines {
+        line.total = line.amount - line.discount - line.points_paid - line.certificate_paid;
     }
 
     // Multipliers (hundredths) apply to every earning effect of the receipt.
@@ -368,9 +391,17 @@ pub fn calculate(
         amount: gross,
         discount: lines.iter().map(|l| l.discount).sum(),
         points_value: lines.iter().map(|l| l.points_paid).sum(),
+        certificates: lines.iter().map(|l| l.certificate_paid).sum(),
         to_pay: lines.iter().map(|l| l.total).sum(),
     };
     let points_earned: Points = lines.iter().map(|l| l.points_earned).sum();
+    let bonus_points: Points = rewards
+        .iter()
+        .map(|r| match r.kind {
+            RewardKind::BonusPoints { points, .. } => points,
+            _ => 0,
+        })
+        .sum();
     if let Some(card) = customer.and_then(|c| c.new_card.as_deref()) {
         messages.push(format!(
             "card {card} is not registered yet: it is registered to a new member at commit"
@@ -383,13 +414,16 @@ pub fn calculate(
         totals,
         points_earned,
         points_redeemed,
+        bonus_points,
+        rewards,
+        certificates: receipt.certificates.clone(),
         promotions: applied,
         not_applied,
         receipt_messages,
         customer_id: customer.map(|c| c.customer_id.clone()),
         balance: customer.map(|c| BalanceAfter {
             available: c.available - points_redeemed,
-            pending: c.pending + points_earned,
+            pending: c.pending + points_earned + bonus_points,
         }),
         messages,
     })
@@ -418,6 +452,7 @@ struct EffectOutcome<'a, 'p> {
     earn_rules: &'a mut Vec<EarnRule<'p>>,
     messages: &'a mut Vec<String>,
     receipt_messages: &'a mut Vec<String>,
+    rewards: &'a mut Vec<Reward>,
 }
 
 /// Applies a promotion's effects to the lines as earlier promotions left them.
@@ -428,10 +463,25 @@ fn apply_effects<'p, 'c>(
     promotion: &'p Promotion,
     lines: &mut Vec<PricedLine>,
     products: &mut Vec<Option<&'c Product>>,
-    is_member: bool,
+    customer: Option<&CustomerView>,
     out: &mut EffectOutcome<'_, 'p>,
 ) -> bool {
+    let is_member = customer.is_some();
+    let per_receipt = promotion
+        .limits
+        .per_receipt
+        .map(|n| n.min(i64::MAX as u64) as i64);
     let mut had_effect = false;
+    let mut reward = |kind: RewardKind, members_only: bool| {
+        if members_only && !is_member {
+            return false;
+        }
+        out.rewards.push(Reward {
+            promotion_id: promotion.promotion_id.clone(),
+            kind,
+        });
+        true
+    };
     let mut earn = |kind: EarnKind, items: Option<&'p ItemMatch>| {
         if is_member {
             out.earn_rules.push(EarnRule {
@@ -443,7 +493,11 @@ fn apply_effects<'p, 'c>(
         is_member
     };
     let mut discounts = Vec::new();
+    // Effects that act without a discount (gifts, messages, rewards), listed too so
+    // that every applied promotion appears in `promotions` and counts for its limits.
+    let mut listed: Vec<(&'static str, Points)> = Vec::new();
     for effect in &promotion.effects {
+        let mut acted = false;
         let discount = match effect {
             Effect::PercentOff { percent, items } => {
                 let selected = select(lines, products, items.as_ref());
@@ -466,16 +520,13 @@ fn apply_effects<'p, 'c>(
             }
             Effect::FixedPrice { price, items } => {
                 let selected = select(lines, products, items.as_ref());
-                let mut total = 0;
-                for idx in selected {
-                    let target = to_i64(div_round_half_even(
-                        *price as i128 * lines[idx].qty as i128,
-                        QTY_SCALE as i128,
-                    ));
-                    let discount = (net(&lines[idx]) - target).max(0);
-                    total += discount_lines(lines, &[idx], discount, &promotion.promotion_id);
-                }
-                total
+                fixed_price(
+                    lines,
+                    selected,
+                    *price,
+                    per_receipt,
+                    &promotion.promotion_id,
+                )
             }
             Effect::BuyGet {
                 buy,
@@ -484,7 +535,8 @@ fn apply_effects<'p, 'c>(
                 items,
             } => {
                 let selected = select(lines, products, items.as_ref());
-                let (discount, weights) = buy_get(lines, &selected, *buy, *get, *percent);
+                let (discount, weights) =
+                    buy_get(lines, &selected, *buy, *get, *percent, per_receipt);
                 discount_by_weights(
                     lines,
                     &selected,
@@ -494,7 +546,8 @@ fn apply_effects<'p, 'c>(
                 )
             }
             Effect::BundlePrice { bundle, price } => {
-                let (discount, weights) = bundle_price(lines, products, bundle, *price);
+                let (discount, weights) =
+                    bundle_price(lines, products, bundle, *price, per_receipt);
                 let all: Vec<usize> = (0..lines.len()).collect();
                 discount_by_weights(lines, &all, discount, &weights, &promotion.promotion_id)
             }
@@ -529,8 +582,10 @@ fn apply_effects<'p, 'c>(
                     MatrixRows::Store => vec![ctx.store.store_id.as_str()],
                     MatrixRows::Region => ctx.store.region.iter().map(String::as_str).collect(),
                     MatrixRows::StoreTag => ctx.store.tags.iter().map(String::as_str).collect(),
-                    // Tiers come with the customer's status levels; no row fits yet.
-                    MatrixRows::Tier => Vec::new(),
+                    MatrixRows::Tier => customer
+                        .and_then(|c| c.tier.as_deref())
+                        .into_iter()
+                        .collect(),
                 };
                 let mut total = 0;
                 for idx in 0..lines.len() {
@@ -556,13 +611,15 @@ fn apply_effects<'p, 'c>(
             }
             Effect::GiftItem { sku, qty } => {
                 add_line(ctx, lines, products, sku, *qty, &promotion.promotion_id);
-                had_effect = true;
+                acted = true;
                 0
             }
             Effect::ExtraQty { items, per, extra } => {
                 let selected = select(lines, products, items.as_ref());
+                let mut sets_left = per_receipt.unwrap_or(i64::MAX);
                 for idx in selected {
-                    let sets = lines[idx].qty / (*per as i64 * QTY_SCALE);
+                    let sets = (lines[idx].qty / (*per as i64 * QTY_SCALE)).min(sets_left);
+                    sets_left -= sets;
                     if sets > 0 {
                         let sku = lines[idx].sku.clone();
                         add_line(
@@ -573,9 +630,61 @@ fn apply_effects<'p, 'c>(
                             sets * *extra as i64 * QTY_SCALE,
                             &promotion.promotion_id,
                         );
-                        had_effect = true;
+                        acted = true;
                     }
                 }
+                0
+            }
+            Effect::BonusPoints {
+                points,
+                expires_in_days,
+            } => {
+                acted |= reward(
+                    RewardKind::BonusPoints {
+                        points: *points,
+                        expires_in_days: *expires_in_days,
+                    },
+                    true,
+                );
+                0
+            }
+            Effect::IssueCoupon { series, valid_days } => {
+                acted |= reward(
+                    RewardKind::Coupon {
+                        series: series.clone(),
+                        valid_days: *valid_days,
+                    },
+                    false,
+                );
+                0
+            }
+            Effect::IssueCertificate { amount, valid_days } => {
+                acted |= reward(
+                    RewardKind::Certificate {
+                        amount: *amount,
+                        valid_days: *valid_days,
+                    },
+                    false,
+                );
+                0
+            }
+            Effect::SetTier { tier, days } => {
+                acted |= reward(
+                    RewardKind::Tier {
+                        tier: tier.clone(),
+                        days: *days,
+                    },
+                    true,
+                );
+                0
+            }
+            Effect::Grant { entitlement } => {
+                acted |= reward(
+                    RewardKind::Entitlement {
+                        entitlement: entitlement.clone(),
+                    },
+                    true,
+                );
                 0
             }
             Effect::Message { to, text } => {
@@ -583,13 +692,30 @@ fn apply_effects<'p, 'c>(
                     MessageTarget::Cashier => out.messages.push(text.clone()),
                     MessageTarget::Receipt => out.receipt_messages.push(text.clone()),
                 }
-                had_effect = true;
+                acted = true;
                 0
             }
         };
         if discount > 0 {
             discounts.push((effect.kind(), discount));
         }
+        if acted {
+            let points = match effect {
+                Effect::BonusPoints { points, .. } => *points,
+                _ => 0,
+            };
+            listed.push((effect.kind(), points));
+        }
+    }
+    for (kind, points) in listed {
+        had_effect = true;
+        out.applied.push(AppliedPromotion {
+            promotion_id: promotion.promotion_id.clone(),
+            name: promotion.name.clone(),
+            effect: kind.to_string(),
+            discount: 0,
+            points,
+        });
     }
     for (kind, discount) in discounts {
         had_effect = true;
@@ -688,6 +814,7 @@ fn add_line<'c>(
         discount: 0,
         points_redeemed: 0,
         points_paid: 0,
+        certificate_paid: 0,
         total: 0,
         points_earned: 0,
         promotions: vec![promotion_id.to_string()],
@@ -704,7 +831,7 @@ fn group_winners<'p>(
     candidates: &[&'p Promotion],
     lines: &[PricedLine],
     products: &[Option<&Product>],
-    is_member: bool,
+    customer: Option<&CustomerView>,
 ) -> HashMap<&'p str, String> {
     let mut best: HashMap<&'p str, (i128, &'p Promotion)> = HashMap::new();
     for promotion in candidates {
@@ -713,20 +840,21 @@ fn group_winners<'p>(
         };
         let mut alone = lines.to_vec();
         let mut alone_products = products.to_vec();
-        let (mut applied, mut earn_rules, mut messages, mut receipt_messages) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut applied, mut earn_rules, mut messages, mut receipt_messages, mut rewards) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut outcome = EffectOutcome {
             applied: &mut applied,
             earn_rules: &mut earn_rules,
             messages: &mut messages,
             receipt_messages: &mut receipt_messages,
+            rewards: &mut rewards,
         };
         apply_effects(
             ctx,
             promotion,
             &mut alone,
             &mut alone_products,
-            is_member,
+            customer,
             &mut outcome,
         );
         let discount: i128 = alone.iter().map(|l| l.discount as i128).sum();
@@ -750,7 +878,18 @@ fn group_winners<'p>(
                 }
             })
             .sum();
-        let value = discount + points * ctx.program.point_value as i128;
+        // Bonus points count like earned points; a certificate counts at its amount.
+        let rewarded: i128 = rewards
+            .iter()
+            .map(|r| match r.kind {
+                RewardKind::BonusPoints { points, .. } => {
+                    points as i128 * ctx.program.point_value as i128
+                }
+                RewardKind::Certificate { amount, .. } => amount as i128,
+                _ => 0,
+            })
+            .sum();
+        let value = discount + points * ctx.program.point_value as i128 + rewarded;
         let better = |current: &(i128, &Promotion)| {
             value > current.0
                 || (value == current.0 && Promotion::evaluation_order(promotion, current.1).is_lt())
@@ -773,6 +912,7 @@ fn bundle_price(
     products: &[Option<&Product>],
     bundle: &[BundleComponent],
     price: Money,
+    per_receipt: Option<i64>,
 ) -> (Money, Vec<Money>) {
     let mut free: Vec<i64> = lines.iter().map(|l| l.qty / QTY_SCALE).collect();
     // For each component, the units it reserved, most expensive first: (line, units).
@@ -807,6 +947,7 @@ fn bundle_price(
     if sets <= 0 || sets == i64::MAX {
         return (0, weights);
     }
+    let sets = sets.min(per_receipt.unwrap_or(i64::MAX));
     let mut value: i128 = 0;
     for (component, reserved) in bundle.iter().zip(&picks) {
         let mut need = sets * component.qty as i64;
@@ -837,13 +978,14 @@ fn buy_get(
     buy: u32,
     get: u32,
     percent: Percent,
+    per_receipt: Option<i64>,
 ) -> (Money, Vec<Money>) {
     let units: Vec<i64> = selected
         .iter()
         .map(|&idx| lines[idx].qty / QTY_SCALE)
         .collect();
     let set = (buy + get) as i64;
-    let sets = units.iter().sum::<i64>() / set;
+    let sets = (units.iter().sum::<i64>() / set).min(per_receipt.unwrap_or(i64::MAX));
     let mut weights = vec![0; selected.len()];
     if sets == 0 {
         return (0, weights);
@@ -873,6 +1015,56 @@ fn buy_get(
             to_i64(div_round_half_even(unit_value(spread), line.qty as i128)).min(net(line));
     }
     (to_i64(discount).min(weights.iter().sum()), weights)
+}
+
+/// The `fixed_price` discount: each selected unit costs `price` where it cost more.
+/// With a `per_receipt` cap only that many whole units get it, those saving the most
+/// first (ties by line order). Returns the discount given.
+fn fixed_price(
+    lines: &mut [PricedLine],
+    selected: Vec<usize>,
+    price: Money,
+    per_receipt: Option<i64>,
+    promotion_id: &str,
+) -> Money {
+    let target = |qty: i64| {
+        to_i64(div_round_half_even(
+            price as i128 * qty as i128,
+            QTY_SCALE as i128,
+        ))
+    };
+    let Some(cap) = per_receipt else {
+        let mut total = 0;
+        for idx in selected {
+            let discount = (net(&lines[idx]) - target(lines[idx].qty)).max(0);
+            total += discount_lines(lines, &[idx], discount, promotion_id);
+        }
+        return total;
+    };
+    // Largest saving per unit first: compare net_a / qty_a with net_b / qty_b exactly.
+    let mut order = selected;
+    order.sort_by(|&a, &b| {
+        (net(&lines[b]) as i128 * lines[a].qty as i128)
+            .cmp(&(net(&lines[a]) as i128 * lines[b].qty as i128))
+            .then(a.cmp(&b))
+    });
+    let mut units_left = cap;
+    let mut total = 0;
+    for idx in order {
+        let units = (lines[idx].qty / QTY_SCALE).min(units_left);
+        if units <= 0 {
+            continue;
+        }
+        units_left -= units;
+        let line = &lines[idx];
+        let value = to_i64(div_round_half_even(
+            net(line) as i128 * units as i128 * QTY_SCALE as i128,
+            line.qty as i128,
+        ));
+        let discount = (value - target(units * QTY_SCALE)).max(0);
+        total += discount_lines(lines, &[idx], discount, promotion_id);
+    }
+    total
 }
 
 /// Spreads `discount` over the selected lines by `weights` (each at most the line's net,

@@ -91,17 +91,26 @@ pub struct Audience {
     /// Only a customer's first purchase (no committed receipt before).
     #[serde(default)]
     pub first_purchase: bool,
+    /// Only customers whose tier is one of these.
+    #[serde(default)]
+    pub tiers: Vec<String>,
 }
 
 impl Audience {
     /// Whether a receipt of this customer (`None`: anonymous) is for the promotion;
-    /// `first_purchase` says whether it is the customer's first.
-    pub fn includes(&self, customer_id: Option<&str>, first_purchase: bool) -> bool {
+    /// `first_purchase` says whether it is the customer's first, `tier` is their tier.
+    pub fn includes(
+        &self,
+        customer_id: Option<&str>,
+        first_purchase: bool,
+        tier: Option<&str>,
+    ) -> bool {
         let member = customer_id.is_some();
         (!self.members_only || member)
             && (self.customer_ids.is_empty()
                 || customer_id.is_some_and(|id| self.customer_ids.iter().any(|c| c == id)))
             && (!self.first_purchase || (member && first_purchase))
+            && (self.tiers.is_empty() || tier.is_some_and(|t| self.tiers.iter().any(|x| x == t)))
     }
 }
 
@@ -252,6 +261,27 @@ pub enum Effect {
         per: u32,
         extra: u32,
     },
+    /// Gift points on top of what the receipt earns, in a lot of their own that expires
+    /// `expires_in_days` after it becomes available (absent: the program's expiry).
+    BonusPoints {
+        points: Points,
+        expires_in_days: Option<u32>,
+    },
+    /// A new single-use code of a coupon series, made at commit: a deferred discount.
+    /// It expires `valid_days` after the commit (absent: the series' own window).
+    IssueCoupon {
+        series: String,
+        valid_days: Option<u32>,
+    },
+    /// A gift certificate worth `amount`, made at commit; it pays for later receipts.
+    IssueCertificate {
+        amount: Money,
+        valid_days: Option<u32>,
+    },
+    /// Gives the customer `tier` for `days` (absent: until another tier is set).
+    SetTier { tier: String, days: Option<u32> },
+    /// A right of participation, such as an entry in a prize draw.
+    Grant { entitlement: String },
     /// A table of discounts: a percent per row (the store, its region, one of its tags,
     /// or the customer's tier) and column (the product's category or brand). A line
     /// gets the best percent of the rows that fit.
@@ -310,6 +340,11 @@ impl Effect {
             // Every component must be present, so the first one gates the bundle.
             Effect::BundlePrice { bundle, .. } => bundle.first().map(|c| &c.items),
             Effect::EarnMultiplier { .. }
+            | Effect::BonusPoints { .. }
+            | Effect::IssueCoupon { .. }
+            | Effect::IssueCertificate { .. }
+            | Effect::SetTier { .. }
+            | Effect::Grant { .. }
             | Effect::Message { .. }
             | Effect::DiscountMatrix { .. }
             | Effect::GiftItem { .. } => None,
@@ -330,6 +365,11 @@ impl Effect {
             Effect::BundlePrice { .. } => "bundle_price",
             Effect::GiftItem { .. } => "gift_item",
             Effect::ExtraQty { .. } => "extra_qty",
+            Effect::BonusPoints { .. } => "bonus_points",
+            Effect::IssueCoupon { .. } => "issue_coupon",
+            Effect::IssueCertificate { .. } => "issue_certificate",
+            Effect::SetTier { .. } => "set_tier",
+            Effect::Grant { .. } => "grant",
         }
     }
 }
@@ -465,6 +505,7 @@ impl Promotion {
             ));
         }
         let zero_limit = [
+            self.limits.per_receipt,
             self.limits.per_customer,
             self.limits.per_customer_per_day,
             self.limits.total_uses,
@@ -493,6 +534,9 @@ impl Promotion {
                 ));
             }
         }
+        for (idx, tier) in self.audience.tiers.iter().enumerate() {
+            validate_id(&format!("audience.tiers[{idx}]"), tier)?;
+        }
         for (idx, customer_id) in self.audience.customer_ids.iter().enumerate() {
             validate_id(&format!("audience.customer_ids[{idx}]"), customer_id)?;
         }
@@ -510,6 +554,13 @@ impl Promotion {
             };
             let percent_ok = |p: &Percent| p.0 > 0 && p.0 <= Percent::WHOLE;
             let amount_ok = |a: &Money| (1..=crate::receipt::MAX_RECEIPT_AMOUNT).contains(a);
+            let days_ok = |days: Option<u32>, name: &str| {
+                check(
+                    days.is_none_or(|d| (1..=36500).contains(&d)),
+                    name,
+                    "must be between 1 and 36500",
+                )
+            };
             let items = match effect {
                 Effect::PercentOff { percent, items } | Effect::EarnPoints { percent, items } => {
                     check(
@@ -646,6 +697,41 @@ impl Promotion {
                         "must be between 1 and 10000",
                     )?;
                     items.as_ref()
+                }
+                Effect::BonusPoints {
+                    points,
+                    expires_in_days,
+                } => {
+                    check(
+                        (1..=1_000_000_000).contains(points),
+                        "points",
+                        "must be between 1 and 1000000000",
+                    )?;
+                    days_ok(*expires_in_days, "expires_in_days")?;
+                    None
+                }
+                Effect::IssueCoupon { series, valid_days } => {
+                    validate_id(&field("series"), series)?;
+                    days_ok(*valid_days, "valid_days")?;
+                    None
+                }
+                Effect::IssueCertificate { amount, valid_days } => {
+                    check(
+                        amount_ok(amount),
+                        "amount",
+                        "must be a positive amount of minor units",
+                    )?;
+                    days_ok(*valid_days, "valid_days")?;
+                    None
+                }
+                Effect::SetTier { tier, days } => {
+                    validate_id(&field("tier"), tier)?;
+                    days_ok(*days, "days")?;
+                    None
+                }
+                Effect::Grant { entitlement } => {
+                    validate_id(&field("entitlement"), entitlement)?;
+                    None
                 }
                 Effect::Message { text, .. } => {
                     check(

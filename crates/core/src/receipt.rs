@@ -31,6 +31,9 @@ pub struct ReceiptRequest {
     /// Coupon codes presented, upper-cased.
     #[serde(default)]
     pub coupons: Vec<String>,
+    /// Gift certificates paying for the receipt.
+    #[serde(default)]
+    pub certificates: Vec<crate::reward::CertificatePayment>,
 }
 
 /// How the till identifies the customer.
@@ -167,6 +170,35 @@ impl ReceiptRequest {
             ));
         }
         self.coupons = coupons;
+        if self.certificates.len() > 20 {
+            return Err(CoreError::invalid(
+                "certificates",
+                "a receipt takes at most 20 certificates",
+            ));
+        }
+        for idx in 0..self.certificates.len() {
+            let code = crate::coupon::normalize_code(&self.certificates[idx].code);
+            if !crate::coupon::well_formed(&code) {
+                return Err(CoreError::field(
+                    ErrorCode::CertificateInvalid,
+                    format!("certificates[{idx}].code"),
+                    "not a gift certificate code (a typo?)",
+                ));
+            }
+            if self.certificates[..idx].iter().any(|c| c.code == code) {
+                return Err(CoreError::invalid(
+                    format!("certificates[{idx}].code"),
+                    "the certificate appears more than once",
+                ));
+            }
+            if !(1..=MAX_RECEIPT_AMOUNT).contains(&self.certificates[idx].amount) {
+                return Err(CoreError::invalid(
+                    format!("certificates[{idx}].amount"),
+                    "must be a positive amount of minor units",
+                ));
+            }
+            self.certificates[idx].code = code;
+        }
         if let Redeem::Points(points) = self.redeem {
             if points < 0 {
                 return Err(CoreError::invalid(

@@ -54,6 +54,13 @@ pub struct ReceiptRecord {
     /// fully returned.
     #[serde(default)]
     pub usage: Vec<crate::limits::UsageDelta>,
+    /// Single-use coupon codes (normalised) the receipt used; freed again when it is
+    /// cancelled or fully returned.
+    #[serde(default)]
+    pub coupons_used: Vec<String>,
+    /// The codes, certificates and bonus lot the commit made of the rewards.
+    #[serde(default)]
+    pub issued: crate::reward::Issued,
 }
 
 /// What returning some units of one line gives back.
@@ -65,6 +72,9 @@ pub struct ReturnedLine {
     pub discount: Money,
     pub points_refunded: Points,
     pub points_reversed: Points,
+    /// Gift certificate money given back to the certificates that paid.
+    #[serde(default)]
+    pub certificate_refund: Money,
 }
 
 /// What a whole return (or cancel) gives back.
@@ -74,6 +84,8 @@ pub struct ReturnOutcome {
     pub refund_money: Money,
     pub points_refunded: Points,
     pub points_reversed: Points,
+    #[serde(default)]
+    pub certificate_refund: Money,
 }
 
 impl ReceiptRecord {
@@ -85,6 +97,25 @@ impl ReceiptRecord {
             .zip(&self.returned_qty)
             .map(|(line, returned)| cumulative_share(line.points_redeemed, *returned, line.qty))
             .sum()
+    }
+
+    /// Certificate money given back by earlier returns.
+    pub fn certificate_refunded_so_far(&self) -> Money {
+        self.calculation
+            .lines
+            .iter()
+            .zip(&self.returned_qty)
+            .map(|(line, returned)| cumulative_share(line.certificate_paid, *returned, line.qty))
+            .sum()
+    }
+
+    /// Whether the whole receipt is undone (cancelled, or every unit returned): its
+    /// limit uses, coupon uses and receipt-level rewards are then released.
+    pub fn undone(&self) -> bool {
+        matches!(
+            self.status,
+            ReceiptStatus::Cancelled | ReceiptStatus::Returned
+        )
     }
 
     /// Applies a return of `(line number, qty)` pairs to the record and says what it
@@ -159,10 +190,12 @@ impl ReceiptRecord {
                 discount: share(line.discount),
                 points_refunded: share(line.points_redeemed),
                 points_reversed: share(line.points_earned),
+                certificate_refund: share(line.certificate_paid),
             };
             outcome.refund_money += returned.refund_money;
             outcome.points_refunded += returned.points_refunded;
             outcome.points_reversed += returned.points_reversed;
+            outcome.certificate_refund += returned.certificate_refund;
             outcome.lines.push(returned);
             self.returned_qty[position] = after;
         }

@@ -200,6 +200,7 @@ impl ConfigSnapshot {
             exhausted: Vec::new(),
             coupon_series: HashMap::new(),
             coupon_rejections: HashMap::new(),
+            certificates: HashMap::new(),
         })
     }
 }

@@ -45,6 +45,17 @@ impl Clock for ManualClock {
     }
 }
 
+/// A new coupon or certificate code: 75 bits from the thread's CSPRNG (ChaCha,
+/// seeded by the operating system) and a check character.
+pub fn new_code() -> String {
+    tessera_core::coupon::code_from_random(rand::rng().random::<u128>())
+}
+
+/// The source of codes handed to commits.
+pub fn code_source() -> tessera_store::CodeSource {
+    std::sync::Arc::new(new_code)
+}
+
 /// A new customer id: `cus_` and 26 Crockford base-32 characters, time-ordered
 /// (48 bits of milliseconds) with 80 random bits, like a ULID.
 pub fn new_customer_id(now: DateTime<Utc>) -> String {

@@ -11,13 +11,27 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
         MalformedJson => StatusCode::BAD_REQUEST,
-        InvalidField | UnknownField | MissingField | InvalidQuantity | InvalidPhone
-        | InvalidEmail | InvalidCard | InvalidTimezone | InvalidCurrency | DuplicateLine
-        | AtInFuture | UnknownStore | UnknownCustomer | RedeemNeedsCustomer
-        | RedeemExceedsLimit => StatusCode::UNPROCESSABLE_ENTITY,
+        InvalidField
+        | UnknownField
+        | MissingField
+        | InvalidQuantity
+        | InvalidPhone
+        | InvalidEmail
+        | InvalidCard
+        | InvalidTimezone
+        | InvalidCurrency
+        | DuplicateLine
+        | AtInFuture
+        | UnknownStore
+        | UnknownCustomer
+        | RedeemNeedsCustomer
+        | RedeemExceedsLimit
+        | CertificateInvalid
+        | CertificateExceedsTotal => StatusCode::UNPROCESSABLE_ENTITY,
         StoreNotFound | CustomerNotFound | ProductNotFound | PromotionNotFound
-        | ReceiptNotFound | RouteNotFound => StatusCode::NOT_FOUND,
+        | ReceiptNotFound | RouteNotFound | CouponSeriesNotFound => StatusCode::NOT_FOUND,
         InsufficientPoints
+        | CertificateInsufficient
         | QuoteChanged
         | ReceiptConflict
         | ReturnConflict
@@ -88,7 +102,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Domain(error) => error.into(),
             StoreError::QuoteChanged(calc) => {
-                let fresh = tessera_api::convert::calculation_out("", &calc, None, false);
+                let fresh = tessera_api::convert::calculation_out("", &calc, None, false, None);
                 let mut api = ApiError::new(
                     ErrorCode::QuoteChanged,
                     format!(

@@ -50,6 +50,15 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .put(routes::promotions::put_promotion)
                 .delete(routes::promotions::delete_promotion),
         )
+        .route("/v1/coupon-series", post(routes::coupons::put_series))
+        .route(
+            "/v1/coupon-series/{series_id}",
+            get(routes::coupons::get_series),
+        )
+        .route(
+            "/v1/coupon-series/{series_id}/generate",
+            post(routes::coupons::generate),
+        )
         .route("/v1/customers", post(routes::customers::create_customer))
         .route(
             "/v1/customers/{customer_id}",

@@ -13,6 +13,7 @@ pub fn commit_renderer() -> Renderer<Committed> {
             &record.calculation,
             Some(record.version),
             committed.new_member,
+            Some(&record.issued),
         );
         serde_json::to_vec(&out).unwrap_or_default()
     })

@@ -9,6 +9,7 @@ mod check;
 mod rows;
 mod schema;
 mod time;
+mod vouchers;
 mod writer;
 
 use async_trait::async_trait;
@@ -17,15 +18,18 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Row};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 use tessera_core::catalog::{Product, Store as ChainStore};
+use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::CustomerLedger;
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
+use tessera_core::reward::{Certificate, Grant};
 use tessera_store::{
     CancelCommand, CheckReport, CommitCommand, PromotionRecord, ReturnCommand, Store, StoreError,
     StoreResult, StoredEntry, StoredReceipt,
@@ -191,6 +195,35 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn put_coupon_series(&self, series: CouponSeries) -> StoreResult<()> {
+        self.config(ConfigWrite::CouponSeries(series))
+            .await
+            .map(drop)
+    }
+
+    async fn coupon_series(&self, series_id: &str) -> StoreResult<Option<CouponSeries>> {
+        vouchers::series(&mut *self.reader().await?, series_id).await
+    }
+
+    async fn insert_coupons(&self, coupons: Vec<Coupon>) -> StoreResult<()> {
+        self.config(ConfigWrite::Coupons(coupons)).await.map(drop)
+    }
+
+    async fn coupons(
+        &self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
+        vouchers::coupons(&mut *self.reader().await?, codes).await
+    }
+
+    async fn certificates(&self, codes: &[String]) -> StoreResult<HashMap<String, Certificate>> {
+        vouchers::certificates(&mut *self.reader().await?, codes).await
+    }
+
+    async fn grants(&self, customer_id: &str) -> StoreResult<Vec<Grant>> {
+        vouchers::grants(&mut *self.reader().await?, customer_id).await
     }
 
     async fn create_customers(&self, customers: Vec<Customer>) -> StoreResult<()> {

@@ -250,12 +250,17 @@ pub async fn find_ledger(
         .join(", ");
     let sql = format!(
         "SELECT c.customer_id, a.pending, a.available,
-                NOT EXISTS (SELECT 1 FROM receipts r WHERE r.customer_id = c.customer_id), {columns}
+                NOT EXISTS (SELECT 1 FROM receipts r WHERE r.customer_id = c.customer_id),
+                t.value, t.until, {columns}
          FROM ({resolve}) c
          LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
+         LEFT JOIN (SELECT g.value, g.until FROM customer_grants g, ({resolve}) gc
+                    WHERE g.customer_id = gc.customer_id AND g.kind = 'tier' AND g.revoked = 0
+                    ORDER BY g.granted_at DESC, g.grant_id DESC LIMIT 1) t ON 1
          LEFT JOIN lots l ON l.customer_id = c.customer_id AND (l.state = 'pending' OR l.remaining > 0)"
     );
     let rows = sqlx::query(&sql)
+        .bind(value)
         .bind(value)
         .fetch_all(&mut *conn)
         .await
@@ -263,16 +268,27 @@ pub async fn find_ledger(
     let Some(first) = rows.first() else {
         return Ok(None);
     };
+    let tier = match first.get::<Option<String>, _>(4) {
+        Some(tier) => {
+            let until = first
+                .get::<Option<String>, _>(5)
+                .map(|t| parse_ts(&t))
+                .transpose()?;
+            Some((tier, until))
+        }
+        None => None,
+    };
     let customer_id: String = first.get(0);
     let pending: i64 = first.get::<Option<i64>, _>(1).unwrap_or(0);
     let available: i64 = first.get::<Option<i64>, _>(2).unwrap_or(0);
     let facts = CustomerFacts {
         first_purchase: first.get::<bool, _>(3),
+        tier,
     };
     let mut lots = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.get::<Option<String>, _>(4).is_some() {
-            lots.push(lot_at(row, 4)?);
+        if row.get::<Option<String>, _>(6).is_some() {
+            lots.push(lot_at(row, 6)?);
         }
     }
     Ok(Some((

@@ -5,19 +5,24 @@
 
 use crate::rows::{self, db};
 use crate::time::ts;
+use crate::vouchers;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
+use std::collections::HashMap;
 use tessera_core::catalog::{Product, Store as ChainStore};
+use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::{CustomerLedger, LedgerChanges};
+use tessera_core::money::Money;
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
+use tessera_core::reward::Certificate;
 use tessera_store::{
-    service, CancelCommand, CommitCommand, LedgerTx, ReceiptVersion, ReturnCommand, StoreError,
-    StoreResult, StoredReceipt,
+    service, CancelCommand, CommitCommand, LedgerTx, NewRewards, ReceiptVersion, ReturnCommand,
+    StoreError, StoreResult, StoredReceipt,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -44,6 +49,8 @@ pub enum ConfigWrite {
     Products(Vec<Product>),
     Promotion(Box<Promotion>, DateTime<Utc>),
     DeletePromotion(String, DateTime<Utc>),
+    CouponSeries(tessera_core::coupon::CouponSeries),
+    Coupons(Vec<tessera_core::coupon::Coupon>),
 }
 
 /// The result of one job, before it is sent to whoever queued it.
@@ -362,6 +369,8 @@ async fn write_config(conn: &mut SqliteConnection, write: &ConfigWrite) -> Store
                 .await
                 .map_err(db)?;
         }
+        ConfigWrite::CouponSeries(series) => crate::vouchers::put_series(conn, series).await?,
+        ConfigWrite::Coupons(coupons) => crate::vouchers::insert_coupons(conn, coupons).await?,
     }
     Ok(true)
 }
@@ -422,6 +431,40 @@ impl LedgerTx for SqliteTx<'_> {
         sign: i64,
     ) -> StoreResult<()> {
         rows::add_usage(self.conn, deltas, sign).await
+    }
+
+    async fn coupons(
+        &mut self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
+        vouchers::coupons(self.conn, codes).await
+    }
+
+    async fn set_coupon_use(
+        &mut self,
+        codes: &[String],
+        receipt_id: Option<&str>,
+    ) -> StoreResult<()> {
+        vouchers::set_coupon_use(self.conn, codes, receipt_id).await
+    }
+
+    async fn certificates(
+        &mut self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, Certificate>> {
+        vouchers::certificates(self.conn, codes).await
+    }
+
+    async fn move_certificates(&mut self, moves: &[(String, Money)]) -> StoreResult<()> {
+        vouchers::move_certificates(self.conn, moves).await
+    }
+
+    async fn insert_rewards(&mut self, rewards: &NewRewards) -> StoreResult<()> {
+        vouchers::insert_rewards(self.conn, rewards).await
+    }
+
+    async fn revoke_rewards(&mut self, receipt_id: &str) -> StoreResult<()> {
+        vouchers::revoke_rewards(self.conn, receipt_id).await
     }
 
     async fn insert_receipt(

@@ -115,6 +115,7 @@ async fn apply(
         } => {
             let request = ReceiptRequest {
                 coupons: Vec::new(),
+                certificates: Vec::new(),
                 receipt_id: format!("r{n}"),
                 store_id: "s1".into(),
                 terminal_id: "T1".into(),
@@ -139,6 +140,7 @@ async fn apply(
                     expect_to_pay: None,
                     config: config.clone(),
                     new_customer_id: "unused".into(),
+                    new_code: tessera_store::contract::counting_codes(),
                     now: now(),
                     render: Arc::new(|c: &Committed| {
                         format!("{:?}", c.record.calculation).into_bytes()

@@ -11,6 +11,9 @@ use tessera_core::snapshot::ConfigSnapshot;
 /// so that a retry returns the original response byte for byte.
 pub type Renderer<T> = Arc<dyn Fn(&T) -> Vec<u8> + Send + Sync>;
 
+/// Makes new coupon and certificate codes; see [`tessera_core::coupon::code_from_random`].
+pub type CodeSource = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Commit a receipt.
 #[derive(Clone)]
 pub struct CommitCommand {
@@ -22,6 +25,8 @@ pub struct CommitCommand {
     pub config: Arc<ConfigSnapshot>,
     /// The id a new member gets when the receipt's card is unknown.
     pub new_customer_id: String,
+    /// Makes a new unguessable coupon or certificate code (shown form).
+    pub new_code: CodeSource,
     pub now: DateTime<Utc>,
     pub render: Renderer<Committed>,
 }

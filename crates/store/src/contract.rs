@@ -91,6 +91,7 @@ async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
 fn receipt(id: &str, price: i64, redeem: Redeem, at: DateTime<Utc>) -> ReceiptRequest {
     ReceiptRequest {
         coupons: Vec::new(),
+        certificates: Vec::new(),
         receipt_id: id.into(),
         store_id: "s1".into(),
         terminal_id: "T1".into(),
@@ -106,6 +107,16 @@ fn receipt(id: &str, price: i64, redeem: Redeem, at: DateTime<Utc>) -> ReceiptRe
     }
 }
 
+/// Codes from a counter: distinct and well-formed (tests only; the server draws them
+/// from a CSPRNG).
+pub fn counting_codes() -> crate::command::CodeSource {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    Arc::new(|| {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u128;
+        tessera_core::coupon::code_from_random(n.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C))
+    })
+}
+
 fn commit(
     config: &Arc<ConfigSnapshot>,
     request: ReceiptRequest,
@@ -117,6 +128,7 @@ fn commit(
         expect_to_pay: None,
         config: config.clone(),
         new_customer_id: "c-new".into(),
+        new_code: counting_codes(),
         now,
         render: Arc::new(|c: &Committed| {
             format!(

@@ -8,13 +8,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tessera_core::catalog::{Product, Store as ChainStore};
+use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::{CustomerLedger, Entry, LedgerChanges};
 use tessera_core::limits::{Usage, UsageDelta};
+use tessera_core::money::Money;
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
+use tessera_core::reward::{Certificate, Grant};
 
 /// Result alias of the store.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -58,6 +61,20 @@ pub struct StoredReceipt {
     pub versions: Vec<ReceiptVersion>,
 }
 
+/// The coupon codes, certificates and grants one commit makes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewRewards {
+    pub coupons: Vec<Coupon>,
+    pub certificates: Vec<Certificate>,
+    pub grants: Vec<Grant>,
+}
+
+impl NewRewards {
+    pub fn is_empty(&self) -> bool {
+        self.coupons.is_empty() && self.certificates.is_empty() && self.grants.is_empty()
+    }
+}
+
 /// One finding of `tessera check`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckItem {
@@ -96,6 +113,21 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_promotion(&self, promotion_id: String, now: DateTime<Utc>)
         -> StoreResult<bool>;
     async fn promotions(&self) -> StoreResult<Vec<PromotionRecord>>;
+
+    /// Creates or updates a coupon series (its codes stay).
+    async fn put_coupon_series(&self, series: CouponSeries) -> StoreResult<()>;
+    async fn coupon_series(&self, series_id: &str) -> StoreResult<Option<CouponSeries>>;
+    /// Stores new codes; fails whole if one exists already.
+    async fn insert_coupons(&self, coupons: Vec<Coupon>) -> StoreResult<()>;
+    /// The stored codes among `codes` (normalised), each with its series.
+    async fn coupons(
+        &self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>>;
+    /// The stored certificates among `codes` (normalised).
+    async fn certificates(&self, codes: &[String]) -> StoreResult<HashMap<String, Certificate>>;
+    /// The customer's tier and entitlement grants, oldest first, revoked ones included.
+    async fn grants(&self, customer_id: &str) -> StoreResult<Vec<Grant>>;
 
     /// Registers new customers; fails whole with `card_taken` or `phone_taken` when
     /// an identifier already belongs to someone.
@@ -167,6 +199,27 @@ pub trait LedgerTx: Send {
     ) -> StoreResult<HashMap<(String, String), Usage>>;
     /// Adds `sign` (1 or -1) times each delta to its counter.
     async fn add_usage(&mut self, deltas: &[UsageDelta], sign: i64) -> StoreResult<()>;
+    /// The stored codes among `codes` (normalised), each with its series.
+    async fn coupons(
+        &mut self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>>;
+    /// Marks single-use codes used by `receipt_id`, or free again with `None`. Marking
+    /// a code another receipt used fails: the adapter checks it in the update itself.
+    async fn set_coupon_use(
+        &mut self,
+        codes: &[String],
+        receipt_id: Option<&str>,
+    ) -> StoreResult<()>;
+    /// The stored certificates among `codes` (normalised).
+    async fn certificates(&mut self, codes: &[String])
+        -> StoreResult<HashMap<String, Certificate>>;
+    /// Adds each amount to its certificate's balance (negative: spent). A balance that
+    /// would go below zero or above the certificate's amount fails.
+    async fn move_certificates(&mut self, moves: &[(String, Money)]) -> StoreResult<()>;
+    async fn insert_rewards(&mut self, rewards: &NewRewards) -> StoreResult<()>;
+    /// Revokes the codes, certificates and grants a receipt issued.
+    async fn revoke_rewards(&mut self, receipt_id: &str) -> StoreResult<()>;
     /// Stores a new receipt with its first version.
     async fn insert_receipt(
         &mut self,

@@ -9,15 +9,20 @@
 
 use crate::command::{CancelCommand, CommitCommand, Committed, ReturnCommand, Returned};
 use crate::error::StoreError;
-use crate::port::{LedgerTx, ReceiptVersion, StoreResult};
-use chrono::{DateTime, Utc};
+use crate::port::{LedgerTx, NewRewards, ReceiptVersion, StoreResult};
+use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
+use tessera_core::coupon::{self, Coupon, CouponSeries};
 use tessera_core::customer::Customer;
 use tessera_core::ledger::{Context, CustomerLedger};
 use tessera_core::limits::{Usage, UsageScope};
+use tessera_core::money::Money;
 use tessera_core::pricing::{self, BalanceAfter, Calculation, CustomerView, PricingContext};
 use tessera_core::receipt::{CustomerRef, ReceiptRequest};
 use tessera_core::refund::{ReceiptRecord, ReceiptStatus};
+use tessera_core::reward::{
+    Certificate, Grant, GrantKind, Issued, IssuedCertificate, IssuedCoupon, RewardKind,
+};
 use tessera_core::{CoreError, ErrorCode};
 
 /// Commits a receipt: an identical retry returns the stored response, a different
@@ -38,14 +43,19 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         };
     }
     let mut ctx = command.config.context(request)?;
+    let found_coupons = load_vouchers(&mut ctx, request, &mut TxReads(&mut *tx)).await?;
     let mut new_member = false;
     let mut first_purchase = false;
+    let mut tier = None;
     let mut ledger = match &request.customer {
         None => None,
         Some(reference) => match tx.find_ledger(reference).await? {
             Some((mut ledger, facts)) => {
                 ledger.catch_up(command.now);
                 first_purchase = facts.first_purchase;
+                tier = facts
+                    .tier_at(request.at.with_timezone(&Utc))
+                    .map(str::to_string);
                 Some(ledger)
             }
             None => match reference {
@@ -72,6 +82,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
             _ => None,
         },
         first_purchase: first_purchase || new_member,
+        tier,
     });
     let scope = usage_scope(&ctx, request, customer_id.as_deref());
     let mut calculation = calculate_within_limits(
@@ -79,7 +90,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         request,
         view.as_ref(),
         &scope,
-        &mut TxUsage(&mut *tx),
+        &mut TxReads(&mut *tx),
     )
     .await?;
     let usage = tessera_core::limits::deltas(&calculation, &ctx.promotions, &scope);
@@ -88,8 +99,11 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
             return Err(StoreError::QuoteChanged(Box::new(calculation)));
         }
     }
+    let coupons_used = single_use_applied(&calculation, &found_coupons);
     let mut redeemed_from = Vec::new();
     let mut earn_lot_id = None;
+    let earned_at = request.at.with_timezone(&Utc);
+    let (new_rewards, mut issued) = make_rewards(command, &calculation, customer_id.as_deref());
     if let (Some(ledger), Some(customer_id)) = (ledger.as_mut(), &customer_id) {
         let context = Context {
             receipt_id: Some(&request.receipt_id),
@@ -116,7 +130,6 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         }
         if calculation.points_earned > 0 {
             let lot_id = format!("{}:earn", request.receipt_id);
-            let earned_at = request.at.with_timezone(&Utc);
             ledger.earn(
                 lot_id.clone(),
                 calculation.points_earned,
@@ -124,9 +137,27 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
                 ctx.program,
                 &context,
             );
-            ledger.catch_up(command.now);
             earn_lot_id = Some(lot_id);
         }
+        for (idx, reward) in calculation.rewards.iter().enumerate() {
+            if let RewardKind::BonusPoints {
+                points,
+                expires_in_days,
+            } = reward.kind
+            {
+                let lot_id = format!("{}:bonus:{idx}", request.receipt_id);
+                ledger.earn_expiring(
+                    lot_id.clone(),
+                    points,
+                    earned_at,
+                    ctx.program,
+                    expires_in_days,
+                    &context,
+                );
+                issued.bonus_lots.push((lot_id, points));
+            }
+        }
+        ledger.catch_up(command.now);
         calculation.balance = Some(BalanceAfter {
             available: ledger.available,
             pending: ledger.pending,
@@ -145,6 +176,8 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         earn_lot_id,
         redeemed_from,
         usage,
+        coupons_used,
+        issued,
     };
     let response = (command.render)(&Committed {
         record: record.clone(),
@@ -165,8 +198,166 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         recorded_at: command.now,
     };
     tx.add_usage(&record.usage, 1).await?;
+    if !record.coupons_used.is_empty() {
+        tx.set_coupon_use(&record.coupons_used, Some(&record.receipt_id))
+            .await?;
+    }
+    let spent: Vec<(String, Money)> = record
+        .calculation
+        .certificates
+        .iter()
+        .map(|c| (c.code.clone(), -c.amount))
+        .collect();
+    if !spent.is_empty() {
+        tx.move_certificates(&spent).await?;
+    }
+    if !new_rewards.is_empty() {
+        tx.insert_rewards(&new_rewards).await?;
+    }
     tx.insert_receipt(&record, &version).await?;
     Ok(response)
+}
+
+/// Looks up the receipt's coupon codes and certificates and records in the pricing
+/// context what the store found: the series each valid code unlocks, why the others
+/// are refused, and what each certificate can pay. Returns the codes found (by
+/// normalised code) for the commit to mark single-use ones used.
+pub async fn load_vouchers(
+    ctx: &mut PricingContext<'_>,
+    request: &ReceiptRequest,
+    source: &mut dyn Reads,
+) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
+    let at = request.at.with_timezone(&Utc);
+    let wanted: Vec<String> = request
+        .coupons
+        .iter()
+        .map(|c| coupon::normalize_code(c))
+        .filter(|c| coupon::well_formed(c))
+        .collect();
+    let found = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        source.coupons(&wanted).await?
+    };
+    let local = request.at.with_timezone(&ctx.tz).naive_local();
+    for code in &request.coupons {
+        if let Some((coupon, series)) = found.get(&coupon::normalize_code(code)) {
+            match coupon::judge(coupon, series, at, local, &request.receipt_id) {
+                Ok(()) => {
+                    ctx.coupon_series
+                        .insert(code.clone(), series.series_id.clone());
+                }
+                Err(rejection) => {
+                    ctx.coupon_rejections
+                        .insert(code.clone(), rejection.as_str().to_string());
+                }
+            }
+        }
+    }
+    if !request.certificates.is_empty() {
+        let codes: Vec<String> = request
+            .certificates
+            .iter()
+            .map(|c| c.code.clone())
+            .collect();
+        for (code, certificate) in source.certificates(&codes).await? {
+            ctx.certificates
+                .insert(code, certificate.spendable(at).map_err(str::to_string));
+        }
+    }
+    Ok(found)
+}
+
+/// The single-use codes (normalised) the calculation applied.
+fn single_use_applied(
+    calculation: &Calculation,
+    found: &HashMap<String, (Coupon, CouponSeries)>,
+) -> Vec<String> {
+    calculation
+        .coupons
+        .iter()
+        .filter(|c| c.status == "applied")
+        .map(|c| coupon::normalize_code(&c.code))
+        .filter(|code| found.get(code).is_some_and(|(_, series)| series.single_use))
+        .collect()
+}
+
+/// Makes the codes, certificates and grants of the calculation's rewards (bonus
+/// points are lots, made with the ledger). Validity runs from the receipt's `at`.
+fn make_rewards(
+    command: &CommitCommand,
+    calculation: &Calculation,
+    customer_id: Option<&str>,
+) -> (NewRewards, Issued) {
+    let request = &command.request;
+    let at = request.at.with_timezone(&Utc);
+    let until = |days: Option<u32>| days.map(|d| at + Duration::days(d as i64));
+    let mut rewards = NewRewards::default();
+    let mut issued = Issued::default();
+    for reward in &calculation.rewards {
+        let grant = |kind: GrantKind, value: &str, until: Option<DateTime<Utc>>| {
+            customer_id.map(|customer_id| Grant {
+                customer_id: customer_id.to_string(),
+                kind,
+                value: value.to_string(),
+                promotion_id: Some(reward.promotion_id.clone()),
+                receipt_id: Some(request.receipt_id.clone()),
+                granted_at: at,
+                until,
+                revoked: false,
+            })
+        };
+        match &reward.kind {
+            RewardKind::BonusPoints { .. } => {}
+            RewardKind::Coupon { series, valid_days } => {
+                let shown = (command.new_code)();
+                rewards.coupons.push(Coupon {
+                    code: coupon::normalize_code(&shown),
+                    series_id: series.clone(),
+                    customer_id: customer_id.map(str::to_string),
+                    issued_by: Some(request.receipt_id.clone()),
+                    valid_until: until(*valid_days),
+                    used_by: None,
+                    revoked: false,
+                });
+                issued.coupons.push(IssuedCoupon {
+                    promotion_id: reward.promotion_id.clone(),
+                    code: shown,
+                    series_id: series.clone(),
+                    valid_until: until(*valid_days),
+                });
+            }
+            RewardKind::Certificate { amount, valid_days } => {
+                let shown = (command.new_code)();
+                rewards.certificates.push(Certificate {
+                    code: coupon::normalize_code(&shown),
+                    amount: *amount,
+                    balance: *amount,
+                    customer_id: customer_id.map(str::to_string),
+                    issued_by: Some(request.receipt_id.clone()),
+                    valid_until: until(*valid_days),
+                    revoked: false,
+                });
+                issued.certificates.push(IssuedCertificate {
+                    promotion_id: reward.promotion_id.clone(),
+                    code: shown,
+                    amount: *amount,
+                    valid_until: until(*valid_days),
+                });
+            }
+            RewardKind::Tier { tier, days } => {
+                rewards
+                    .grants
+                    .extend(grant(GrantKind::Tier, tier, until(*days)));
+            }
+            RewardKind::Entitlement { entitlement } => {
+                rewards
+                    .grants
+                    .extend(grant(GrantKind::Entitlement, entitlement, None));
+            }
+        }
+    }
+    (rewards, issued)
 }
 
 /// Returns units of a committed receipt, idempotent by return id.
@@ -187,7 +378,7 @@ pub async fn return_receipt(
         ));
     }
     let mut record = load_record(tx, &command.receipt_id).await?;
-    let refunded_before = record.points_refunded_so_far();
+    let refunded_before = Refunded::of(&record);
     let outcome = record.apply_return(&command.lines)?;
     let returned = Returned {
         return_id: Some(command.return_id.clone()),
@@ -220,7 +411,7 @@ pub async fn cancel_receipt(
         return Ok(response);
     }
     let mut record = load_record(tx, &command.receipt_id).await?;
-    let refunded_before = record.points_refunded_so_far();
+    let refunded_before = Refunded::of(&record);
     let outcome = record.apply_cancel()?;
     let returned = Returned {
         return_id: None,
@@ -243,38 +434,72 @@ pub async fn cancel_receipt(
     .await
 }
 
-/// Where promotion limit counters are read from.
+/// Where a calculation reads promotion limit counters, coupon codes and certificates.
 #[async_trait::async_trait]
-pub trait UsageSource: Send {
+pub trait Reads: Send {
     async fn usage(
         &mut self,
         keys: &[(String, String)],
     ) -> StoreResult<HashMap<(String, String), Usage>>;
+    async fn coupons(
+        &mut self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>>;
+    async fn certificates(&mut self, codes: &[String])
+        -> StoreResult<HashMap<String, Certificate>>;
 }
 
-/// The counters as the write transaction sees them (authoritative at commit).
-pub struct TxUsage<'a>(pub &'a mut dyn LedgerTx);
+/// The rows as the write transaction sees them (authoritative at commit).
+pub struct TxReads<'a>(pub &'a mut dyn LedgerTx);
 
 #[async_trait::async_trait]
-impl UsageSource for TxUsage<'_> {
+impl Reads for TxReads<'_> {
     async fn usage(
         &mut self,
         keys: &[(String, String)],
     ) -> StoreResult<HashMap<(String, String), Usage>> {
         self.0.promotion_usage(keys).await
     }
+
+    async fn coupons(
+        &mut self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
+        self.0.coupons(codes).await
+    }
+
+    async fn certificates(
+        &mut self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, Certificate>> {
+        self.0.certificates(codes).await
+    }
 }
 
-/// The counters as a reader sees them (for a calculation; the commit checks again).
-pub struct StoreUsage<'a>(pub &'a dyn crate::port::Store);
+/// The rows as a reader sees them (for a calculation; the commit checks again).
+pub struct StoreReads<'a>(pub &'a dyn crate::port::Store);
 
 #[async_trait::async_trait]
-impl UsageSource for StoreUsage<'_> {
+impl Reads for StoreReads<'_> {
     async fn usage(
         &mut self,
         keys: &[(String, String)],
     ) -> StoreResult<HashMap<(String, String), Usage>> {
         self.0.promotion_usage(keys).await
+    }
+
+    async fn coupons(
+        &mut self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
+        self.0.coupons(codes).await
+    }
+
+    async fn certificates(
+        &mut self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, Certificate>> {
+        self.0.certificates(codes).await
     }
 }
 
@@ -299,7 +524,7 @@ pub async fn calculate_within_limits(
     request: &ReceiptRequest,
     view: Option<&CustomerView>,
     scope: &UsageScope<'_>,
-    source: &mut dyn UsageSource,
+    source: &mut dyn Reads,
 ) -> StoreResult<Calculation> {
     loop {
         let calculation = pricing::calculate(ctx, request, view)?;
@@ -326,11 +551,28 @@ async fn load_record(tx: &mut dyn LedgerTx, receipt_id: &str) -> StoreResult<Rec
     }
 }
 
+/// What earlier returns of a receipt gave back, and whether they undid it whole.
+struct Refunded {
+    points: i64,
+    certificates: Money,
+    undone: bool,
+}
+
+impl Refunded {
+    fn of(record: &ReceiptRecord) -> Self {
+        Refunded {
+            points: record.points_refunded_so_far(),
+            certificates: record.certificate_refunded_so_far(),
+            undone: record.undone(),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn reverse_points(
     tx: &mut dyn LedgerTx,
     mut returned: Returned,
-    refunded_before: i64,
+    refunded_before: Refunded,
     op_id: &str,
     kind: &str,
     request_hash: &str,
@@ -339,6 +581,9 @@ async fn reverse_points(
     render: &crate::command::Renderer<Returned>,
 ) -> StoreResult<Vec<u8>> {
     let record = &returned.record;
+    // The receipt is undone whole by this operation: its limit uses, coupon uses and
+    // receipt-level rewards are released now, once.
+    let undone_now = record.undone() && !refunded_before.undone;
     let mut changes = None;
     if let Some(customer_id) = &record.customer_id {
         let mut lots: Vec<String> = record
@@ -347,6 +592,7 @@ async fn reverse_points(
             .map(|(lot, _)| lot.clone())
             .collect();
         lots.extend(record.earn_lot_id.iter().cloned());
+        lots.extend(record.issued.bonus_lots.iter().map(|(lot, _)| lot.clone()));
         let mut ledger = tx.load_ledger(customer_id, &lots).await?;
         ledger.catch_up(now);
         let context = Context {
@@ -357,7 +603,7 @@ async fn reverse_points(
         ledger.refund_redemption(
             returned.outcome.points_refunded,
             &record.redeemed_from,
-            refunded_before,
+            refunded_before.points,
             &context,
         );
         ledger.reverse_earn(
@@ -365,6 +611,11 @@ async fn reverse_points(
             record.earn_lot_id.as_deref(),
             &context,
         );
+        if undone_now {
+            for (lot_id, points) in &record.issued.bonus_lots {
+                ledger.reverse_earn(*points, Some(lot_id), &context);
+            }
+        }
         returned.balance = Some(ledger.balance_at(now));
         changes = Some(ledger.into_changes());
     }
@@ -376,12 +627,27 @@ async fn reverse_points(
         }
         _ => Vec::new(),
     };
+    let certificate_refunds = tessera_core::certificate::refund_split(
+        &returned.record.calculation.certificates,
+        returned.outcome.certificate_refund,
+        refunded_before.certificates,
+    );
     let response = render(&returned);
     if let Some(changes) = changes {
         tx.save_ledger(&changes).await?;
     }
     if !released.is_empty() {
         tx.add_usage(&released, -1).await?;
+    }
+    if !certificate_refunds.is_empty() {
+        tx.move_certificates(&certificate_refunds).await?;
+    }
+    if undone_now {
+        if !returned.record.coupons_used.is_empty() {
+            tx.set_coupon_use(&returned.record.coupons_used, None)
+                .await?;
+        }
+        tx.revoke_rewards(&returned.record.receipt_id).await?;
     }
     let version = ReceiptVersion {
         receipt_id: returned.record.receipt_id.clone(),

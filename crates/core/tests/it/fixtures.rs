@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use tessera_core::catalog::{Product, Store};
 use tessera_core::ledger::{Context, CustomerLedger};
-use tessera_core::money::Points;
+use tessera_core::money::{Money, Points};
 use tessera_core::pricing::{calculate, Calculation, CustomerView, PricingContext};
 use tessera_core::program::Program;
 use tessera_core::promotion::{Effect, ItemMatch, Percent, Promotion, Schedule};
@@ -153,6 +153,7 @@ pub fn receipt(
 ) -> ReceiptRequest {
     ReceiptRequest {
         coupons: Vec::new(),
+        certificates: Vec::new(),
         receipt_id: "rcpt-1".to_string(),
         store_id: "store-1".to_string(),
         terminal_id: "till-1".to_string(),
@@ -170,6 +171,7 @@ pub fn customer(available: Points, pending: Points) -> CustomerView {
         pending,
         new_card: None,
         first_purchase: false,
+        tier: None,
     }
 }
 
@@ -181,6 +183,19 @@ pub fn price(
     promotions: &[Promotion],
     receipt: &ReceiptRequest,
     customer: Option<&CustomerView>,
+) -> Result<Calculation, CoreError> {
+    price_with_certificates(program, tz, promotions, receipt, customer, HashMap::new())
+}
+
+/// [`price`] with the gift certificates the store found for the receipt: code
+/// (normalised) to what it can pay, or why it cannot (`expired`, `revoked`).
+pub fn price_with_certificates(
+    program: &Program,
+    tz: &str,
+    promotions: &[Promotion],
+    receipt: &ReceiptRequest,
+    customer: Option<&CustomerView>,
+    certificates: HashMap<String, Result<Money, String>>,
 ) -> Result<Calculation, CoreError> {
     program.validate().unwrap();
     let store = store(tz);
@@ -197,6 +212,7 @@ pub fn price(
         exhausted: Vec::new(),
         coupon_series: Default::default(),
         coupon_rejections: Default::default(),
+        certificates,
         program,
         store: &store,
         tz,
@@ -230,6 +246,8 @@ pub fn record(
         earn_lot_id,
         redeemed_from,
         usage: Vec::new(),
+        coupons_used: Vec::new(),
+        issued: Default::default(),
     }
 }
 
@@ -432,4 +450,9 @@ pub fn arb_scenario() -> impl Strategy<Value = Scenario> {
                 redeem,
             }
         })
+}
+
+/// A well-formed gift certificate code in stored form, made from `seed`.
+pub fn certificate_code(seed: u128) -> String {
+    tessera_core::coupon::normalize_code(&tessera_core::coupon::code_from_random(seed))
 }

@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod effect_returns;
 mod effects;
 mod fixtures;
 mod ledger;
 mod pricing;
 mod returns;
+mod rewards;
 mod stacking;

@@ -34,6 +34,7 @@ fn totals(amount: i64, discount: i64, points_value: i64, to_pay: i64) -> Totals 
         amount,
         discount,
         points_value,
+        certificates: 0,
         to_pay,
     }
 }

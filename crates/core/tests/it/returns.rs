@@ -53,6 +53,7 @@ fn returned(
         discount,
         points_refunded,
         points_reversed,
+        certificate_refund: 0,
     }
 }
 

@@ -42,9 +42,13 @@ pub async fn get_customer(
         .await?
         .ok_or_else(|| not_found(&customer_id))?;
     let ledger = state.store.customer_ledger(&customer_id).await?;
+    let grants = state.store.grants(&customer_id).await?;
+    let now = state.clock.now();
     Ok(Json(customer_out(
         &customer,
-        &as_of(ledger, state.clock.now()).1,
+        &as_of(ledger, now).1,
+        &grants,
+        now,
     )))
 }
 

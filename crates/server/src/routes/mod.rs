@@ -1,6 +1,7 @@
 //! Route handlers, one file per resource.
 
 pub mod catalog;
+pub mod coupons;
 pub mod customers;
 pub mod program;
 pub mod promotions;

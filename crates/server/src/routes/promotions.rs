@@ -11,6 +11,7 @@ use tessera_api::convert::{promotion_from, promotion_out};
 use tessera_api::{
     CalculationOut, ErrorBody, PreviewBody, PromotionBody, PromotionList, PromotionOut,
 };
+use tessera_core::promotion::Effect;
 use tessera_core::ErrorCode;
 
 /// Creates or replaces a promotion.
@@ -23,6 +24,17 @@ pub async fn put_promotion(
 ) -> Result<Json<PromotionOut>, ApiError> {
     path_id("promotion_id", &promotion_id)?;
     let promotion = promotion_from(&promotion_id, body.value)?;
+    for (idx, effect) in promotion.effects.iter().enumerate() {
+        if let Effect::IssueCoupon { series, .. } = effect {
+            if state.store.coupon_series(series).await?.is_none() {
+                return Err(ApiError::field(
+                    ErrorCode::InvalidField,
+                    format!("effects[{idx}].series"),
+                    format!("no coupon series {series:?}; create it first"),
+                ));
+            }
+        }
+    }
     let now = state.clock.now();
     state.store.put_promotion(promotion.clone(), now).await?;
     state.reload_config().await?;

@@ -1,7 +1,7 @@
 //! `/v1/receipts`: the POS flow.
 
 use super::{path_id, stored_json};
-use crate::clock::new_customer_id;
+use crate::clock::{code_source, new_customer_id};
 use crate::error::ApiError;
 use crate::json::Body;
 use crate::render::{commit_renderer, return_renderer};
@@ -70,6 +70,8 @@ pub async fn quote(
 ) -> Result<CalculationOut, ApiError> {
     let now = state.clock.now();
     let mut ctx = config.context(request)?;
+    let source = &mut service::StoreReads(state.store.as_ref());
+    service::load_vouchers(&mut ctx, request, source).await?;
     let view = match &request.customer {
         None => None,
         Some(reference) => Some(match state.store.find_ledger(reference).await? {
@@ -81,6 +83,9 @@ pub async fn quote(
                     pending: ledger.pending,
                     new_card: None,
                     first_purchase: facts.first_purchase,
+                    tier: facts
+                        .tier_at(request.at.with_timezone(&Utc))
+                        .map(str::to_string),
                 }
             }
             None => match reference {
@@ -90,6 +95,7 @@ pub async fn quote(
                     pending: 0,
                     new_card: Some(card.clone()),
                     first_purchase: true,
+                    tier: None,
                 },
                 other => {
                     return Err(CoreError::field(
@@ -107,7 +113,6 @@ pub async fn quote(
         .map(|v| v.customer_id.as_str())
         .filter(|id| !id.is_empty());
     let scope = service::usage_scope(&ctx, request, customer_id);
-    let source = &mut service::StoreUsage(state.store.as_ref());
     let mut calculation =
         service::calculate_within_limits(&mut ctx, request, view.as_ref(), &scope, source).await?;
     if calculation.customer_id.as_deref() == Some("") {
@@ -118,6 +123,7 @@ pub async fn quote(
         &calculation,
         None,
         false,
+        None,
     ))
 }
 
@@ -149,6 +155,7 @@ pub async fn commit(
         expect_to_pay,
         config: state.config(),
         new_customer_id: new_customer_id(now),
+        new_code: code_source(),
         now,
         render: commit_renderer(),
     };

@@ -221,7 +221,7 @@ async fn promotions_round_trip_and_delete_disables() {
     assert_eq!(status, 200, "{out}");
     assert_eq!(
         out["totals"],
-        json!({"amount":10000,"discount":2000,"points_value":0,"to_pay":8000})
+        json!({"amount":10000,"discount":2000,"points_value":0,"certificates":0,"to_pay":8000})
     );
     assert_eq!(out["lines"][0]["promotions"], json!(["all20"]));
 
@@ -241,7 +241,7 @@ async fn promotions_round_trip_and_delete_disables() {
     assert_eq!(status, 200, "{out}");
     assert_eq!(
         out["totals"],
-        json!({"amount":10000,"discount":0,"points_value":0,"to_pay":10000})
+        json!({"amount":10000,"discount":0,"points_value":0,"certificates":0,"to_pay":10000})
     );
     assert_eq!(out["promotions"], json!([]));
     let (status, out) = app.post("/v1/receipts/commit", &calc).await;

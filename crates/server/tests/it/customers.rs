@@ -30,7 +30,9 @@ async fn customers_register_and_read_back() {
             "email": "anna@example.com",
             "cards": ["700100001234", "7001000012345"],
             "created_at": "2026-03-10T09:00:00Z",
-            "balance": {"available": 0, "pending": 0}
+            "balance": {"available": 0, "pending": 0},
+            "tier": null,
+            "entitlements": []
         })
     );
     let (status, balance) = app.get(&format!("/v1/customers/{id}/balance")).await;

@@ -28,9 +28,9 @@ fn receipt_a() -> Value {
 /// remainder over 538200 / 8990 / 8507 as 268 / 5 / 4.
 fn expected_a_lines() -> Value {
     json!([
-        {"line":1,"sku":"SHOE-1","qty":2,"price":299000,"amount":598000,"discount":59800,"points_paid":0,"points_redeemed":0,"total":538200,"points_earned":268,"promotions":["shoes10","earn5"]},
-        {"line":2,"sku":"MILK-1","qty":1,"price":8990,"amount":8990,"discount":0,"points_paid":0,"points_redeemed":0,"total":8990,"points_earned":5,"promotions":["earn5"]},
-        {"line":3,"sku":"APPLE-KG","qty":0.532,"price":15990,"amount":8507,"discount":0,"points_paid":0,"points_redeemed":0,"total":8507,"points_earned":4,"promotions":["earn5"]}
+        {"line":1,"sku":"SHOE-1","qty":2,"price":299000,"amount":598000,"discount":59800,"points_paid":0,"points_redeemed":0,"certificate_paid":0,"total":538200,"points_earned":268,"promotions":["shoes10","earn5"]},
+        {"line":2,"sku":"MILK-1","qty":1,"price":8990,"amount":8990,"discount":0,"points_paid":0,"points_redeemed":0,"certificate_paid":0,"total":8990,"points_earned":5,"promotions":["earn5"]},
+        {"line":3,"sku":"APPLE-KG","qty":0.532,"price":15990,"amount":8507,"discount":0,"points_paid":0,"points_redeemed":0,"certificate_paid":0,"total":8507,"points_earned":4,"promotions":["earn5"]}
     ])
 }
 
@@ -88,11 +88,11 @@ async fn calculate_prices_exactly_and_writes_nothing() {
     assert_eq!(calc["lines"], expected_a_lines());
     assert_eq!(
         calc["totals"],
-        json!({"amount":615497,"discount":59800,"points_value":0,"to_pay":555697})
+        json!({"amount":615497,"discount":59800,"points_value":0,"certificates":0,"to_pay":555697})
     );
     assert_eq!(
         calc["rewards"],
-        json!({"points_earned":277,"points_redeemed":0,"points_value":0,"coupons_issued":[],"certificates":[],"status":null})
+        json!({"points_earned":277,"points_redeemed":0,"points_value":0,"bonus_points":0,"coupons_issued":[],"certificates_issued":[],"tier":null,"entitlements":[]})
     );
     assert_eq!(
         calc["promotions"],
@@ -131,7 +131,7 @@ async fn calculate_prices_exactly_and_writes_nothing() {
     assert_eq!(calc["lines"][1]["discount"], 100);
     assert_eq!(
         calc["totals"],
-        json!({"amount":4707,"discount":100,"points_value":0,"to_pay":4607})
+        json!({"amount":4707,"discount":100,"points_value":0,"certificates":0,"to_pay":4607})
     );
     assert_eq!(calc["rewards"]["points_earned"], 0);
     assert_lines_sum_to_totals(&calc);
@@ -410,7 +410,7 @@ async fn redemption_limits_ledger_and_full_return() {
     assert_eq!(calc["lines"][0]["points_paid"], 10000);
     assert_eq!(
         calc["totals"],
-        json!({"amount":20000,"discount":0,"points_value":10000,"to_pay":10000})
+        json!({"amount":20000,"discount":0,"points_value":10000,"certificates":0,"to_pay":10000})
     );
     assert_eq!(calc["rewards"]["points_earned"], 5);
     assert_eq!(calc["balance"], json!({"available":100,"pending":5}));
@@ -460,13 +460,13 @@ async fn redemption_limits_ledger_and_full_return() {
     assert_eq!(
         out["lines"],
         json!([
-            {"line":1,"sku":"SHOE-1","qty":1,"price":100000,"amount":100000,"discount":10000,"points_paid":5000,"points_redeemed":50,"total":85000,"points_earned":42,"promotions":["shoes10","earn5"]},
-            {"line":2,"sku":"CIG-1","qty":1,"price":20000,"amount":20000,"discount":0,"points_paid":0,"points_redeemed":0,"total":20000,"points_earned":10,"promotions":["earn5"]}
+            {"line":1,"sku":"SHOE-1","qty":1,"price":100000,"amount":100000,"discount":10000,"points_paid":5000,"points_redeemed":50,"certificate_paid":0,"total":85000,"points_earned":42,"promotions":["shoes10","earn5"]},
+            {"line":2,"sku":"CIG-1","qty":1,"price":20000,"amount":20000,"discount":0,"points_paid":0,"points_redeemed":0,"certificate_paid":0,"total":20000,"points_earned":10,"promotions":["earn5"]}
         ])
     );
     assert_eq!(
         out["totals"],
-        json!({"amount":120000,"discount":10000,"points_value":5000,"to_pay":105000})
+        json!({"amount":120000,"discount":10000,"points_value":5000,"certificates":0,"to_pay":105000})
     );
     assert_eq!(out["rewards"]["points_redeemed"], 50);
     assert_eq!(out["rewards"]["points_value"], 5000);
@@ -570,8 +570,8 @@ async fn partial_returns_split_with_cumulative_half_even_rounding() {
     assert_eq!(
         ret,
         json!({"receipt_id":"R-P","return_id":"RET-P1","version":2,"status":"partially_returned",
-               "lines":[{"line":1,"qty":1,"refund_money":91004,"discount":10112,"points_refunded":0,"points_reversed":46}],
-               "refund_money":91004,"points_refunded":0,"points_reversed":46,
+               "lines":[{"line":1,"qty":1,"refund_money":91004,"discount":10112,"points_refunded":0,"points_reversed":46,"certificate_refund":0}],
+               "refund_money":91004,"points_refunded":0,"points_reversed":46,"certificate_refund":0,
                "balance":{"available":0,"pending":45}})
     );
     let entries_before = app.ledger(&c).await.len();
@@ -662,7 +662,7 @@ async fn return_then_cancel_and_the_receipt_history() {
     assert_eq!(ret["status"], "partially_returned");
     assert_eq!(
         ret["lines"],
-        json!([{"line":1,"qty":1,"refund_money":269100,"discount":29900,"points_refunded":0,"points_reversed":134}])
+        json!([{"line":1,"qty":1,"refund_money":269100,"discount":29900,"points_refunded":0,"points_reversed":134,"certificate_refund":0}])
     );
     assert_eq!(ret["balance"], json!({"available":0,"pending":143}));
 
@@ -677,10 +677,10 @@ async fn return_then_cancel_and_the_receipt_history() {
         cancel,
         json!({"receipt_id":"R-A","return_id":null,"version":3,"status":"cancelled",
                "lines":[
-                 {"line":1,"qty":1,"refund_money":269100,"discount":29900,"points_refunded":0,"points_reversed":134},
-                 {"line":2,"qty":1,"refund_money":8990,"discount":0,"points_refunded":0,"points_reversed":5},
-                 {"line":3,"qty":0.532,"refund_money":8507,"discount":0,"points_refunded":0,"points_reversed":4}],
-               "refund_money":286597,"points_refunded":0,"points_reversed":143,
+                 {"line":1,"qty":1,"refund_money":269100,"discount":29900,"points_refunded":0,"points_reversed":134,"certificate_refund":0},
+                 {"line":2,"qty":1,"refund_money":8990,"discount":0,"points_refunded":0,"points_reversed":5,"certificate_refund":0},
+                 {"line":3,"qty":0.532,"refund_money":8507,"discount":0,"points_refunded":0,"points_reversed":4,"certificate_refund":0}],
+               "refund_money":286597,"points_refunded":0,"points_reversed":143,"certificate_refund":0,
                "balance":{"available":0,"pending":0}})
     );
     let (status, again) = app
