@@ -15,6 +15,12 @@ pub async fn run(conn: &mut SqliteConnection) -> StoreResult<CheckReport> {
     report.items.push(lots(conn).await?);
     report.items.push(receipts(conn).await?);
     report.items.push(promotion_usage(conn).await?);
+    report
+        .items
+        .push(crate::check_vouchers::coupons(conn).await?);
+    report
+        .items
+        .push(crate::check_vouchers::certificates(conn).await?);
     Ok(report)
 }
 
@@ -275,12 +281,12 @@ async fn receipts(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
         if lines_sum(|l| l.amount) != calc.totals.amount
             || lines_sum(|l| l.discount) != calc.totals.discount
             || lines_sum(|l| l.points_paid) != calc.totals.points_value
+            || lines_sum(|l| l.certificate_paid) != calc.totals.certificates
             || lines_sum(|l| l.total) != calc.totals.to_pay
             || lines_sum(|l| l.points_earned) != calc.points_earned
-            || calc
-                .lines
-                .iter()
-                .any(|l| l.amount - l.discount - l.points_paid != l.total || l.total < 0)
+            || calc.lines.iter().any(|l| {
+                l.amount - l.discount - l.points_paid - l.certificate_paid != l.total || l.total < 0
+            })
         {
             item.violations.push(format!(
                 "receipt {receipt_id}: lines do not add up to the totals"
@@ -295,11 +301,17 @@ async fn receipts(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
                 .map(|(line, qty)| tessera_core::money::cumulative_share(f(line), *qty, line.qty))
                 .sum()
         };
+        // Bonus points are a lot of their own, taken back whole when the receipt is undone.
+        let bonus: i64 = record.issued.bonus_lots.iter().map(|(_, p)| p).sum();
+        let bonus_reversed = if record.undone() { bonus } else { 0 };
         let expected = [
-            ("earn", calc.points_earned),
+            ("earn", calc.points_earned + bonus),
             ("redeem", calc.points_redeemed),
             ("redeem_refund", returned(|l| l.points_redeemed)),
-            ("earn_reversal", returned(|l| l.points_earned)),
+            (
+                "earn_reversal",
+                returned(|l| l.points_earned) + bonus_reversed,
+            ),
         ];
         for (kind, want) in expected {
             if record.customer_id.is_some() && sum(kind) != want {

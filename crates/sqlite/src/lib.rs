@@ -6,6 +6,7 @@
 //! into one transaction; reads use a pool of connections in parallel.
 
 mod check;
+mod check_vouchers;
 mod rows;
 mod schema;
 mod time;

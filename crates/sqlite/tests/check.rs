@@ -5,14 +5,26 @@ use sqlx::Connection;
 use tessera_store::Store;
 
 async fn tampered(statement: &str) -> Vec<String> {
+    tampered_after(false, statement).await
+}
+
+/// Runs the receipts contract (or, with `vouchers`, the coupons and certificates
+/// one), tampers with a row and says what check finds.
+async fn tampered_after(vouchers: bool, statement: &str) -> Vec<String> {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let path = std::env::temp_dir().join(format!("tessera-check-{}-{n}.db", std::process::id()));
     let url = path.display().to_string();
     let store = tessera_sqlite::SqliteStore::open(&url).await.unwrap();
-    tessera_store::contract::receipts_ledger_and_returns(&store)
-        .await
-        .unwrap();
+    if vouchers {
+        tessera_store::contract_vouchers::vouchers_and_rewards(&store)
+            .await
+            .unwrap();
+    } else {
+        tessera_store::contract::receipts_ledger_and_returns(&store)
+            .await
+            .unwrap();
+    }
     assert!(store.check().await.unwrap().ok(), "a clean ledger passes");
     let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{url}"))
         .await
@@ -80,6 +92,28 @@ async fn check_reports_a_promotion_counter_that_disagrees_with_the_receipts() {
         violations
             .iter()
             .any(|v| v.contains("counter (5, 0) but receipts count (0, 0)")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test]
+async fn check_reports_a_certificate_balance_that_disagrees_with_the_receipts() {
+    let violations = tampered_after(true, "UPDATE certificates SET balance = balance - 100").await;
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("balance 49900 but the receipts say 50000")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test]
+async fn check_reports_a_coupon_freed_behind_the_receipts_back() {
+    let violations = tampered_after(true, "UPDATE coupons SET used_by = NULL").await;
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("receipt v3 used coupon") && v.contains("not marked used")),
         "{violations:?}"
     );
 }

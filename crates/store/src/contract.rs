@@ -18,7 +18,7 @@ use tessera_core::ErrorCode;
 /// A failed contract check.
 pub type ContractResult = Result<(), String>;
 
-fn ensure(condition: bool, what: impl Into<String>) -> ContractResult {
+pub(crate) fn ensure(condition: bool, what: impl Into<String>) -> ContractResult {
     if condition {
         Ok(())
     } else {
@@ -26,13 +26,13 @@ fn ensure(condition: bool, what: impl Into<String>) -> ContractResult {
     }
 }
 
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0)
         .single()
         .unwrap_or_default()
 }
 
-fn program() -> Program {
+pub(crate) fn program() -> Program {
     Program {
         currency: "RUB".into(),
         point_value: 100,
@@ -42,7 +42,7 @@ fn program() -> Program {
     }
 }
 
-async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
+pub(crate) async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
     store.put_program(program()).await?;
     let shop = ChainStore {
         store_id: "s1".into(),
@@ -88,7 +88,7 @@ async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
     )))
 }
 
-fn receipt(id: &str, price: i64, redeem: Redeem, at: DateTime<Utc>) -> ReceiptRequest {
+pub(crate) fn receipt(id: &str, price: i64, redeem: Redeem, at: DateTime<Utc>) -> ReceiptRequest {
     ReceiptRequest {
         coupons: Vec::new(),
         certificates: Vec::new(),
@@ -140,7 +140,7 @@ fn commit(
     }
 }
 
-fn render_return() -> crate::command::Renderer<Returned> {
+pub(crate) fn render_return() -> crate::command::Renderer<Returned> {
     Arc::new(|r: &Returned| {
         format!(
             "{}:{}:{}",
@@ -168,6 +168,10 @@ where
     outcome?;
     let store = open().await;
     let outcome = configuration_and_customers(store.as_ref()).await;
+    store.close().await;
+    outcome?;
+    let store = open().await;
+    let outcome = crate::contract_vouchers::vouchers_and_rewards(store.as_ref()).await;
     store.close().await;
     outcome
 }

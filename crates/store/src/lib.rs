@@ -9,6 +9,7 @@
 
 pub mod command;
 pub mod contract;
+pub mod contract_vouchers;
 pub mod error;
 pub mod port;
 pub mod service;
