@@ -752,6 +752,9 @@ fn coupon_results(
     receipt: &ReceiptRequest,
     applied: &[AppliedPromotion],
 ) -> Vec<CouponResult> {
+    if receipt.coupons.is_empty() {
+        return Vec::new();
+    }
     let used: Vec<&str> = ctx
         .promotions
         .iter()
@@ -834,10 +837,19 @@ fn group_winners<'p>(
     customer: Option<&CustomerView>,
 ) -> HashMap<&'p str, String> {
     let mut best: HashMap<&'p str, (i128, &'p Promotion)> = HashMap::new();
+    let mut sizes: HashMap<&'p str, usize> = HashMap::new();
+    for group in candidates.iter().filter_map(|p| p.group.as_deref()) {
+        *sizes.entry(group).or_default() += 1;
+    }
     for promotion in candidates {
         let Some(group) = promotion.group.as_deref() else {
             continue;
         };
+        // A group of one has its winner without evaluating it.
+        if sizes.get(group) == Some(&1) {
+            best.insert(group, (0, promotion));
+            continue;
+        }
         let mut alone = lines.to_vec();
         let mut alone_products = products.to_vec();
         let (mut applied, mut earn_rules, mut messages, mut receipt_messages, mut rewards) =
