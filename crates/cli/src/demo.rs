@@ -146,6 +146,14 @@ fn print_welcome(url: &str, path: &str, s: &DemoSummary) {
     println!(
         "  curl -s -H \"Authorization: Bearer $T\" $U/v1/receipts/demo-1/returns -d '{returned}'"
     );
+    let coupon = s.sample_coupons.first().cloned().unwrap_or_default();
+    let with_coupon = format!(
+        r#"{{"receipt_id":"demo-2","store_id":"{store}","terminal_id":"T1","at":"{at}","lines":[{{"line":1,"sku":"{a}","qty":1,"price":299000}}],"coupons":["{coupon}"]}}"#,
+        store = s.sample_store_id,
+        a = sku(0),
+    );
+    println!("  # a single-use welcome coupon (10% off; more codes: {}): commit it, then try it on another receipt id", s.sample_coupons.join(" "));
+    println!("  curl -s -H \"Authorization: Bearer $T\" $U/v1/receipts/commit -d '{with_coupon}'");
     println!("  # the receipt with its versions");
     println!("  curl -s -H \"Authorization: Bearer $T\" $U/v1/receipts/demo-1");
     println!("  # verify the ledger (works while the server runs)");

@@ -11,9 +11,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_core::catalog::{Product, Store as ChainStore};
+use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::Customer;
 use tessera_core::program::Program;
-use tessera_core::promotion::{Effect, ItemMatch, Percent, Promotion, Schedule};
+use tessera_core::promotion::{CouponRule, Effect, ItemMatch, Percent, Promotion, Schedule};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem, QTY_SCALE};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_store::{
@@ -70,6 +71,8 @@ pub struct DemoSummary {
     pub sample_customer_id: String,
     pub sample_store_id: String,
     pub sample_skus: Vec<String>,
+    /// Single-use codes of the `welcome` coupon series (10% off).
+    pub sample_coupons: Vec<String>,
     pub elapsed: std::time::Duration,
 }
 
@@ -355,6 +358,8 @@ pub async fn load(
             .with_context(|| format!("storing promotion {id}"))?;
     }
 
+    let sample_coupons = welcome_coupons(store.as_ref(), now).await?;
+
     progress.set_message("members");
     for batch in members.chunks(MEMBER_BATCH) {
         store
@@ -386,8 +391,36 @@ pub async fn load(
         sample_customer_id: sample.1,
         sample_store_id: stores[0].store_id.clone(),
         sample_skus,
+        sample_coupons,
         elapsed: started.elapsed(),
     })
+}
+
+/// The coupon series the demo hands out codes of.
+const WELCOME_SERIES: &str = "welcome";
+
+/// Creates the `welcome` series (single use, valid for 30 days) and five codes of it.
+async fn welcome_coupons(store: &dyn Store, now: DateTime<Utc>) -> Result<Vec<String>> {
+    store
+        .put_coupon_series(CouponSeries {
+            series_id: WELCOME_SERIES.into(),
+            promotion_id: "welcome-10".into(),
+            single_use: true,
+            valid_from: None,
+            valid_to: Some((now + Duration::days(30)).naive_utc()),
+        })
+        .await
+        .context("storing the coupon series")?;
+    let codes: Vec<String> = (0..5).map(|_| tessera_server::clock::new_code()).collect();
+    let coupons = codes
+        .iter()
+        .map(|code| Coupon::generated(code, WELCOME_SERIES))
+        .collect();
+    store
+        .insert_coupons(coupons)
+        .await
+        .context("storing coupon codes")?;
+    Ok(codes)
 }
 
 /// A regular's card and customer id, preferring one with available points.
@@ -564,7 +597,19 @@ fn promotions(now: DateTime<Utc>) -> Vec<Promotion> {
         },
     );
     big_basket.conditions.min_amount = Some(500_000);
+    let mut welcome = promotion(
+        "welcome-10",
+        "Welcome coupon: 10% off",
+        true,
+        60,
+        Effect::PercentOff {
+            percent: Percent(1000),
+            items: None,
+        },
+    );
+    welcome.conditions.coupon = Some(CouponRule::Series(WELCOME_SERIES.into()));
     vec![
+        welcome,
         promotion(
             "base-earn",
             "5% back in points",

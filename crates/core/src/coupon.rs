@@ -67,6 +67,22 @@ pub struct Coupon {
     pub revoked: bool,
 }
 
+impl Coupon {
+    /// A free code of `series_id`, as `generate` makes them (`code` in shown or
+    /// stored form).
+    pub fn generated(code: &str, series_id: &str) -> Coupon {
+        Coupon {
+            code: normalize_code(code),
+            series_id: series_id.to_string(),
+            customer_id: None,
+            issued_by: None,
+            valid_until: None,
+            used_by: None,
+            revoked: false,
+        }
+    }
+}
+
 /// Why a presented code does not unlock anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {

@@ -51,15 +51,27 @@ impl Customer {
 pub struct CustomerFacts {
     /// The customer has no committed receipt yet.
     pub first_purchase: bool,
-    /// The tier of the customer's latest tier grant, and when that grant lapses.
-    pub tier: Option<(String, Option<DateTime<Utc>>)>,
+    /// The customer's latest tier grant.
+    pub tier: Option<TierGrant>,
+}
+
+/// A tier given to a customer from `granted_at` until `until` (open: until replaced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierGrant {
+    pub tier: String,
+    pub granted_at: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl CustomerFacts {
-    /// The customer's tier at `at`: the latest grant's, unless it has lapsed.
+    /// The customer's tier at `at`: the latest grant's, when `at` falls within it. (A
+    /// receipt dated before the latest grant, such as an offline one, sees no tier
+    /// rather than an earlier, replaced one.)
     pub fn tier_at(&self, at: DateTime<Utc>) -> Option<&str> {
         match &self.tier {
-            Some((tier, until)) if until.is_none_or(|u| at < u) => Some(tier),
+            Some(grant) if grant.granted_at <= at && grant.until.is_none_or(|u| at < u) => {
+                Some(&grant.tier)
+            }
             _ => None,
         }
     }

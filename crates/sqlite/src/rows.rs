@@ -3,7 +3,7 @@
 use crate::time::{parse_offset, parse_ts, ts};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use tessera_core::customer::{Customer, CustomerFacts};
+use tessera_core::customer::{Customer, CustomerFacts, TierGrant};
 use tessera_core::ledger::{
     Account, CustomerLedger, Entry, EntryKind, LedgerChanges, Lot, LotState,
 };
@@ -251,10 +251,10 @@ pub async fn find_ledger(
     let sql = format!(
         "SELECT c.customer_id, a.pending, a.available,
                 NOT EXISTS (SELECT 1 FROM receipts r WHERE r.customer_id = c.customer_id),
-                t.value, t.until, {columns}
+                t.value, t.until, t.granted_at, {columns}
          FROM ({resolve}) c
          LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
-         LEFT JOIN (SELECT g.value, g.until FROM customer_grants g, ({resolve}) gc
+         LEFT JOIN (SELECT g.value, g.until, g.granted_at FROM customer_grants g, ({resolve}) gc
                     WHERE g.customer_id = gc.customer_id AND g.kind = 'tier' AND g.revoked = 0
                     ORDER BY g.granted_at DESC, g.grant_id DESC LIMIT 1) t ON 1
          LEFT JOIN lots l ON l.customer_id = c.customer_id AND (l.state = 'pending' OR l.remaining > 0)"
@@ -269,13 +269,14 @@ pub async fn find_ledger(
         return Ok(None);
     };
     let tier = match first.get::<Option<String>, _>(4) {
-        Some(tier) => {
-            let until = first
+        Some(tier) => Some(TierGrant {
+            tier,
+            until: first
                 .get::<Option<String>, _>(5)
                 .map(|t| parse_ts(&t))
-                .transpose()?;
-            Some((tier, until))
-        }
+                .transpose()?,
+            granted_at: parse_ts(&first.get::<String, _>(6))?,
+        }),
         None => None,
     };
     let customer_id: String = first.get(0);
@@ -287,8 +288,8 @@ pub async fn find_ledger(
     };
     let mut lots = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.get::<Option<String>, _>(6).is_some() {
-            lots.push(lot_at(row, 6)?);
+        if row.get::<Option<String>, _>(7).is_some() {
+            lots.push(lot_at(row, 7)?);
         }
     }
     Ok(Some((

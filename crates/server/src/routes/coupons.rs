@@ -12,7 +12,7 @@ use tessera_api::{
     series_from, series_out, CouponSeriesBody, CouponSeriesOut, ErrorBody, GenerateBody,
     GeneratedOut,
 };
-use tessera_core::coupon::{normalize_code, Coupon};
+use tessera_core::coupon::Coupon;
 use tessera_core::promotion::CouponRule;
 use tessera_core::{CoreError, ErrorCode};
 
@@ -99,15 +99,7 @@ pub async fn generate(
     let codes: Vec<String> = (0..count).map(|_| new_code()).collect();
     let coupons = codes
         .iter()
-        .map(|code| Coupon {
-            code: normalize_code(code),
-            series_id: series_id.clone(),
-            customer_id: None,
-            issued_by: None,
-            valid_until: None,
-            used_by: None,
-            revoked: false,
-        })
+        .map(|code| Coupon::generated(code, &series_id))
         .collect();
     state.store.insert_coupons(coupons).await?;
     Ok(Json(GeneratedOut {

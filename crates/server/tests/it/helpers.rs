@@ -332,3 +332,77 @@ pub async fn setup_chain(app: &TestApp) {
         assert_eq!(status, 200, "PUT {path}: {out}");
     }
 }
+
+/// `body` with `"coupons": codes`.
+pub fn with_coupons(mut body: Value, codes: &[&str]) -> Value {
+    body["coupons"] = json!(codes);
+    body
+}
+
+/// The money a promotion gave on a calculated or committed receipt.
+pub fn discount_of(body: &Value, promotion_id: &str) -> i64 {
+    body["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["promotion_id"] == promotion_id)
+        .map(|p| p["discount"].as_i64().unwrap())
+        .sum()
+}
+
+impl TestApp {
+    /// Creates or updates a coupon series; the response must be 200.
+    pub async fn put_series(&self, body: &Value) -> Value {
+        let (status, out) = self.post("/v1/coupon-series", body).await;
+        assert_eq!(status, 200, "POST /v1/coupon-series {body}: {out}");
+        out
+    }
+
+    /// Generates `count` codes of a series.
+    pub async fn generate_codes(&self, series: &str, count: u32) -> Vec<String> {
+        let (status, out) = self
+            .post(
+                &format!("/v1/coupon-series/{series}/generate"),
+                &json!({ "count": count }),
+            )
+            .await;
+        assert_eq!(status, 200, "{out}");
+        assert_eq!(out["series"], series);
+        out["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Commits every body at once, each from its own task; answers in body order.
+    pub async fn commit_concurrently(&self, bodies: Vec<Value>) -> Vec<(u16, Value)> {
+        let start = Arc::new(tokio::sync::Barrier::new(bodies.len()));
+        let tasks: Vec<_> = bodies
+            .into_iter()
+            .map(|body| {
+                let client = self.client.clone();
+                let url = format!("{}/v1/receipts/commit", self.base_url);
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let response = client
+                        .post(url)
+                        .bearer_auth(TOKEN)
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = response.status().as_u16();
+                    (status, response.json::<Value>().await.unwrap())
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            out.push(task.await.unwrap());
+        }
+        out
+    }
+}

@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod config;
+mod coupons;
 mod customers;
 mod errors;
 mod helpers;
 mod openapi;
 mod promotions;
 mod receipts;
+mod rewards;

@@ -225,33 +225,18 @@ async fn limits_and_budgets_hold_under_concurrent_commits_and_cancels_release_th
     };
 
     // 12 tills commit at once for 12 different new members: exactly 3 get the discount.
-    let mut tasks = Vec::new();
-    for n in 0..12 {
-        let client = app.client.clone();
-        let url = format!("{}/v1/receipts/commit", app.base_url);
-        let body = receipt(
-            &format!("l{n}"),
-            t0(),
-            Some(json!({"card": format!("66600{n:02}")})),
-            lines.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(TOKEN)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            (
-                response.status().as_u16(),
-                response.json::<serde_json::Value>().await.unwrap(),
+    let bodies = (0..12)
+        .map(|n| {
+            receipt(
+                &format!("l{n}"),
+                t0(),
+                Some(json!({"card": format!("66600{n:02}")})),
+                lines.clone(),
             )
-        }));
-    }
+        })
+        .collect();
     let mut winners = Vec::new();
-    for task in tasks {
-        let (status, body) = task.await.unwrap();
+    for (status, body) in app.commit_concurrently(bodies).await {
         assert_eq!(status, 200, "{body}");
         if got_it(&body) {
             winners.push(body["receipt_id"].as_str().unwrap().to_string());

@@ -2,7 +2,7 @@
 
 use crate::helpers::{
     assert_error, customer_sums, half_even, kinds, msk, receipt, setup_chain, spawn_app, t0, utc,
-    TestApp, TOKEN,
+    TestApp,
 };
 use chrono::Duration;
 use serde_json::{json, Value};
@@ -806,32 +806,20 @@ async fn concurrent_redemptions_never_overspend() {
     let t1 = t0() + Duration::days(15);
     assert_eq!(app.balance(&c).await, (200, 0));
 
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let mut body = receipt(
-            &format!("RC-{i}"),
-            t1,
-            card.clone(),
-            json!([{"line":1,"sku":"MILK-1","qty":1,"price":10000}]),
-        );
-        body["redeem_points"] = json!(10);
-        let client = app.client.clone();
-        let url = format!("{}/v1/receipts/commit", app.base_url);
-        tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(TOKEN)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap())
-        }));
-    }
+    let bodies = (0..40)
+        .map(|i| {
+            let mut body = receipt(
+                &format!("RC-{i}"),
+                t1,
+                card.clone(),
+                json!([{"line":1,"sku":"MILK-1","qty":1,"price":10000}]),
+            );
+            body["redeem_points"] = json!(10);
+            body
+        })
+        .collect();
     let mut ok = 0;
-    for task in tasks {
-        let (status, body) = task.await.unwrap();
+    for (status, body) in app.commit_concurrently(bodies).await {
         match status {
             200 => {
                 ok += 1;
