@@ -176,6 +176,45 @@ pub struct AudienceBody {
     /// Only customers whose tier is one of these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<String>,
+    /// Only members of one of these segments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<String>,
+    /// Only receipts presenting a card of one of these types: `plastic`, `virtual`,
+    /// `family`, `social` (a customer identified otherwise: holding one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub card_types: Vec<CardTypeBody>,
+}
+
+/// A card type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CardTypeBody {
+    Plastic,
+    Virtual,
+    Family,
+    Social,
+}
+
+impl CardTypeBody {
+    pub fn to_core(self) -> tessera_core::customer::CardType {
+        use tessera_core::customer::CardType;
+        match self {
+            CardTypeBody::Plastic => CardType::Plastic,
+            CardTypeBody::Virtual => CardType::Virtual,
+            CardTypeBody::Family => CardType::Family,
+            CardTypeBody::Social => CardType::Social,
+        }
+    }
+
+    pub fn of(card_type: tessera_core::customer::CardType) -> Self {
+        use tessera_core::customer::CardType;
+        match card_type {
+            CardType::Plastic => CardTypeBody::Plastic,
+            CardType::Virtual => CardTypeBody::Virtual,
+            CardType::Family => CardTypeBody::Family,
+            CardType::Social => CardTypeBody::Social,
+        }
+    }
 }
 
 /// When a promotion runs, as store-local date-times `YYYY-MM-DDTHH:MM[:SS]`.

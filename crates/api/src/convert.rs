@@ -5,7 +5,7 @@ use crate::*;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
 use chrono::{NaiveTime, Weekday};
 use tessera_core::catalog::{validate_id, Product, Store};
-use tessera_core::customer::Customer;
+use tessera_core::customer::{Card, CardType, Customer};
 use tessera_core::decimal::{format_scaled, parse_scaled};
 use tessera_core::ledger::{Balance, Entry};
 use tessera_core::limits::Limits;
@@ -436,6 +436,12 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                 customer_ids: a.customer_ids,
                 first_purchase: a.first_purchase,
                 tiers: a.tiers,
+                segments: a.segments,
+                card_types: a
+                    .card_types
+                    .into_iter()
+                    .map(CardTypeBody::to_core)
+                    .collect(),
             })
             .unwrap_or_default(),
         conditions: conditions_in(body.conditions.unwrap_or_default())?,
@@ -508,6 +514,13 @@ pub fn promotion_out(
             customer_ids: promotion.audience.customer_ids.clone(),
             first_purchase: promotion.audience.first_purchase,
             tiers: promotion.audience.tiers.clone(),
+            segments: promotion.audience.segments.clone(),
+            card_types: promotion
+                .audience
+                .card_types
+                .iter()
+                .map(|t| CardTypeBody::of(*t))
+                .collect(),
         },
         conditions: ConditionsBody {
             min_amount: promotion.conditions.min_amount,
@@ -664,17 +677,58 @@ pub fn promotion_out(
     }
 }
 
+/// A card of a request: a number (plastic) or `{"number", "type"}`.
+fn card_in(value: &serde_json::Value, field: &str) -> Result<Card, CoreError> {
+    let bad = || {
+        CoreError::invalid(
+            field,
+            "must be a card number or {\"number\": \"...\", \"type\": \"plastic|virtual|family|social\"}",
+        )
+    };
+    match value {
+        serde_json::Value::String(number) => Ok(Card::from(number.as_str())),
+        serde_json::Value::Object(map) => {
+            if let Some(key) = map.keys().find(|k| *k != "number" && *k != "type") {
+                return Err(CoreError::field(
+                    ErrorCode::UnknownField,
+                    format!("{field}.{key}"),
+                    "unknown field",
+                ));
+            }
+            let number = map.get("number").and_then(|n| n.as_str()).ok_or_else(bad)?;
+            let card_type = match map.get("type") {
+                None => CardType::Plastic,
+                Some(t) => t.as_str().and_then(CardType::parse).ok_or_else(|| {
+                    CoreError::invalid(
+                        format!("{field}.type"),
+                        "must be plastic, virtual, family or social",
+                    )
+                })?,
+            };
+            Ok(Card {
+                number: number.to_string(),
+                card_type,
+            })
+        }
+        _ => Err(bad()),
+    }
+}
+
 pub fn customer_from(
     body: CustomerBody,
     customer_id: String,
     now: DateTime<Utc>,
 ) -> Result<Customer, CoreError> {
+    let mut cards = Vec::with_capacity(body.cards.len());
+    for (idx, card) in body.cards.iter().enumerate() {
+        cards.push(card_in(card, &format!("cards[{idx}]"))?);
+    }
     let mut customer = Customer {
         customer_id,
         name: body.name,
         phone: body.phone,
         email: body.email,
-        cards: body.cards,
+        cards,
         created_at: now,
     };
     customer.normalize()?;
@@ -687,6 +741,7 @@ pub fn customer_out(
     customer: &Customer,
     balance: &Balance,
     grants: &[Grant],
+    segments: &[String],
     now: DateTime<Utc>,
 ) -> CustomerOut {
     let live = || grants.iter().filter(|g| !g.revoked);
@@ -716,7 +771,15 @@ pub fn customer_out(
         name: customer.name.clone(),
         phone: customer.phone.clone(),
         email: customer.email.clone(),
-        cards: customer.cards.clone(),
+        cards: customer
+            .cards
+            .iter()
+            .map(|c| CardOut {
+                number: c.number.clone(),
+                card_type: c.card_type.as_str().to_string(),
+            })
+            .collect(),
+        segments: segments.to_vec(),
         created_at: time_out(customer.created_at),
         balance: BalanceSummary {
             available: balance.available,

@@ -14,8 +14,20 @@ pub struct CustomerBody {
     pub phone: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// Card numbers (plastic cards), or `{"number", "type"}` with `type` one of
+    /// `plastic`, `virtual`, `family`, `social`.
     #[serde(default)]
-    pub cards: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub cards: Vec<serde_json::Value>,
+}
+
+/// A loyalty card.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CardOut {
+    pub number: String,
+    /// `plastic`, `virtual`, `family` or `social`.
+    #[serde(rename = "type")]
+    pub card_type: String,
 }
 
 /// The id of a created customer.
@@ -31,9 +43,11 @@ pub struct CustomerOut {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
-    pub cards: Vec<String>,
+    pub cards: Vec<CardOut>,
     pub created_at: String,
     pub balance: BalanceSummary,
+    /// The segments the customer is a member of.
+    pub segments: Vec<String>,
     /// The tier a promotion's `set_tier` gave, while it holds.
     pub tier: Option<CustomerTierOut>,
     /// Entitlements promotions granted (revoked ones left out).

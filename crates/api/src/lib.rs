@@ -9,9 +9,11 @@ pub mod coupon;
 pub mod customer;
 pub mod error;
 pub mod receipt;
+pub mod segment;
 
 pub use config::*;
 pub use coupon::*;
 pub use customer::*;
 pub use error::*;
 pub use receipt::*;
+pub use segment::*;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::coupon::{Coupon, CouponSeries};
-use tessera_core::customer::Customer;
+use tessera_core::customer::{Card, CardType, Customer};
 use tessera_core::program::Program;
 use tessera_core::promotion::{CouponRule, Effect, ItemMatch, Percent, Promotion, Schedule};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem, QTY_SCALE};
@@ -670,7 +670,15 @@ fn member(idx: usize, created_at: DateTime<Utc>, rng: &mut SmallRng) -> Customer
             (idx as u64 * 7_919 + 12_345) % 1_000_000_000
         )),
         email,
-        cards: vec![member_card(idx)],
+        // One member in three uses the app's virtual card.
+        cards: vec![Card {
+            number: member_card(idx),
+            card_type: if idx.is_multiple_of(3) {
+                CardType::Virtual
+            } else {
+                CardType::Plastic
+            },
+        }],
         created_at,
     }
 }

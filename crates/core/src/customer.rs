@@ -11,8 +11,61 @@ pub struct Customer {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
-    pub cards: Vec<String>,
+    pub cards: Vec<Card>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A loyalty card: its number (what the till scans) and its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    pub number: String,
+    pub card_type: CardType,
+}
+
+impl From<&str> for Card {
+    /// A plastic card with this number.
+    fn from(number: &str) -> Self {
+        Card {
+            number: number.to_string(),
+            card_type: CardType::Plastic,
+        }
+    }
+}
+
+/// What kind of card it is; promotions can be for some kinds only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardType {
+    #[default]
+    Plastic,
+    Virtual,
+    Family,
+    Social,
+}
+
+impl CardType {
+    /// Every type, in wire order.
+    pub const ALL: [CardType; 4] = [
+        CardType::Plastic,
+        CardType::Virtual,
+        CardType::Family,
+        CardType::Social,
+    ];
+
+    /// The wire and stored name of the type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardType::Plastic => "plastic",
+            CardType::Virtual => "virtual",
+            CardType::Family => "family",
+            CardType::Social => "social",
+        }
+    }
+
+    /// Parses a wire or stored name.
+    pub fn parse(name: &str) -> Option<CardType> {
+        CardType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
 }
 
 impl Customer {
@@ -34,11 +87,15 @@ impl Customer {
         if let Some(email) = &self.email {
             self.email = Some(normalize_email(email)?);
         }
-        let mut cards = Vec::with_capacity(self.cards.len());
+        let mut cards: Vec<Card> = Vec::with_capacity(self.cards.len());
         for (idx, card) in self.cards.iter().enumerate() {
-            let card = normalize_card(card).map_err(|e| e.within(&format!("cards[{idx}]")))?;
-            if !cards.contains(&card) {
-                cards.push(card);
+            let number =
+                normalize_card(&card.number).map_err(|e| e.within(&format!("cards[{idx}]")))?;
+            if !cards.iter().any(|c| c.number == number) {
+                cards.push(Card {
+                    number,
+                    card_type: card.card_type,
+                });
             }
         }
         self.cards = cards;
@@ -53,6 +110,11 @@ pub struct CustomerFacts {
     pub first_purchase: bool,
     /// The customer's latest tier grant.
     pub tier: Option<TierGrant>,
+    /// The type of the card the till presented, or with another identifier, of every
+    /// card the customer holds.
+    pub card_types: Vec<CardType>,
+    /// The segments the customer is a member of.
+    pub segments: Vec<String>,
 }
 
 /// A tier given to a customer from `granted_at` until `until` (open: until replaced).

@@ -19,6 +19,7 @@ pub mod promotion;
 pub mod receipt;
 pub mod refund;
 pub mod reward;
+pub mod segment;
 pub mod snapshot;
 
 pub use error::{CoreError, ErrorCode};

@@ -63,6 +63,47 @@ pub struct CustomerView {
     pub first_purchase: bool,
     /// The customer's tier, if they have one.
     pub tier: Option<String>,
+    /// The segments the customer is a member of.
+    pub segments: Vec<String>,
+    /// The type of the card presented (with another identifier, of every card the
+    /// customer holds).
+    pub card_types: Vec<crate::customer::CardType>,
+}
+
+impl CustomerView {
+    /// A known customer as their ledger and facts say, for a receipt at `at`.
+    pub fn known(
+        customer_id: &str,
+        available: Points,
+        pending: Points,
+        facts: &crate::customer::CustomerFacts,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        CustomerView {
+            customer_id: customer_id.to_string(),
+            available,
+            pending,
+            new_card: None,
+            first_purchase: facts.first_purchase,
+            tier: facts.tier_at(at).map(str::to_string),
+            segments: facts.segments.clone(),
+            card_types: facts.card_types.clone(),
+        }
+    }
+
+    /// A member about to be registered with an unknown (plastic) card.
+    pub fn new_card(customer_id: &str, card: &str) -> Self {
+        CustomerView {
+            customer_id: customer_id.to_string(),
+            available: 0,
+            pending: 0,
+            new_card: Some(card.to_string()),
+            first_purchase: true,
+            tier: None,
+            segments: Vec::new(),
+            card_types: vec![crate::customer::CardType::Plastic],
+        }
+    }
 }
 
 /// A priced receipt: what the till shows and prints.
@@ -213,11 +254,7 @@ pub fn calculate(
             promotion.enabled
                 && promotion.schedule.contains(local)
                 && promotion.scope.includes(ctx.store)
-                && promotion.audience.includes(
-                    customer.map(|c| c.customer_id.as_str()),
-                    customer.is_some_and(|c| c.first_purchase || c.new_card.is_some()),
-                    customer.and_then(|c| c.tier.as_deref()),
-                )
+                && promotion.audience.includes(customer)
                 && promotion
                     .conditions
                     .min_amount

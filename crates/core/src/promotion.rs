@@ -94,23 +94,32 @@ pub struct Audience {
     /// Only customers whose tier is one of these.
     #[serde(default)]
     pub tiers: Vec<String>,
+    /// Only members of one of these segments.
+    #[serde(default)]
+    pub segments: Vec<String>,
+    /// Only receipts presenting a card of one of these types (with another
+    /// identifier: a customer holding one).
+    #[serde(default)]
+    pub card_types: Vec<crate::customer::CardType>,
 }
 
 impl Audience {
-    /// Whether a receipt of this customer (`None`: anonymous) is for the promotion;
-    /// `first_purchase` says whether it is the customer's first, `tier` is their tier.
-    pub fn includes(
-        &self,
-        customer_id: Option<&str>,
-        first_purchase: bool,
-        tier: Option<&str>,
-    ) -> bool {
-        let member = customer_id.is_some();
+    /// Whether a receipt of this customer (`None`: anonymous) is for the promotion.
+    pub fn includes(&self, customer: Option<&crate::pricing::CustomerView>) -> bool {
+        let member = customer.is_some();
+        let customer_id = customer.map(|c| c.customer_id.as_str());
+        let first_purchase = customer.is_some_and(|c| c.first_purchase || c.new_card.is_some());
+        let tier = customer.and_then(|c| c.tier.as_deref());
         (!self.members_only || member)
             && (self.customer_ids.is_empty()
                 || customer_id.is_some_and(|id| self.customer_ids.iter().any(|c| c == id)))
             && (!self.first_purchase || (member && first_purchase))
             && (self.tiers.is_empty() || tier.is_some_and(|t| self.tiers.iter().any(|x| x == t)))
+            && (self.segments.is_empty()
+                || customer.is_some_and(|c| c.segments.iter().any(|s| self.segments.contains(s))))
+            && (self.card_types.is_empty()
+                || customer
+                    .is_some_and(|c| c.card_types.iter().any(|t| self.card_types.contains(t))))
     }
 }
 
@@ -536,6 +545,9 @@ impl Promotion {
         }
         for (idx, tier) in self.audience.tiers.iter().enumerate() {
             validate_id(&format!("audience.tiers[{idx}]"), tier)?;
+        }
+        for (idx, segment) in self.audience.segments.iter().enumerate() {
+            validate_id(&format!("audience.segments[{idx}]"), segment)?;
         }
         for (idx, customer_id) in self.audience.customer_ids.iter().enumerate() {
             validate_id(&format!("audience.customer_ids[{idx}]"), customer_id)?;

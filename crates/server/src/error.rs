@@ -29,7 +29,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | CertificateInvalid
         | CertificateExceedsTotal => StatusCode::UNPROCESSABLE_ENTITY,
         StoreNotFound | CustomerNotFound | ProductNotFound | PromotionNotFound
-        | ReceiptNotFound | RouteNotFound | CouponSeriesNotFound => StatusCode::NOT_FOUND,
+        | ReceiptNotFound | RouteNotFound | CouponSeriesNotFound | SegmentNotFound => {
+            StatusCode::NOT_FOUND
+        }
         InsufficientPoints
         | CertificateInsufficient
         | QuoteChanged

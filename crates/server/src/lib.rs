@@ -59,6 +59,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/coupon-series/{series_id}/generate",
             post(routes::coupons::generate),
         )
+        .route(
+            "/v1/segments/{segment_id}",
+            get(routes::segments::get_segment).put(routes::segments::put_segment),
+        )
+        .route(
+            "/v1/segments/{segment_id}/members",
+            post(routes::segments::change_members),
+        )
         .route("/v1/customers", post(routes::customers::create_customer))
         .route(
             "/v1/customers/{customer_id}",

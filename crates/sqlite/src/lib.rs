@@ -9,6 +9,7 @@ mod check;
 mod check_vouchers;
 mod rows;
 mod schema;
+mod segments;
 mod time;
 mod vouchers;
 mod writer;
@@ -31,6 +32,7 @@ use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::reward::{Certificate, Grant};
+use tessera_core::segment::{MembershipChange, Segment};
 use tessera_store::{
     CancelCommand, CheckReport, CommitCommand, PromotionRecord, ReturnCommand, Store, StoreError,
     StoreResult, StoredEntry, StoredReceipt,
@@ -225,6 +227,32 @@ impl Store for SqliteStore {
 
     async fn grants(&self, customer_id: &str) -> StoreResult<Vec<Grant>> {
         vouchers::grants(&mut *self.reader().await?, customer_id).await
+    }
+
+    async fn put_segment(&self, segment: Segment) -> StoreResult<()> {
+        self.config(ConfigWrite::Segment(segment)).await.map(drop)
+    }
+
+    async fn segment(&self, segment_id: &str) -> StoreResult<Option<(Segment, u64)>> {
+        segments::get(&mut *self.reader().await?, segment_id).await
+    }
+
+    async fn change_segment(&self, segment_id: &str, change: MembershipChange) -> StoreResult<()> {
+        let found = self
+            .config(ConfigWrite::SegmentMembers(segment_id.to_string(), change))
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::domain(
+                tessera_core::ErrorCode::SegmentNotFound,
+                format!("no segment {segment_id:?}"),
+            ))
+        }
+    }
+
+    async fn customer_segments(&self, customer_id: &str) -> StoreResult<Vec<String>> {
+        segments::of_customer(&mut *self.reader().await?, customer_id).await
     }
 
     async fn create_customers(&self, customers: Vec<Customer>) -> StoreResult<()> {

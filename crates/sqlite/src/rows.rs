@@ -3,7 +3,7 @@
 use crate::time::{parse_offset, parse_ts, ts};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use tessera_core::customer::{Customer, CustomerFacts, TierGrant};
+use tessera_core::customer::{Card, CardType, Customer, CustomerFacts, TierGrant};
 use tessera_core::ledger::{
     Account, CustomerLedger, Entry, EntryKind, LedgerChanges, Lot, LotState,
 };
@@ -15,6 +15,27 @@ use tessera_store::{ReceiptVersion, StoreError, StoreResult, StoredEntry, Stored
 
 pub fn db(error: sqlx::Error) -> StoreError {
     StoreError::backend(error)
+}
+
+/// Inserts or replaces a configuration document (`body` JSON) keyed by `id`; `table`
+/// and `key` are names from the schema, never input.
+pub async fn upsert_document<T: serde::Serialize>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    key: &str,
+    id: &str,
+    document: &T,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO {table} ({key}, body) VALUES (?, ?)
+         ON CONFLICT ({key}) DO UPDATE SET body = excluded.body"
+    ))
+    .bind(id)
+    .bind(serde_json::to_string(document).map_err(StoreError::backend)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
 }
 
 fn json_err(error: serde_json::Error) -> StoreError {
@@ -76,18 +97,20 @@ pub async fn insert_customer(conn: &mut SqliteConnection, customer: &Customer) -
         .await
         .map_err(|e| taken(e, customer))?;
     for (idx, card) in customer.cards.iter().enumerate() {
-        let inserted = sqlx::query("INSERT INTO cards (card, customer_id) VALUES (?, ?)")
-            .bind(card)
-            .bind(&customer.customer_id)
-            .execute(&mut *conn)
-            .await;
+        let inserted =
+            sqlx::query("INSERT INTO cards (card, customer_id, card_type) VALUES (?, ?, ?)")
+                .bind(&card.number)
+                .bind(&customer.customer_id)
+                .bind(card.card_type.as_str())
+                .execute(&mut *conn)
+                .await;
         match inserted {
             Ok(_) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(StoreError::Domain(tessera_core::CoreError::field(
                     ErrorCode::CardTaken,
                     format!("cards[{idx}]"),
-                    format!("card {card} already belongs to another customer"),
+                    format!("card {} already belongs to another customer", card.number),
                 )));
             }
             Err(error) => return Err(db(error)),
@@ -153,15 +176,18 @@ async fn insert_chunk(conn: &mut SqliteConnection, chunk: &[Customer]) -> Result
             .push_bind(ts(c.created_at));
     });
     insert.build().execute(&mut *conn).await?;
-    let cards: Vec<(&String, &String)> = chunk
+    let cards: Vec<(&Card, &String)> = chunk
         .iter()
         .flat_map(|c| c.cards.iter().map(move |card| (card, &c.customer_id)))
         .collect();
     if !cards.is_empty() {
-        let mut insert =
-            sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO cards (card, customer_id) ");
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO cards (card, customer_id, card_type) ",
+        );
         insert.push_values(&cards, |mut row, (card, customer_id)| {
-            row.push_bind(*card).push_bind(*customer_id);
+            row.push_bind(&card.number)
+                .push_bind(*customer_id)
+                .push_bind(card.card_type.as_str());
         });
         insert.build().execute(&mut *conn).await?;
     }
@@ -191,14 +217,18 @@ pub async fn customer(
     else {
         return Ok(None);
     };
-    let cards = sqlx::query("SELECT card FROM cards WHERE customer_id = ? ORDER BY card")
-        .bind(customer_id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|r| r.get::<String, _>(0))
-        .collect();
+    let cards =
+        sqlx::query("SELECT card, card_type FROM cards WHERE customer_id = ? ORDER BY card")
+            .bind(customer_id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| Card {
+                number: r.get(0),
+                card_type: CardType::parse(&r.get::<String, _>(1)).unwrap_or_default(),
+            })
+            .collect();
     Ok(Some(Customer {
         customer_id: row.get(0),
         name: row.get(1),
@@ -243,24 +273,41 @@ pub async fn find_ledger(
     reference: &CustomerRef,
 ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
     let (resolve, value) = resolve_sql(reference);
+    // The identifier is parameter 2 (parameter 1 is the presented card, if any).
+    let resolve_c = resolve.replace('?', "?2");
     let columns = LOT_COLUMNS
         .split(", ")
         .map(|c| format!("l.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // With a card, the presented card's type; otherwise those of all the cards.
+    let presented = match reference {
+        CustomerRef::Card(card) => Some(card),
+        _ => None,
+    };
+    // The customer's facts are computed once in `c`, not once per lot row.
     let sql = format!(
-        "SELECT c.customer_id, a.pending, a.available,
-                NOT EXISTS (SELECT 1 FROM receipts r WHERE r.customer_id = c.customer_id),
-                t.value, t.until, t.granted_at, {columns}
-         FROM ({resolve}) c
+        "WITH c AS MATERIALIZED (
+             SELECT r.customer_id,
+                    NOT EXISTS (SELECT 1 FROM receipts x WHERE x.customer_id = r.customer_id)
+                        AS first_purchase,
+                    (SELECT group_concat(k.card_type, ',') FROM cards k
+                     WHERE k.customer_id = r.customer_id AND (?1 IS NULL OR k.card = ?1))
+                        AS card_types,
+                    (SELECT group_concat(m.segment_id, ',') FROM segment_members m
+                     WHERE m.customer_id = r.customer_id) AS segments
+             FROM ({resolve_c}) r)
+         SELECT c.customer_id, a.pending, a.available, c.first_purchase,
+                t.value, t.until, t.granted_at, c.card_types, c.segments, {columns}
+         FROM c
          LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
-         LEFT JOIN (SELECT g.value, g.until, g.granted_at FROM customer_grants g, ({resolve}) gc
+         LEFT JOIN (SELECT g.value, g.until, g.granted_at FROM customer_grants g, c gc
                     WHERE g.customer_id = gc.customer_id AND g.kind = 'tier' AND g.revoked = 0
                     ORDER BY g.granted_at DESC, g.grant_id DESC LIMIT 1) t ON 1
          LEFT JOIN lots l ON l.customer_id = c.customer_id AND (l.state = 'pending' OR l.remaining > 0)"
     );
     let rows = sqlx::query(&sql)
-        .bind(value)
+        .bind(presented)
         .bind(value)
         .fetch_all(&mut *conn)
         .await
@@ -282,14 +329,27 @@ pub async fn find_ledger(
     let customer_id: String = first.get(0);
     let pending: i64 = first.get::<Option<i64>, _>(1).unwrap_or(0);
     let available: i64 = first.get::<Option<i64>, _>(2).unwrap_or(0);
+    let list = |at: usize| -> Vec<String> {
+        first
+            .get::<Option<String>, _>(at)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let mut card_types: Vec<CardType> = list(7).iter().filter_map(|t| CardType::parse(t)).collect();
+    card_types.sort_by_key(|t| t.as_str());
+    card_types.dedup();
+    let mut segments = list(8);
+    segments.sort();
     let facts = CustomerFacts {
         first_purchase: first.get::<bool, _>(3),
         tier,
+        card_types,
+        segments,
     };
     let mut lots = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.get::<Option<String>, _>(7).is_some() {
-            lots.push(lot_at(row, 7)?);
+        if row.get::<Option<String>, _>(9).is_some() {
+            lots.push(lot_at(row, 9)?);
         }
     }
     Ok(Some((

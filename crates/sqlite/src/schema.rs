@@ -7,6 +7,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_foundation.sql")),
     (2, include_str!("../migrations/0002_promotion_usage.sql")),
     (3, include_str!("../migrations/0003_vouchers.sql")),
+    (
+        4,
+        include_str!("../migrations/0004_segments_and_card_types.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet.

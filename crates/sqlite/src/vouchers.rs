@@ -15,16 +15,14 @@ fn opt_ts(text: Option<String>) -> StoreResult<Option<chrono::DateTime<chrono::U
 }
 
 pub async fn put_series(conn: &mut SqliteConnection, series: &CouponSeries) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO coupon_series (series_id, body) VALUES (?, ?)
-         ON CONFLICT (series_id) DO UPDATE SET body = excluded.body",
+    crate::rows::upsert_document(
+        conn,
+        "coupon_series",
+        "series_id",
+        &series.series_id,
+        series,
     )
-    .bind(&series.series_id)
-    .bind(serde_json::to_string(series).map_err(StoreError::backend)?)
-    .execute(&mut *conn)
     .await
-    .map_err(db)?;
-    Ok(())
 }
 
 pub async fn series(

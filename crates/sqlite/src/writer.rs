@@ -51,6 +51,9 @@ pub enum ConfigWrite {
     DeletePromotion(String, DateTime<Utc>),
     CouponSeries(tessera_core::coupon::CouponSeries),
     Coupons(Vec<tessera_core::coupon::Coupon>),
+    Segment(tessera_core::segment::Segment),
+    /// Answers `false` when the segment does not exist.
+    SegmentMembers(String, tessera_core::segment::MembershipChange),
 }
 
 /// The result of one job, before it is sent to whoever queued it.
@@ -319,21 +322,11 @@ async fn write_config(conn: &mut SqliteConnection, write: &ConfigWrite) -> Store
             .map_err(db)?;
         }
         ConfigWrite::Store(store) => {
-            sqlx::query("INSERT INTO stores (store_id, body) VALUES (?, ?) ON CONFLICT (store_id) DO UPDATE SET body = excluded.body")
-                .bind(&store.store_id)
-                .bind(to_json(&store)?)
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
+            rows::upsert_document(conn, "stores", "store_id", &store.store_id, store).await?;
         }
         ConfigWrite::Products(products) => {
             for product in products {
-                sqlx::query("INSERT INTO products (sku, body) VALUES (?, ?) ON CONFLICT (sku) DO UPDATE SET body = excluded.body")
-                    .bind(&product.sku)
-                    .bind(to_json(product)?)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db)?;
+                rows::upsert_document(conn, "products", "sku", &product.sku, product).await?;
             }
         }
         ConfigWrite::Promotion(promotion, now) => {
@@ -371,6 +364,10 @@ async fn write_config(conn: &mut SqliteConnection, write: &ConfigWrite) -> Store
         }
         ConfigWrite::CouponSeries(series) => crate::vouchers::put_series(conn, series).await?,
         ConfigWrite::Coupons(coupons) => crate::vouchers::insert_coupons(conn, coupons).await?,
+        ConfigWrite::Segment(segment) => crate::segments::put(conn, segment).await?,
+        ConfigWrite::SegmentMembers(segment_id, change) => {
+            return crate::segments::change(conn, segment_id, change).await
+        }
     }
     Ok(true)
 }

@@ -8,10 +8,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::future::Future;
 use std::sync::Arc;
 use tessera_core::catalog::{Product, Store as ChainStore};
-use tessera_core::customer::Customer;
+use tessera_core::customer::{Card, CardType, Customer};
 use tessera_core::program::Program;
 use tessera_core::promotion::{Effect, Percent, Promotion};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
+use tessera_core::segment::{MembershipChange, Segment};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_core::ErrorCode;
 
@@ -227,7 +228,105 @@ async fn configuration_and_customers(store: &dyn Store) -> ContractResult {
         .await
         .map_err(e)?;
     ensure(found.as_deref() == Some("c1"), "find by phone")?;
-    Ok(())
+    segments_and_card_types(store).await
+}
+
+/// Card types are stored with the cards; segment membership changes all or nothing;
+/// the facts a receipt is priced with carry both.
+async fn segments_and_card_types(store: &dyn Store) -> ContractResult {
+    let e = |e: StoreError| e.to_string();
+    let vera = Customer {
+        customer_id: "c3".into(),
+        name: None,
+        phone: Some("+79160000003".into()),
+        email: None,
+        cards: vec![
+            "7003".into(),
+            Card {
+                number: "7004".into(),
+                card_type: CardType::Virtual,
+            },
+        ],
+        created_at: t0(),
+    };
+    store
+        .create_customers(vec![vera.clone()])
+        .await
+        .map_err(e)?;
+    ensure(
+        store.customer("c3").await.map_err(e)? == Some(vera),
+        "cards come back with their types",
+    )?;
+    let segment = Segment {
+        segment_id: "vip".into(),
+        name: "VIP".into(),
+        description: None,
+    };
+    store.put_segment(segment.clone()).await.map_err(e)?;
+    let change = |add: &[&str], remove: &[&str]| MembershipChange {
+        add: add.iter().map(|s| s.to_string()).collect(),
+        remove: remove.iter().map(|s| s.to_string()).collect(),
+    };
+    store
+        .change_segment("vip", change(&["c1", "c3"], &[]))
+        .await
+        .map_err(e)?;
+    match store
+        .change_segment("vip", change(&["nobody"], &["c1"]))
+        .await
+    {
+        Err(StoreError::Domain(error)) if error.code == ErrorCode::UnknownCustomer => {}
+        other => {
+            return Err(format!(
+                "an unknown member must be unknown_customer, got {other:?}"
+            ))
+        }
+    }
+    match store.change_segment("nope", change(&["c1"], &[])).await {
+        Err(StoreError::Domain(error)) if error.code == ErrorCode::SegmentNotFound => {}
+        other => {
+            return Err(format!(
+                "an unknown segment must be segment_not_found, got {other:?}"
+            ))
+        }
+    }
+    store
+        .change_segment("vip", change(&["c3"], &["c1"]))
+        .await
+        .map_err(e)?;
+    ensure(
+        store.segment("vip").await.map_err(e)? == Some((segment, 1)),
+        "one member left",
+    )?;
+    ensure(
+        store.customer_segments("c3").await.map_err(e)? == vec!["vip".to_string()]
+            && store.customer_segments("c1").await.map_err(e)?.is_empty(),
+        "customer segments",
+    )?;
+    let facts = |reference: CustomerRef| async move {
+        store
+            .find_ledger(&reference)
+            .await
+            .map(|found| found.map(|(_, facts)| (facts.card_types, facts.segments)))
+    };
+    let vip = vec!["vip".to_string()];
+    ensure(
+        facts(CustomerRef::Card("7004".into())).await.map_err(e)?
+            == Some((vec![CardType::Virtual], vip.clone())),
+        "the presented card's type",
+    )?;
+    ensure(
+        facts(CustomerRef::Card("7003".into())).await.map_err(e)?
+            == Some((vec![CardType::Plastic], vip.clone())),
+        "the presented plastic card",
+    )?;
+    ensure(
+        facts(CustomerRef::Phone("+79160000003".into()))
+            .await
+            .map_err(e)?
+            == Some((vec![CardType::Plastic, CardType::Virtual], vip)),
+        "every card's type when identified by phone",
+    )
 }
 
 /// Commits, retries, returns, cancels and expires receipts of one customer, checking

@@ -18,6 +18,7 @@ use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::reward::{Certificate, Grant};
+use tessera_core::segment::{MembershipChange, Segment};
 
 /// Result alias of the store.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -128,6 +129,17 @@ pub trait Store: Send + Sync + 'static {
     async fn certificates(&self, codes: &[String]) -> StoreResult<HashMap<String, Certificate>>;
     /// The customer's tier and entitlement grants, oldest first, revoked ones included.
     async fn grants(&self, customer_id: &str) -> StoreResult<Vec<Grant>>;
+
+    /// Creates or updates a segment (its members stay).
+    async fn put_segment(&self, segment: Segment) -> StoreResult<()>;
+    /// A segment and how many members it has.
+    async fn segment(&self, segment_id: &str) -> StoreResult<Option<(Segment, u64)>>;
+    /// Adds and removes members of an existing segment, all or nothing: a customer
+    /// that does not exist is `unknown_customer`. Adding a member twice, or removing a
+    /// non-member, changes nothing.
+    async fn change_segment(&self, segment_id: &str, change: MembershipChange) -> StoreResult<()>;
+    /// The ids of the segments a customer is a member of, sorted.
+    async fn customer_segments(&self, customer_id: &str) -> StoreResult<Vec<String>>;
 
     /// Registers new customers; fails whole with `card_taken` or `phone_taken` when
     /// an identifier already belongs to someone.

@@ -13,7 +13,7 @@ use crate::port::{LedgerTx, NewRewards, ReceiptVersion, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use tessera_core::coupon::{self, Coupon, CouponSeries};
-use tessera_core::customer::Customer;
+use tessera_core::customer::{Card, Customer};
 use tessera_core::ledger::{Context, CustomerLedger};
 use tessera_core::limits::{Usage, UsageScope};
 use tessera_core::money::Money;
@@ -45,22 +45,25 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     let mut ctx = command.config.context(request)?;
     let found_coupons = load_vouchers(&mut ctx, request, &mut TxReads(&mut *tx)).await?;
     let mut new_member = false;
-    let mut first_purchase = false;
-    let mut tier = None;
+    let mut view = None;
     let mut ledger = match &request.customer {
         None => None,
         Some(reference) => match tx.find_ledger(reference).await? {
             Some((mut ledger, facts)) => {
                 ledger.catch_up(command.now);
-                first_purchase = facts.first_purchase;
-                tier = facts
-                    .tier_at(request.at.with_timezone(&Utc))
-                    .map(str::to_string);
+                view = Some(CustomerView::known(
+                    &ledger.customer_id,
+                    ledger.available,
+                    ledger.pending,
+                    &facts,
+                    request.at.with_timezone(&Utc),
+                ));
                 Some(ledger)
             }
             None => match reference {
-                CustomerRef::Card(_) => {
+                CustomerRef::Card(card) => {
                     new_member = true;
+                    view = Some(CustomerView::new_card(&command.new_customer_id, card));
                     Some(CustomerLedger::new(
                         command.new_customer_id.clone(),
                         0,
@@ -73,17 +76,6 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         },
     };
     let customer_id = ledger.as_ref().map(|l| l.customer_id.clone());
-    let view = ledger.as_ref().map(|l| CustomerView {
-        customer_id: l.customer_id.clone(),
-        available: l.available,
-        pending: l.pending,
-        new_card: match (&request.customer, new_member) {
-            (Some(CustomerRef::Card(card)), true) => Some(card.clone()),
-            _ => None,
-        },
-        first_purchase: first_purchase || new_member,
-        tier,
-    });
     let scope = usage_scope(&ctx, request, customer_id.as_deref());
     let mut calculation = calculate_within_limits(
         &mut ctx,
@@ -115,7 +107,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         // writer needs no savepoint to undo a refused commit.
         if new_member {
             let card = match &request.customer {
-                Some(CustomerRef::Card(card)) => vec![card.clone()],
+                Some(CustomerRef::Card(card)) => vec![Card::from(card.as_str())],
                 _ => Vec::new(),
             };
             tx.insert_customer(&Customer {

@@ -172,6 +172,8 @@ pub fn customer(available: Points, pending: Points) -> CustomerView {
         new_card: None,
         first_purchase: false,
         tier: None,
+        segments: Vec::new(),
+        card_types: Vec::new(),
     }
 }
 

@@ -468,6 +468,80 @@ fn tier_audience_table() {
     );
 }
 
+/// Segment and card-type audiences: a member of one listed segment, a receipt whose
+/// card is of one listed type; both lists together must both hold.
+#[test]
+fn segment_and_card_type_audience_table() {
+    use tessera_core::customer::CardType;
+    let mut vip = percent_off("vip", 0, 1000, None);
+    vip.audience.segments = vec!["vip".into(), "students".into()];
+    let mut app_card = percent_off("app", 0, 500, None);
+    app_card.audience.card_types = vec![CardType::Virtual, CardType::Social];
+    let mut both = percent_off("both", 0, 200, None);
+    both.audience.segments = vec!["vip".into()];
+    both.audience.card_types = vec![CardType::Virtual];
+    let promotions = vec![vip, app_card, both];
+    let member = |segments: &[&str], cards: &[CardType]| CustomerView {
+        segments: segments.iter().map(|s| s.to_string()).collect(),
+        card_types: cards.to_vec(),
+        ..customer(0, 0)
+    };
+    let lines = vec![line(1, "MILK", 1000, 10000)];
+    // (name, customer, applied) on 100.00: vip 10%, app 5% of what is left, both 2%.
+    let cases: Vec<(&str, Option<CustomerView>, Vec<&str>)> = vec![
+        (
+            "vip with a plastic card",
+            Some(member(&["vip"], &[CardType::Plastic])),
+            vec!["vip"],
+        ),
+        (
+            "student",
+            Some(member(&["students", "x"], &[])),
+            vec!["vip"],
+        ),
+        ("other segment", Some(member(&["staff"], &[])), vec![]),
+        (
+            "virtual card",
+            Some(member(&[], &[CardType::Virtual])),
+            vec!["app"],
+        ),
+        (
+            "social card",
+            Some(member(&[], &[CardType::Social])),
+            vec!["app"],
+        ),
+        (
+            "family card",
+            Some(member(&[], &[CardType::Family])),
+            vec![],
+        ),
+        (
+            "vip with a virtual card",
+            Some(member(&["vip"], &[CardType::Virtual])),
+            vec!["app", "both", "vip"],
+        ),
+        ("anonymous", None, vec![]),
+    ];
+    for (name, customer, expected) in cases {
+        let request = receipt(AT, lines.clone(), customer.is_some(), Redeem::None);
+        let calc = price(
+            &program(100, 100),
+            TZ,
+            &promotions,
+            &request,
+            customer.as_ref(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut applied = applied_ids(&calc);
+        applied.sort();
+        assert_eq!(applied, expected, "{name}");
+    }
+    let mut bad = promotions[0].clone();
+    bad.audience.segments = vec!["".into()];
+    let err = bad.validate().unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("audience.segments[0]"));
+}
+
 #[test]
 fn discount_matrix_rows_by_tier() {
     let percent = |rows: &[(&str, &[(&str, i64)])]| -> BTreeMap<String, BTreeMap<String, Percent>> {

@@ -43,11 +43,13 @@ pub async fn get_customer(
         .ok_or_else(|| not_found(&customer_id))?;
     let ledger = state.store.customer_ledger(&customer_id).await?;
     let grants = state.store.grants(&customer_id).await?;
+    let segments = state.store.customer_segments(&customer_id).await?;
     let now = state.clock.now();
     Ok(Json(customer_out(
         &customer,
         &as_of(ledger, now).1,
         &grants,
+        &segments,
         now,
     )))
 }

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod program;
 pub mod promotions;
 pub mod receipts;
+pub mod segments;
 
 use crate::error::ApiError;
 use axum::http::header;

@@ -77,26 +77,16 @@ pub async fn quote(
         Some(reference) => Some(match state.store.find_ledger(reference).await? {
             Some((ledger, facts)) => {
                 let (ledger, _) = as_of(ledger, now);
-                CustomerView {
-                    customer_id: ledger.customer_id.clone(),
-                    available: ledger.available,
-                    pending: ledger.pending,
-                    new_card: None,
-                    first_purchase: facts.first_purchase,
-                    tier: facts
-                        .tier_at(request.at.with_timezone(&Utc))
-                        .map(str::to_string),
-                }
+                CustomerView::known(
+                    &ledger.customer_id,
+                    ledger.available,
+                    ledger.pending,
+                    &facts,
+                    request.at.with_timezone(&Utc),
+                )
             }
             None => match reference {
-                CustomerRef::Card(card) => CustomerView {
-                    customer_id: String::new(),
-                    available: 0,
-                    pending: 0,
-                    new_card: Some(card.clone()),
-                    first_purchase: true,
-                    tier: None,
-                },
+                CustomerRef::Card(card) => CustomerView::new_card("", card),
                 other => {
                     return Err(CoreError::field(
                         ErrorCode::UnknownCustomer,

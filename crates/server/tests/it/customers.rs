@@ -11,7 +11,7 @@ async fn customers_register_and_read_back() {
     let (status, out) = app
         .post(
             "/v1/customers",
-            &json!({"name":"  Anna  ","phone":"+7 (916) 123-45-67","email":" Anna@Example.COM ","cards":["7001 0000 1234","7001000012345"]}),
+            &json!({"name":"  Anna  ","phone":"+7 (916) 123-45-67","email":" Anna@Example.COM ","cards":["7001 0000 1234",{"number":"7001000012345","type":"virtual"}]}),
         )
         .await;
     assert_eq!(status, 201, "{out}");
@@ -28,9 +28,10 @@ async fn customers_register_and_read_back() {
             "name": "Anna",
             "phone": "+79161234567",
             "email": "anna@example.com",
-            "cards": ["700100001234", "7001000012345"],
+            "cards": [{"number": "700100001234", "type": "plastic"}, {"number": "7001000012345", "type": "virtual"}],
             "created_at": "2026-03-10T09:00:00Z",
             "balance": {"available": 0, "pending": 0},
+            "segments": [],
             "tier": null,
             "entitlements": []
         })

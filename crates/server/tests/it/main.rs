@@ -12,3 +12,4 @@ mod openapi;
 mod promotions;
 mod receipts;
 mod rewards;
+mod segments;

@@ -323,7 +323,10 @@ async fn unknown_card_registers_a_new_member_once() {
 
     let (status, customer) = app.get(&format!("/v1/customers/{id}")).await;
     assert_eq!(status, 200);
-    assert_eq!(customer["cards"], json!(["999900001111"]));
+    assert_eq!(
+        customer["cards"],
+        json!([{"number": "999900001111", "type": "plastic"}])
+    );
     assert_eq!(customer["balance"], json!({"available":0,"pending":10}));
     // The card is now taken.
     assert_error(
