@@ -34,11 +34,19 @@ pub struct PricingContext<'a> {
     pub exhausted: Vec<String>,
     /// Series codes on the receipt that the store found valid: code to series.
     pub coupon_series: HashMap<String, String>,
-    /// Codes on the receipt the store refused, with the reason (`expired`, `used`).
-    pub coupon_rejections: HashMap<String, String>,
+    /// Codes on the receipt the store refused, with the reason and their series.
+    pub coupon_rejections: HashMap<String, CouponRejection>,
     /// The certificates the receipt pays with, as the store found them: what each can
     /// pay, or why it cannot (`unknown`, `expired`, `revoked`).
     pub certificates: HashMap<String, Result<Money, String>>,
+}
+
+/// Why the store refused a series code the receipt carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponRejection {
+    /// `not_yet_valid`, `expired`, `used` or `revoked`.
+    pub reason: String,
+    pub series: String,
 }
 
 /// What became of a coupon code the receipt carried.
@@ -246,42 +254,59 @@ pub fn calculate(
     let mut rewards = Vec::new();
 
     let mut not_applied = Vec::new();
-    let candidates: Vec<&Promotion> = ctx
-        .promotions
-        .iter()
-        .copied()
-        .filter(|promotion| {
-            promotion.enabled
-                && promotion.schedule.contains(local)
-                && promotion.scope.includes(ctx.store)
-                && promotion.audience.includes(customer)
-                && promotion
-                    .conditions
-                    .min_amount
-                    .is_none_or(|min| gross >= min)
-                && promotion.effects.iter().any(|effect| {
-                    effect.limited_to().is_none_or(|items| {
-                        lines
-                            .iter()
-                            .zip(&products)
-                            .any(|(line, product)| items.matches(&line.sku, *product))
-                    })
+    // Every condition but the coupon: a promotion that meets them all but carries a
+    // refused code of its series is listed as `coupon_invalid`.
+    let eligible = |promotion: &Promotion| {
+        promotion.enabled
+            && promotion.schedule.contains(local)
+            && promotion.scope.includes(ctx.store)
+            && promotion.audience.includes(customer)
+            && promotion
+                .conditions
+                .min_amount
+                .is_none_or(|min| gross >= min)
+            && promotion.effects.iter().any(|effect| {
+                effect.limited_to().is_none_or(|items| {
+                    lines
+                        .iter()
+                        .zip(&products)
+                        .any(|(line, product)| items.matches(&line.sku, *product))
                 })
-                && promotion
-                    .conditions
-                    .coupon
-                    .as_ref()
-                    .is_none_or(|rule| coupon_for(ctx, receipt, rule).is_some())
-                && promotion.conditions.items.iter().all(|condition| {
-                    condition.holds(
-                        lines
-                            .iter()
-                            .zip(&products)
-                            .map(|(l, p)| (l.sku.as_str(), *p, l.qty, l.amount)),
-                    )
-                })
-        })
-        .collect();
+            })
+            && promotion.conditions.items.iter().all(|condition| {
+                condition.holds(
+                    lines
+                        .iter()
+                        .zip(&products)
+                        .map(|(l, p)| (l.sku.as_str(), *p, l.qty, l.amount)),
+                )
+            })
+    };
+    let mut candidates: Vec<&Promotion> = Vec::new();
+    for promotion in ctx.promotions.iter().copied() {
+        if !eligible(promotion) {
+            continue;
+        }
+        match &promotion.conditions.coupon {
+            None => candidates.push(promotion),
+            Some(rule) if coupon_for(ctx, receipt, rule).is_some() => candidates.push(promotion),
+            Some(CouponRule::Series(series)) => {
+                let refused = receipt.coupons.iter().any(|code| {
+                    ctx.coupon_rejections
+                        .get(code)
+                        .is_some_and(|r| r.series == *series)
+                });
+                if refused {
+                    not_applied.push(NotApplied {
+                        promotion_id: promotion.promotion_id.clone(),
+                        reason: "coupon_invalid".to_string(),
+                        by: None,
+                    });
+                }
+            }
+            Some(CouponRule::Code(_)) => {}
+        }
+    }
     let candidates_for_groups: Vec<&Promotion> = candidates
         .iter()
         .copied()
@@ -814,8 +839,8 @@ fn coupon_results(
         .map(|code| {
             let reason = if used.contains(&code.as_str()) {
                 None
-            } else if let Some(reason) = ctx.coupon_rejections.get(code) {
-                Some(reason.clone())
+            } else if let Some(rejection) = ctx.coupon_rejections.get(code) {
+                Some(rejection.reason.clone())
             } else if ctx.coupon_series.contains_key(code) || public(code) {
                 Some("not_applicable".to_string())
             } else {

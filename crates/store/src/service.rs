@@ -17,7 +17,9 @@ use tessera_core::customer::{Card, Customer};
 use tessera_core::ledger::{Context, CustomerLedger};
 use tessera_core::limits::{Usage, UsageScope};
 use tessera_core::money::Money;
-use tessera_core::pricing::{self, BalanceAfter, Calculation, CustomerView, PricingContext};
+use tessera_core::pricing::{
+    self, BalanceAfter, Calculation, CouponRejection, CustomerView, PricingContext,
+};
 use tessera_core::receipt::{CustomerRef, ReceiptRequest};
 use tessera_core::refund::{ReceiptRecord, ReceiptStatus};
 use tessera_core::reward::{
@@ -240,8 +242,13 @@ pub async fn load_vouchers(
                         .insert(code.clone(), series.series_id.clone());
                 }
                 Err(rejection) => {
-                    ctx.coupon_rejections
-                        .insert(code.clone(), rejection.as_str().to_string());
+                    ctx.coupon_rejections.insert(
+                        code.clone(),
+                        CouponRejection {
+                            reason: rejection.as_str().to_string(),
+                            series: series.series_id.clone(),
+                        },
+                    );
                 }
             }
         }

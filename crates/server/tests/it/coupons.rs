@@ -307,6 +307,14 @@ async fn a_single_use_code_is_consumed_at_commit_and_freed_by_cancel_or_full_ret
     assert_eq!(second["status"], "committed");
     assert_eq!(second["coupons"], rejected(code, "used"));
     assert_eq!(second["promotions"], json!([]));
+    // The promotion the code would have unlocked says why it did not apply.
+    assert_eq!(
+        second["not_applied"],
+        json!([
+            {"promotion_id": "spring", "reason": "coupon_invalid", "by": null},
+            {"promotion_id": "earn5", "reason": "no_effect", "by": null}
+        ])
+    );
     assert_eq!(second["totals"]["discount"], 0);
     assert_eq!(second["totals"]["to_pay"], 10000);
 
