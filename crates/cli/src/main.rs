@@ -91,7 +91,10 @@ fn run() -> Result<()> {
 /// Opens the store a database URL names.
 pub async fn open_store(database: &str) -> Result<Arc<dyn Store>> {
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        bail!("PostgreSQL is not supported by this build yet; use sqlite://PATH");
+        let store = tessera_postgres::PostgresStore::open(database)
+            .await
+            .with_context(|| format!("opening database {database}"))?;
+        return Ok(Arc::new(store));
     }
     let store = tessera_sqlite::SqliteStore::open(database)
         .await

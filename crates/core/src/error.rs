@@ -47,6 +47,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     PayloadTooLarge,
     ShuttingDown,
+    Busy,
     Internal,
 }
 
@@ -94,6 +95,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Busy => "busy",
             ErrorCode::Internal => "internal",
         }
     }

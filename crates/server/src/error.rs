@@ -45,7 +45,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Forbidden => StatusCode::FORBIDDEN,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        ShuttingDown | Busy => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -121,6 +121,13 @@ impl From<StoreError> for ApiError {
                 ErrorCode::ShuttingDown,
                 "the server is shutting down; retry on another instance or later",
             ),
+            StoreError::Contention(message) => {
+                tracing::warn!(%message, "a write kept meeting concurrent writes");
+                ApiError::new(
+                    ErrorCode::Busy,
+                    "the write met concurrent writes too often; retry the same request",
+                )
+            }
             StoreError::Backend(message) => {
                 tracing::error!(%message, "storage failure");
                 ApiError::new(

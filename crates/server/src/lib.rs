@@ -157,10 +157,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let ticker = tokio::spawn(state::catch_up_loop(state.clone()));
+    let poller = tokio::spawn(state::config_poll_loop(state.clone()));
     let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     ticker.abort();
+    poller.abort();
     state.store.close().await;
     result
 }

@@ -21,6 +21,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     config: RwLock<Arc<ConfigSnapshot>>,
+    /// The store's configuration version the snapshot was built from.
+    config_version: std::sync::atomic::AtomicI64,
     admin_key_hash: Option<[u8; 32]>,
     catch_up_every: Duration,
 }
@@ -36,6 +38,7 @@ impl AppState {
             store,
             clock,
             config: RwLock::new(Arc::new(ConfigSnapshot::default())),
+            config_version: std::sync::atomic::AtomicI64::new(i64::MIN),
             admin_key_hash: options
                 .admin_token
                 .map(|t| Sha256::digest(t.as_bytes()).into()),
@@ -55,6 +58,11 @@ impl AppState {
 
     /// Rebuilds the snapshot after a configuration change.
     pub async fn reload_config(&self) -> StoreResult<()> {
+        // Read the version first: a change landing during the reload bumps it again,
+        // so the next poll reloads once more rather than missing it.
+        let version = self.store.config_version().await?;
+        self.config_version
+            .store(version, std::sync::atomic::Ordering::SeqCst);
         let program = self.store.program().await?.unwrap_or_default();
         let stores = self.store.stores().await?;
         let products = self.store.products().await?;
@@ -85,6 +93,30 @@ impl AppState {
                     .fold(0u8, |acc, (a, b)| acc | (a ^ b))
                     == 0
             }
+        }
+    }
+}
+
+/// How often the configuration version is polled: a change made through another
+/// server process is priced with within this time.
+pub const CONFIG_POLL: Duration = Duration::from_millis(500);
+
+/// Reloads the configuration when another process changed it.
+pub async fn config_poll_loop(state: Arc<AppState>) {
+    let mut interval = tokio::time::interval(CONFIG_POLL);
+    loop {
+        interval.tick().await;
+        let seen = state
+            .config_version
+            .load(std::sync::atomic::Ordering::SeqCst);
+        match state.store.config_version().await {
+            Ok(version) if version != seen => {
+                if let Err(error) = state.reload_config().await {
+                    tracing::warn!(%error, "reloading the configuration failed; retrying");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "polling the configuration version failed"),
         }
     }
 }

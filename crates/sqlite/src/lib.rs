@@ -133,6 +133,11 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// One process owns the database file (its writer), so nothing changes behind it.
+    async fn config_version(&self) -> StoreResult<i64> {
+        Ok(0)
+    }
+
     async fn program(&self) -> StoreResult<Option<Program>> {
         Ok(self
             .documents("SELECT body FROM program WHERE id = 1")

@@ -74,7 +74,8 @@ impl Answer {
 
     /// A database failure, after which the job's partial writes must be undone.
     fn is_backend_error(&self) -> bool {
-        let backend = |e: &StoreError| matches!(e, StoreError::Backend(_));
+        let backend =
+            |e: &StoreError| matches!(e, StoreError::Backend(_) | StoreError::Contention(_));
         match self {
             Answer::Bytes(Err(e)) => backend(e),
             Answer::Flag(Err(e)) => backend(e),

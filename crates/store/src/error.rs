@@ -15,6 +15,12 @@ pub enum StoreError {
     /// The store is shutting down and takes no more writes.
     #[error("the store is shutting down")]
     ShuttingDown,
+    /// A concurrent write got in the way (a serialization failure, a deadlock, or a
+    /// row another transaction inserted first). Nothing was written; running the whole
+    /// operation again gives a fresh answer, which adapters do a few times before
+    /// giving up with this error.
+    #[error("concurrent write: {0}")]
+    Contention(String),
     /// The database failed.
     #[error("database error: {0}")]
     Backend(String),

@@ -100,6 +100,11 @@ impl CheckReport {
 /// Everything the server needs from a database.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// A number that changes whenever the configuration (program, stores, products,
+    /// promotions, coupon series) changes, through any server process sharing the
+    /// database; servers poll it to reload. A store only one process can open may
+    /// answer a constant.
+    async fn config_version(&self) -> StoreResult<i64>;
     async fn program(&self) -> StoreResult<Option<Program>>;
     async fn put_program(&self, program: Program) -> StoreResult<()>;
 

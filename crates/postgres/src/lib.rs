@@ -1,0 +1,535 @@
+//! The PostgreSQL adapter of the Tessera store, for a chain: several `tessera serve`
+//! processes share one database.
+//!
+//! Every write is one transaction. The decisions a write rests on are read under row
+//! locks (see [`tx`]), constraints refuse what must never happen (a negative pending
+//! balance, a lot over-consumed, a certificate overspent, a receipt or operation id
+//! stored twice), and a transaction that meets a concurrent one (a serialization
+//! failure, a deadlock, a row inserted first by another) is run again from the start,
+//! where it reads the other's result.
+
+mod check;
+mod check_vouchers;
+mod rows;
+mod schema;
+mod segments;
+mod time;
+mod tx;
+mod vouchers;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, Row};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_core::catalog::{Product, Store as ChainStore};
+use tessera_core::coupon::{Coupon, CouponSeries};
+use tessera_core::customer::{Customer, CustomerFacts};
+use tessera_core::ledger::{CustomerLedger, LedgerChanges};
+use tessera_core::program::Program;
+use tessera_core::promotion::Promotion;
+use tessera_core::receipt::CustomerRef;
+use tessera_core::reward::{Certificate, Grant};
+use tessera_core::segment::{MembershipChange, Segment};
+use tessera_core::ErrorCode;
+use tessera_store::{
+    service, CancelCommand, CheckReport, CommitCommand, PromotionRecord, ReturnCommand, Store,
+    StoreError, StoreResult, StoredEntry, StoredReceipt,
+};
+use time::ts;
+use tx::PgTx;
+
+use rows::db;
+
+/// How many times a write meeting concurrent writes is run again before giving up.
+const ATTEMPTS: u32 = 8;
+
+type Job<T> = Box<
+    dyn for<'c> Fn(
+            &'c mut PgConnection,
+        ) -> Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'c>>
+        + Send
+        + Sync,
+>;
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host/db`) and applies the migrations.
+    pub async fn open(url: &str) -> StoreResult<PostgresStore> {
+        Self::open_with(PgConnectOptions::from_str(url).map_err(db)?).await
+    }
+
+    /// Connects with every connection's `search_path` set to `schema`, creating the
+    /// schema if needed: each test gets its own.
+    pub async fn open_in_schema(url: &str, schema: &str) -> StoreResult<PostgresStore> {
+        let options = PgConnectOptions::from_str(url).map_err(db)?;
+        let mut conn = options.connect().await.map_err(db)?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+        conn.close().await.map_err(db)?;
+        Self::open_with(options.options([("search_path", schema)])).await
+    }
+
+    async fn open_with(options: PgConnectOptions) -> StoreResult<PostgresStore> {
+        let options = options.log_statements(tracing::log::LevelFilter::Trace);
+        let mut conn = options.connect().await.map_err(db)?;
+        schema::migrate(&mut conn).await.map_err(db)?;
+        conn.close().await.map_err(db)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Runs `job` in one transaction, again from the start (up to [`ATTEMPTS`] times)
+    /// when it meets a concurrent write; `retry_card_taken` also retries a commit whose
+    /// new member's card a concurrent commit registered first.
+    async fn transaction<T: Send>(&self, retry_card_taken: bool, job: Job<T>) -> StoreResult<T> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            let outcome = match job(&mut tx).await {
+                Ok(value) => tx.commit().await.map(|()| value).map_err(db),
+                Err(error) => {
+                    let _ = tx.rollback().await;
+                    Err(error)
+                }
+            };
+            let again = match &outcome {
+                Err(StoreError::Contention(_)) => true,
+                Err(StoreError::Domain(e)) => retry_card_taken && e.code == ErrorCode::CardTaken,
+                _ => false,
+            };
+            if !again || attempt >= ATTEMPTS {
+                return outcome;
+            }
+            tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 3)).await;
+        }
+    }
+
+    /// A configuration write, which also bumps the configuration version every server
+    /// process polls.
+    async fn config<T: Send + 'static>(&self, job: Job<T>) -> StoreResult<T> {
+        let job = Arc::new(job);
+        self.transaction(
+            false,
+            Box::new(move |conn| {
+                let job = job.clone();
+                Box::pin(async move {
+                    let value = job(&mut *conn).await?;
+                    sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                    Ok(value)
+                })
+            }),
+        )
+        .await
+    }
+
+    async fn documents<T: serde::de::DeserializeOwned>(&self, sql: &str) -> StoreResult<Vec<T>> {
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter()
+            .map(|r| serde_json::from_str(&r.get::<String, _>(0)).map_err(StoreError::backend))
+            .collect()
+    }
+
+    async fn reader(&self) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        self.pool.acquire().await.map_err(db)
+    }
+
+    /// Drops a schema made by [`open_in_schema`](Self::open_in_schema) (tests).
+    pub async fn drop_schema(url: &str, schema: &str) -> StoreResult<()> {
+        let mut conn = PgConnectOptions::from_str(url)
+            .map_err(db)?
+            .connect()
+            .await
+            .map_err(db)?;
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+        conn.close().await.map_err(db)
+    }
+}
+
+fn upsert<T: serde::Serialize + Send + Sync + 'static>(
+    table: &'static str,
+    key: &'static str,
+    id: String,
+    document: T,
+) -> Job<()> {
+    let document = Arc::new(document);
+    Box::new(move |conn| {
+        let (id, document) = (id.clone(), document.clone());
+        Box::pin(async move { rows::upsert_document(conn, table, key, &id, &*document).await })
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn config_version(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT version FROM config_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.get(0))
+    }
+
+    async fn program(&self) -> StoreResult<Option<Program>> {
+        Ok(self
+            .documents("SELECT body FROM program WHERE id = 1")
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn put_program(&self, program: Program) -> StoreResult<()> {
+        let program = Arc::new(program);
+        self.config(Box::new(move |conn| {
+            let program = program.clone();
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO program (id, body, updated_at) VALUES (1, $1, $2)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(serde_json::to_string(&*program).map_err(StoreError::backend)?)
+                .bind(ts(Utc::now()))
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                Ok(())
+            })
+        }))
+        .await
+    }
+
+    async fn put_store(&self, store: ChainStore) -> StoreResult<()> {
+        self.config(upsert("stores", "store_id", store.store_id.clone(), store))
+            .await
+    }
+
+    async fn stores(&self) -> StoreResult<Vec<ChainStore>> {
+        self.documents("SELECT body FROM stores ORDER BY store_id")
+            .await
+    }
+
+    async fn put_products(&self, products: Vec<Product>) -> StoreResult<()> {
+        let products = Arc::new(products);
+        self.config(Box::new(move |conn| {
+            let products = products.clone();
+            Box::pin(async move {
+                for product in products.iter() {
+                    rows::upsert_document(conn, "products", "sku", &product.sku, product).await?;
+                }
+                Ok(())
+            })
+        }))
+        .await
+    }
+
+    async fn products(&self) -> StoreResult<Vec<Product>> {
+        self.documents("SELECT body FROM products ORDER BY sku")
+            .await
+    }
+
+    async fn put_promotion(&self, promotion: Promotion, now: DateTime<Utc>) -> StoreResult<()> {
+        let promotion = Arc::new(promotion);
+        self.config(Box::new(move |conn| {
+            let promotion = promotion.clone();
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO promotions (promotion_id, body, updated_at, deleted_at) VALUES ($1, $2, $3, NULL)
+                     ON CONFLICT (promotion_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at, deleted_at = NULL",
+                )
+                .bind(&promotion.promotion_id)
+                .bind(serde_json::to_string(&*promotion).map_err(StoreError::backend)?)
+                .bind(ts(now))
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                Ok(())
+            })
+        }))
+        .await
+    }
+
+    async fn delete_promotion(
+        &self,
+        promotion_id: String,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.config(Box::new(move |conn| {
+            let promotion_id = promotion_id.clone();
+            Box::pin(async move {
+                let row = sqlx::query("SELECT body FROM promotions WHERE promotion_id = $1 FOR UPDATE")
+                    .bind(&promotion_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                let Some(row) = row else {
+                    return Ok(false);
+                };
+                let mut promotion: Promotion = serde_json::from_str(&row.get::<String, _>(0))
+                    .map_err(StoreError::backend)?;
+                promotion.enabled = false;
+                sqlx::query(
+                    "UPDATE promotions SET body = $1, updated_at = $2, deleted_at = COALESCE(deleted_at, $2) WHERE promotion_id = $3",
+                )
+                .bind(serde_json::to_string(&promotion).map_err(StoreError::backend)?)
+                .bind(ts(now))
+                .bind(&promotion_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                Ok(true)
+            })
+        }))
+        .await
+    }
+
+    async fn promotions(&self) -> StoreResult<Vec<PromotionRecord>> {
+        let rows = sqlx::query(
+            "SELECT body, updated_at, deleted_at FROM promotions ORDER BY promotion_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PromotionRecord {
+                    promotion: serde_json::from_str(&r.get::<String, _>(0))
+                        .map_err(StoreError::backend)?,
+                    updated_at: time::parse_ts(&r.get::<String, _>(1))?,
+                    deleted_at: r
+                        .get::<Option<String>, _>(2)
+                        .map(|t| time::parse_ts(&t))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_coupon_series(&self, series: CouponSeries) -> StoreResult<()> {
+        let series = Arc::new(series);
+        self.config(Box::new(move |conn| {
+            let series = series.clone();
+            Box::pin(async move { vouchers::put_series(conn, &series).await })
+        }))
+        .await
+    }
+
+    async fn coupon_series(&self, series_id: &str) -> StoreResult<Option<CouponSeries>> {
+        vouchers::series(&mut *self.reader().await?, series_id).await
+    }
+
+    async fn insert_coupons(&self, coupons: Vec<Coupon>) -> StoreResult<()> {
+        let coupons = Arc::new(coupons);
+        self.transaction(
+            false,
+            Box::new(move |conn| {
+                let coupons = coupons.clone();
+                Box::pin(async move { vouchers::insert_coupons(conn, &coupons).await })
+            }),
+        )
+        .await
+    }
+
+    async fn coupons(
+        &self,
+        codes: &[String],
+    ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
+        vouchers::coupons(&mut *self.reader().await?, codes, false).await
+    }
+
+    async fn certificates(&self, codes: &[String]) -> StoreResult<HashMap<String, Certificate>> {
+        vouchers::certificates(&mut *self.reader().await?, codes, false).await
+    }
+
+    async fn grants(&self, customer_id: &str) -> StoreResult<Vec<Grant>> {
+        vouchers::grants(&mut *self.reader().await?, customer_id).await
+    }
+
+    async fn put_segment(&self, segment: Segment) -> StoreResult<()> {
+        let segment = Arc::new(segment);
+        self.transaction(
+            false,
+            Box::new(move |conn| {
+                let segment = segment.clone();
+                Box::pin(async move { segments::put(conn, &segment).await })
+            }),
+        )
+        .await
+    }
+
+    async fn segment(&self, segment_id: &str) -> StoreResult<Option<(Segment, u64)>> {
+        segments::get(&mut *self.reader().await?, segment_id).await
+    }
+
+    async fn change_segment(&self, segment_id: &str, change: MembershipChange) -> StoreResult<()> {
+        let (id, change) = (segment_id.to_string(), Arc::new(change));
+        let found = self
+            .transaction(
+                false,
+                Box::new(move |conn| {
+                    let (id, change) = (id.clone(), change.clone());
+                    Box::pin(async move { segments::change(conn, &id, &change).await })
+                }),
+            )
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::domain(
+                ErrorCode::SegmentNotFound,
+                format!("no segment {segment_id:?}"),
+            ))
+        }
+    }
+
+    async fn customer_segments(&self, customer_id: &str) -> StoreResult<Vec<String>> {
+        segments::of_customer(&mut *self.reader().await?, customer_id).await
+    }
+
+    async fn create_customers(&self, customers: Vec<Customer>) -> StoreResult<()> {
+        let customers = Arc::new(customers);
+        self.transaction(
+            false,
+            Box::new(move |conn| {
+                let customers = customers.clone();
+                Box::pin(async move { rows::insert_customers(conn, &customers).await })
+            }),
+        )
+        .await
+    }
+
+    async fn customer(&self, customer_id: &str) -> StoreResult<Option<Customer>> {
+        rows::customer(&mut *self.reader().await?, customer_id).await
+    }
+
+    async fn find_customer(&self, reference: &CustomerRef) -> StoreResult<Option<String>> {
+        rows::resolve_customer(&mut *self.reader().await?, reference).await
+    }
+
+    async fn find_ledger(
+        &self,
+        reference: &CustomerRef,
+    ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
+        rows::find_ledger(&mut *self.reader().await?, reference).await
+    }
+
+    async fn promotion_usage(
+        &self,
+        keys: &[(String, String)],
+    ) -> StoreResult<HashMap<(String, String), tessera_core::limits::Usage>> {
+        rows::promotion_usage(&mut *self.reader().await?, keys).await
+    }
+
+    async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger> {
+        let mut conn = self.reader().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
+        let ledger = rows::load_ledger(&mut tx, customer_id, &[]).await;
+        let _ = tx.rollback().await;
+        ledger
+    }
+
+    async fn ledger_entries(
+        &self,
+        customer_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEntry>> {
+        rows::entries(&mut *self.reader().await?, customer_id, after, limit).await
+    }
+
+    async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>> {
+        let command = Arc::new(command);
+        self.transaction(
+            true,
+            Box::new(move |conn| {
+                let command = command.clone();
+                Box::pin(async move { service::commit(&mut PgTx { conn }, &command).await })
+            }),
+        )
+        .await
+    }
+
+    async fn return_receipt(&self, command: ReturnCommand) -> StoreResult<Vec<u8>> {
+        let command = Arc::new(command);
+        self.transaction(
+            false,
+            Box::new(move |conn| {
+                let command = command.clone();
+                Box::pin(async move { service::return_receipt(&mut PgTx { conn }, &command).await })
+            }),
+        )
+        .await
+    }
+
+    async fn cancel_receipt(&self, command: CancelCommand) -> StoreResult<Vec<u8>> {
+        let command = Arc::new(command);
+        self.transaction(
+            false,
+            Box::new(move |conn| {
+                let command = command.clone();
+                Box::pin(async move { service::cancel_receipt(&mut PgTx { conn }, &command).await })
+            }),
+        )
+        .await
+    }
+
+    async fn commit_response(&self, receipt_id: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+        rows::commit_response(&mut *self.reader().await?, receipt_id).await
+    }
+
+    async fn receipt(&self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>> {
+        rows::receipt(&mut *self.reader().await?, receipt_id, false).await
+    }
+
+    async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
+        self.transaction(
+            false,
+            Box::new(move |conn| {
+                Box::pin(async move {
+                    let ledgers = rows::due_ledgers(conn, &ts(now), limit).await?;
+                    let caught_up = ledgers.len() as u32;
+                    let changes: Vec<LedgerChanges> = ledgers
+                        .into_iter()
+                        .map(|mut ledger| {
+                            ledger.catch_up(now);
+                            ledger.into_changes()
+                        })
+                        .collect();
+                    rows::save_ledgers(conn, &changes.iter().collect::<Vec<_>>()).await?;
+                    Ok(caught_up)
+                })
+            }),
+        )
+        .await
+    }
+
+    async fn check(&self) -> StoreResult<CheckReport> {
+        check::run(&mut *self.reader().await?).await
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,51 @@
+//! Embedded migrations, applied at start under an advisory lock, so that several
+//! processes starting at once apply each migration exactly once.
+
+use sqlx::{Connection, PgConnection, Row};
+
+/// `(version, sql)` pairs; a released migration is never edited, only followed.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_schema.sql"))];
+
+/// The advisory lock key of migrations ("tessera" in ASCII, as a number).
+const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
+
+/// Applies the migrations the database has not seen yet.
+pub async fn migrate(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let outcome = apply(conn).await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    outcome
+}
+
+async fn apply(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.get::<i64, _>(0))
+        .collect();
+    for (version, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
