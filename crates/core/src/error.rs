@@ -52,6 +52,57 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 42] = [
+        ErrorCode::MalformedJson,
+        ErrorCode::InvalidField,
+        ErrorCode::UnknownField,
+        ErrorCode::MissingField,
+        ErrorCode::InvalidQuantity,
+        ErrorCode::InvalidPhone,
+        ErrorCode::InvalidEmail,
+        ErrorCode::InvalidCard,
+        ErrorCode::InvalidTimezone,
+        ErrorCode::InvalidCurrency,
+        ErrorCode::DuplicateLine,
+        ErrorCode::AtInFuture,
+        ErrorCode::UnknownStore,
+        ErrorCode::UnknownCustomer,
+        ErrorCode::StoreNotFound,
+        ErrorCode::CustomerNotFound,
+        ErrorCode::ProductNotFound,
+        ErrorCode::PromotionNotFound,
+        ErrorCode::ReceiptNotFound,
+        ErrorCode::RouteNotFound,
+        ErrorCode::RedeemNeedsCustomer,
+        ErrorCode::RedeemExceedsLimit,
+        ErrorCode::InsufficientPoints,
+        ErrorCode::CertificateInvalid,
+        ErrorCode::CertificateInsufficient,
+        ErrorCode::CertificateExceedsTotal,
+        ErrorCode::CouponSeriesNotFound,
+        ErrorCode::SegmentNotFound,
+        ErrorCode::QuoteChanged,
+        ErrorCode::ReceiptConflict,
+        ErrorCode::ReturnConflict,
+        ErrorCode::ReturnExceedsPurchase,
+        ErrorCode::ReceiptCancelled,
+        ErrorCode::CardTaken,
+        ErrorCode::PhoneTaken,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::ShuttingDown,
+        ErrorCode::Busy,
+        ErrorCode::Internal,
+    ];
+
+    /// The code of a wire name.
+    pub fn parse(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// The snake_case wire form of the code.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -148,5 +199,22 @@ impl CoreError {
             None => prefix.to_string(),
         });
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_parses_back_and_names_are_unique() {
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        assert_eq!(ErrorCode::parse("no_such_code"), None);
     }
 }

@@ -4,7 +4,10 @@
 use sqlx::{Connection, PgConnection, Row};
 
 /// `(version, sql)` pairs; a released migration is never edited, only followed.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_schema.sql")),
+    (2, include_str!("../migrations/0002_refused_commits.sql")),
+];
 
 /// The advisory lock key of migrations ("tessera" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;

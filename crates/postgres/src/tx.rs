@@ -27,6 +27,24 @@ impl LedgerTx for PgTx<'_> {
         rows::receipt(self.conn, receipt_id, true).await
     }
 
+    async fn refusal(
+        &mut self,
+        receipt_id: &str,
+        request_hash: &str,
+    ) -> StoreResult<Option<tessera_core::CoreError>> {
+        rows::refusal(self.conn, receipt_id, request_hash).await
+    }
+
+    async fn record_refusal(
+        &mut self,
+        receipt_id: &str,
+        request_hash: &str,
+        error: &tessera_core::CoreError,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        rows::record_refusal(self.conn, receipt_id, request_hash, error, at).await
+    }
+
     async fn operation(&mut self, op_id: &str) -> StoreResult<Option<(String, String, Vec<u8>)>> {
         rows::operation(self.conn, op_id).await
     }

@@ -762,3 +762,59 @@ pub async fn add_usage(
     }
     Ok(())
 }
+
+/// A remembered refusal of a commit with this body.
+pub async fn refusal(
+    conn: &mut SqliteConnection,
+    receipt_id: &str,
+    request_hash: &str,
+) -> StoreResult<Option<tessera_core::CoreError>> {
+    let row =
+        sqlx::query("SELECT error FROM refused_commits WHERE receipt_id = ? AND request_hash = ?")
+            .bind(receipt_id)
+            .bind(request_hash)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let stored: serde_json::Value =
+        serde_json::from_str(&row.get::<String, _>(0)).map_err(json_err)?;
+    let text = |key: &str| stored.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let code = text("code")
+        .and_then(|c| ErrorCode::parse(&c))
+        .ok_or_else(|| StoreError::backend("a remembered refusal has no known code"))?;
+    Ok(Some(tessera_core::CoreError {
+        code,
+        message: text("message").unwrap_or_default(),
+        field: text("field"),
+    }))
+}
+
+/// Remembers a refused commit (the first refusal of a body stays).
+pub async fn record_refusal(
+    conn: &mut SqliteConnection,
+    receipt_id: &str,
+    request_hash: &str,
+    error: &tessera_core::CoreError,
+    at: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<()> {
+    let body = serde_json::json!({
+        "code": error.code.as_str(),
+        "message": error.message,
+        "field": error.field,
+    });
+    sqlx::query(
+        "INSERT INTO refused_commits (receipt_id, request_hash, error, at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (receipt_id, request_hash) DO NOTHING",
+    )
+    .bind(receipt_id)
+    .bind(request_hash)
+    .bind(body.to_string())
+    .bind(ts(at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}

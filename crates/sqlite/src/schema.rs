@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/0004_segments_and_card_types.sql"),
     ),
+    (5, include_str!("../migrations/0005_refused_commits.sql")),
 ];
 
 /// Applies the migrations the database has not seen yet.

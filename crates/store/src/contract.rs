@@ -174,7 +174,64 @@ where
     let store = open().await;
     let outcome = crate::contract_vouchers::vouchers_and_rewards(store.as_ref()).await;
     store.close().await;
+    outcome?;
+    let store = open().await;
+    let outcome = refusals_are_remembered(store.as_ref()).await;
+    store.close().await;
     outcome
+}
+
+/// A commit refused for insufficient points stays refused when the same body is
+/// retried after the customer got points; another body for the receipt is a new try.
+async fn refusals_are_remembered(store: &dyn Store) -> ContractResult {
+    let e = |e: StoreError| e.to_string();
+    let config = setup(store).await.map_err(e)?;
+    let refused = |outcome: Result<Vec<u8>, StoreError>| matches!(outcome, Err(StoreError::Domain(error)) if error.code == ErrorCode::InsufficientPoints);
+    let spend = receipt("spend", 100_000, Redeem::Points(500), t0());
+    ensure(
+        refused(
+            store
+                .commit_receipt(commit(&config, spend.clone(), t0()))
+                .await,
+        ),
+        "no points yet: refused",
+    )?;
+    // 10% of 2 x 5000.00 = 1000 points, available after the 14 pending days.
+    store
+        .commit_receipt(commit(
+            &config,
+            receipt("earn", 500_000, Redeem::None, t0()),
+            t0(),
+        ))
+        .await
+        .map_err(e)?;
+    let later = t0() + Duration::days(15);
+    ensure(
+        available(store, later).await.map_err(e)?.0 == 1000,
+        "points available",
+    )?;
+    ensure(
+        refused(
+            store
+                .commit_receipt(commit(&config, spend.clone(), later))
+                .await,
+        ),
+        "the same body retried is refused again",
+    )?;
+    let changed = receipt("spend", 100_001, Redeem::Points(500), t0());
+    store
+        .commit_receipt(commit(&config, changed, later))
+        .await
+        .map_err(e)?;
+    // 1000 - 500 spent + 10% of the 1500.02 paid in cash (150 points, matured at once
+    // since the receipt is 15 days old).
+    let now_available = available(store, later).await.map_err(e)?.0;
+    ensure(
+        now_available == 650,
+        format!("a new body commits: {now_available} available"),
+    )?;
+    let report = store.check().await.map_err(e)?;
+    ensure(report.ok(), format!("check after refusals: {report:?}"))
 }
 
 async fn configuration_and_customers(store: &dyn Store) -> ContractResult {

@@ -19,6 +19,7 @@ use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::reward::{Certificate, Grant};
 use tessera_core::segment::{MembershipChange, Segment};
+use tessera_core::CoreError;
 
 /// Result alias of the store.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -193,6 +194,22 @@ pub trait Store: Send + Sync + 'static {
 #[async_trait]
 pub trait LedgerTx: Send {
     async fn receipt(&mut self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>>;
+    /// The refusal a commit of this receipt with this body got, if it was remembered
+    /// (see [`crate::service::REMEMBERED_REFUSALS`]).
+    async fn refusal(
+        &mut self,
+        receipt_id: &str,
+        request_hash: &str,
+    ) -> StoreResult<Option<CoreError>>;
+    /// Remembers a refused commit, so a retry of the same body gets the same answer.
+    /// The only row a refused commit writes.
+    async fn record_refusal(
+        &mut self,
+        receipt_id: &str,
+        request_hash: &str,
+        error: &CoreError,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// A stored return or cancel: `(receipt_id, request_hash, response)`.
     async fn operation(&mut self, op_id: &str) -> StoreResult<Option<(String, String, Vec<u8>)>>;
     /// Resolves a customer and loads their balances, open lots and facts, or `None`

@@ -44,6 +44,14 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
             )),
         };
     }
+    // A refusal that depends on balances is answered again to a retry of the same body,
+    // even if the balance has changed since: the till already told the customer.
+    if let Some(error) = tx
+        .refusal(&request.receipt_id, &command.request_hash)
+        .await?
+    {
+        return Err(error.into());
+    }
     let mut ctx = command.config.context(request)?;
     let found_coupons = load_vouchers(&mut ctx, request, &mut TxReads(&mut *tx)).await?;
     let mut new_member = false;
@@ -79,14 +87,27 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     };
     let customer_id = ledger.as_ref().map(|l| l.customer_id.clone());
     let scope = usage_scope(&ctx, request, customer_id.as_deref());
-    let mut calculation = calculate_within_limits(
+    let calculated = calculate_within_limits(
         &mut ctx,
         request,
         view.as_ref(),
         &scope,
         &mut TxReads(&mut *tx),
     )
-    .await?;
+    .await;
+    let mut calculation = match calculated {
+        Err(StoreError::Domain(error)) if REMEMBERED_REFUSALS.contains(&error.code) => {
+            tx.record_refusal(
+                &request.receipt_id,
+                &command.request_hash,
+                &error,
+                command.now,
+            )
+            .await?;
+            return Err(error.into());
+        }
+        other => other?,
+    };
     let usage = tessera_core::limits::deltas(&calculation, &ctx.promotions, &scope);
     if let Some(expected) = command.expect_to_pay {
         if expected != calculation.totals.to_pay {
@@ -211,6 +232,13 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     tx.insert_receipt(&record, &version).await?;
     Ok(response)
 }
+
+/// Refusals of a commit that depend on balances that change over time; each is
+/// remembered so that a retry of the same receipt and body gets it again.
+pub const REMEMBERED_REFUSALS: [ErrorCode; 2] = [
+    ErrorCode::InsufficientPoints,
+    ErrorCode::CertificateInsufficient,
+];
 
 /// Looks up the receipt's coupon codes and certificates and records in the pricing
 /// context what the store found: the series each valid code unlocks, why the others

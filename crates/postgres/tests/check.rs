@@ -1,0 +1,150 @@
+//! On PostgreSQL, `check` finds tampered rows: each kind of corruption is reported by
+//! its check.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use sqlx::{ConnectOptions, Connection};
+use std::str::FromStr;
+use tessera_store::Store;
+
+async fn tampered(statement: &str) -> Vec<String> {
+    tampered_after(false, statement).await
+}
+
+/// Runs the receipts contract (or, with `vouchers`, the coupons and certificates
+/// one), tampers with a row and says what check finds.
+async fn tampered_after(vouchers: bool, statement: &str) -> Vec<String> {
+    let Some(url) = common::database_url("postgres check tests") else {
+        return vec!["skipped".to_string()];
+    };
+    let schema = common::fresh_schema();
+    let store = tessera_postgres::PostgresStore::open_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    if vouchers {
+        tessera_store::contract_vouchers::vouchers_and_rewards(&store)
+            .await
+            .unwrap();
+    } else {
+        tessera_store::contract::receipts_ledger_and_returns(&store)
+            .await
+            .unwrap();
+    }
+    assert!(store.check().await.unwrap().ok(), "a clean ledger passes");
+    let mut raw = sqlx::postgres::PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())])
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query(statement).execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+    let report = store.check().await.unwrap();
+    store.close().await;
+    let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
+    report
+        .items
+        .into_iter()
+        .flat_map(|i| i.violations)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_a_balance_that_disagrees_with_its_entries() {
+    let violations = tampered("UPDATE customer_accounts SET available = available + 5").await;
+    if violations == ["skipped"] {
+        return;
+    }
+    assert!(
+        violations.iter().any(|v| v.contains("entries sum to")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_a_deleted_entry() {
+    let violations = tampered("DELETE FROM entries WHERE kind = 'redeem'").await;
+    if violations == ["skipped"] {
+        return;
+    }
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("redeem entries sum to")),
+        "{violations:?}"
+    );
+    if violations == ["skipped"] {
+        return;
+    }
+    assert!(
+        violations.iter().any(|v| v.contains("lot ")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_a_lot_whose_remaining_was_edited() {
+    let violations = tampered("UPDATE lots SET remaining = points").await;
+    if violations == ["skipped"] {
+        return;
+    }
+    assert!(
+        violations.iter().any(|v| v.contains("but entries leave")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_an_unbalanced_entry() {
+    let violations = tampered("INSERT INTO entries (customer_id, kind, debit, credit, amount, at) VALUES ('c1', 'earn', 'nowhere', 'customer_available', 7, '2026-03-10T09:00:00.000000Z')").await;
+    if violations == ["skipped"] {
+        return;
+    }
+    assert!(
+        violations.iter().any(|v| v.contains("unknown account")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_a_promotion_counter_that_disagrees_with_the_receipts() {
+    let violations = tampered("INSERT INTO promotion_usage (promotion_id, key, uses, discount) VALUES ('earn10', 'total', 5, 0)").await;
+    if violations == ["skipped"] {
+        return;
+    }
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("counter (5, 0) but receipts count (0, 0)")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_a_certificate_balance_that_disagrees_with_the_receipts() {
+    let violations = tampered_after(true, "UPDATE certificates SET balance = balance - 100").await;
+    if violations == ["skipped"] {
+        return;
+    }
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("balance 49900 but the receipts say 50000")),
+        "{violations:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_a_coupon_freed_behind_the_receipts_back() {
+    let violations = tampered_after(true, "UPDATE coupons SET used_by = NULL").await;
+    if violations == ["skipped"] {
+        return;
+    }
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("receipt v3 used coupon") && v.contains("not marked used")),
+        "{violations:?}"
+    );
+}
