@@ -32,6 +32,33 @@ pub struct ReceiptBody {
     pub expect: Option<ExpectBody>,
 }
 
+/// Receipts a till made while Tessera was unreachable, sent when it is back.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineBody {
+    /// 1 to 500 receipts, each exactly as it would be sent to `/v1/receipts/commit`
+    /// (with its own `at`), without `redeem_points` or `certificates`.
+    #[schema(value_type = Vec<ReceiptBody>)]
+    pub receipts: Vec<serde_json::Value>,
+}
+
+/// What became of each offline receipt, in the order sent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OfflineOut {
+    pub results: Vec<OfflineResultOut>,
+}
+
+/// One offline receipt: committed (its commit response), or refused (its error).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OfflineResultOut {
+    pub receipt_id: Option<String>,
+    /// The HTTP status `/v1/receipts/commit` would have answered.
+    pub status: u16,
+    #[schema(value_type = Option<CalculationOut>)]
+    pub receipt: Option<serde_json::Value>,
+    pub error: Option<crate::ErrorDetail>,
+}
+
 /// A gift certificate paying `amount` of the receipt.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -29,6 +29,7 @@ pub enum ErrorCode {
     RouteNotFound,
     RedeemNeedsCustomer,
     RedeemExceedsLimit,
+    OfflineRedemption,
     InsufficientPoints,
     CertificateInvalid,
     CertificateInsufficient,
@@ -53,7 +54,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 42] = [
+    pub const ALL: [ErrorCode; 43] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidField,
         ErrorCode::UnknownField,
@@ -76,6 +77,7 @@ impl ErrorCode {
         ErrorCode::RouteNotFound,
         ErrorCode::RedeemNeedsCustomer,
         ErrorCode::RedeemExceedsLimit,
+        ErrorCode::OfflineRedemption,
         ErrorCode::InsufficientPoints,
         ErrorCode::CertificateInvalid,
         ErrorCode::CertificateInsufficient,
@@ -128,6 +130,7 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::RedeemNeedsCustomer => "redeem_needs_customer",
             ErrorCode::RedeemExceedsLimit => "redeem_exceeds_limit",
+            ErrorCode::OfflineRedemption => "offline_redemption",
             ErrorCode::InsufficientPoints => "insufficient_points",
             ErrorCode::CertificateInvalid => "certificate_invalid",
             ErrorCode::CertificateInsufficient => "certificate_insufficient",

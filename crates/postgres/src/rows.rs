@@ -549,28 +549,41 @@ pub async fn due_ledgers(
         .map(|c| format!("l.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    // Customers a commit holds are skipped (SKIP LOCKED): the commit catches them up
-    // itself, and the next round finds whatever is still due.
-    let sql = format!(
+    // Lock the due customers first (those a commit holds are skipped: the commit
+    // catches them up itself, the next round finds what is still due), then read their
+    // balances and lots in a second statement, whose snapshot is taken after the locks
+    // and so sees every write committed before them.
+    let locked: Vec<String> = sqlx::query(
         "WITH due (customer_id) AS (
              SELECT customer_id FROM lots WHERE state = 'pending' AND matures_at <= $1
              UNION
              SELECT customer_id FROM lots WHERE state = 'available' AND remaining > 0 AND expires_at <= $1
              LIMIT $2
-         ),
-         locked AS (
-             SELECT a.customer_id, a.pending, a.available FROM customer_accounts a
-             JOIN due USING (customer_id)
-             FOR UPDATE OF a SKIP LOCKED
          )
-         SELECT d.customer_id, d.pending, d.available, {columns}
-         FROM locked d
-         LEFT JOIN lots l ON l.customer_id = d.customer_id AND (l.state = 'pending' OR l.remaining > 0)
-         ORDER BY d.customer_id"
+         SELECT a.customer_id FROM customer_accounts a JOIN due USING (customer_id)
+         ORDER BY a.customer_id
+         FOR UPDATE OF a SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(limit as i64)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    if locked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT a.customer_id, a.pending, a.available, {columns}
+         FROM customer_accounts a
+         LEFT JOIN lots l ON l.customer_id = a.customer_id AND (l.state = 'pending' OR l.remaining > 0)
+         WHERE a.customer_id = ANY($1)
+         ORDER BY a.customer_id"
     );
     let rows = sqlx::query(&sql)
-        .bind(now)
-        .bind(limit as i64)
+        .bind(&locked)
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;

@@ -20,6 +20,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidCard
         | InvalidTimezone
         | InvalidCurrency
+        | OfflineRedemption
         | DuplicateLine
         | AtInFuture
         | UnknownStore
@@ -79,7 +80,8 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> ErrorDetail {
+    /// The error as it appears in a body: code, message, field.
+    pub fn detail(&self) -> ErrorDetail {
         ErrorDetail {
             code: self.code.as_str().to_string(),
             message: self.message.clone(),

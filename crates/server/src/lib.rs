@@ -82,6 +82,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/receipts/calculate", post(routes::receipts::calculate))
         .route("/v1/receipts/commit", post(routes::receipts::commit))
+        .route("/v1/receipts/offline", post(routes::receipts::offline))
         .route(
             "/v1/receipts/{receipt_id}",
             get(routes::receipts::get_receipt),

@@ -33,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::customers::get_ledger,
         crate::routes::receipts::calculate,
         crate::routes::receipts::commit,
+        crate::routes::receipts::offline,
         crate::routes::receipts::return_receipt,
         crate::routes::receipts::cancel_receipt,
         crate::routes::receipts::get_receipt,

@@ -53,7 +53,6 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         return Err(error.into());
     }
     let mut ctx = command.config.context(request)?;
-    let found_coupons = load_vouchers(&mut ctx, request, &mut TxReads(&mut *tx)).await?;
     let mut new_member = false;
     let mut view = None;
     let mut ledger = match &request.customer {
@@ -86,6 +85,8 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         },
     };
     let customer_id = ledger.as_ref().map(|l| l.customer_id.clone());
+    // Read after the customer (whose row an adapter may lock first), like a return.
+    let found_coupons = load_vouchers(&mut ctx, request, &mut TxReads(&mut *tx)).await?;
     let scope = usage_scope(&ctx, request, customer_id.as_deref());
     let calculated = calculate_within_limits(
         &mut ctx,

@@ -14,8 +14,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
 use tessera_api::convert::{calculation_out, parse_at, parse_qty, receipt_out};
 use tessera_api::{
-    CalculationOut, CancelBody, ErrorBody, QuoteChangedOut, ReceiptBody, ReceiptOut, ReturnBody,
-    ReturnOut, VersionOut,
+    CalculationOut, CancelBody, ErrorBody, OfflineBody, OfflineOut, OfflineResultOut,
+    QuoteChangedOut, ReceiptBody, ReceiptOut, ReturnBody, ReturnOut, VersionOut,
 };
 use tessera_core::pricing::CustomerView;
 use tessera_core::receipt::{CustomerRef, ReceiptRequest};
@@ -124,21 +124,31 @@ pub async fn commit(
     State(state): State<Arc<AppState>>,
     body: Body<ReceiptBody>,
 ) -> Result<Response, ApiError> {
+    Ok(stored_json(
+        commit_one(&state, body.value, body.hash).await?,
+    ))
+}
+
+/// Commits one receipt body; the response bytes of its commit.
+async fn commit_one(
+    state: &AppState,
+    body: ReceiptBody,
+    hash: String,
+) -> Result<Vec<u8>, ApiError> {
     let now = state.clock.now();
-    let hash = body.hash;
-    let receipt_id = body.value.receipt_id.clone();
+    let receipt_id = body.receipt_id.clone();
     // A retry is answered from the stored response without queueing a write, and
     // before validation, so it still gets its answer after the configuration changed.
     if let Some((stored_hash, response)) = state.store.commit_response(&receipt_id).await? {
         if stored_hash == hash {
-            return Ok(stored_json(response));
+            return Ok(response);
         }
         return Err(ApiError::new(
             ErrorCode::ReceiptConflict,
             format!("receipt {receipt_id} was already committed with a different body"),
         ));
     }
-    let (request, expect_to_pay) = parse_receipt(body.value, now)?;
+    let (request, expect_to_pay) = parse_receipt(body, now)?;
     let command = CommitCommand {
         request,
         request_hash: hash,
@@ -149,7 +159,86 @@ pub async fn commit(
         now,
         render: commit_renderer(),
     };
-    Ok(stored_json(state.store.commit_receipt(command).await?))
+    Ok(state.store.commit_receipt(command).await?)
+}
+
+/// The most receipts one offline batch may carry.
+const MAX_OFFLINE_BATCH: usize = 500;
+
+/// Commits receipts a till made while Tessera was unreachable, each exactly once and
+/// priced with the promotions in force at its own `at`; answers each in order. Points
+/// and certificates cannot pay offline (nothing could check the balance).
+#[utoipa::path(post, path = "/v1/receipts/offline", tag = "pos", request_body = OfflineBody,
+    responses((status = 200, body = OfflineOut), (status = 422, body = ErrorBody)))]
+pub async fn offline(
+    State(state): State<Arc<AppState>>,
+    body: Body<OfflineBody>,
+) -> Result<Json<OfflineOut>, ApiError> {
+    let receipts = body.value.receipts;
+    if receipts.is_empty() || receipts.len() > MAX_OFFLINE_BATCH {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "receipts",
+            format!("a batch holds 1 to {MAX_OFFLINE_BATCH} receipts"),
+        ));
+    }
+    let mut results = Vec::with_capacity(receipts.len());
+    for (idx, value) in receipts.into_iter().enumerate() {
+        let receipt_id = value
+            .get("receipt_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let outcome = offline_one(&state, value).await;
+        results.push(match outcome {
+            Ok(bytes) => OfflineResultOut {
+                receipt_id,
+                status: 200,
+                receipt: serde_json::from_slice(&bytes).ok(),
+                error: None,
+            },
+            Err(error) => {
+                let mut detail = error.detail();
+                detail.field = Some(match detail.field {
+                    Some(field) => format!("receipts[{idx}].{field}"),
+                    None => format!("receipts[{idx}]"),
+                });
+                OfflineResultOut {
+                    receipt_id,
+                    status: crate::error::status_of(error.code).as_u16(),
+                    receipt: None,
+                    error: Some(detail),
+                }
+            }
+        });
+    }
+    Ok(Json(OfflineOut { results }))
+}
+
+/// One offline receipt: the same body and hash as a direct commit would have, so a
+/// till may also resend it to `/v1/receipts/commit`.
+async fn offline_one(state: &AppState, value: serde_json::Value) -> Result<Vec<u8>, ApiError> {
+    let bytes = serde_json::to_vec(&value).unwrap_or_default();
+    let body = crate::json::parse::<ReceiptBody>(&bytes)?;
+    let redeems = body
+        .value
+        .redeem_points
+        .as_ref()
+        .is_some_and(|v| !v.is_null() && *v != serde_json::json!(0));
+    if redeems {
+        return Err(ApiError::field(
+            ErrorCode::OfflineRedemption,
+            "redeem_points",
+            "points cannot pay offline: nothing could check the balance",
+        ));
+    }
+    if !body.value.certificates.is_empty() {
+        return Err(ApiError::field(
+            ErrorCode::OfflineRedemption,
+            "certificates",
+            "gift certificates cannot pay offline: nothing could check the balance",
+        ));
+    }
+    commit_one(state, body.value, body.hash).await
 }
 
 /// Returns units of a committed receipt, idempotent by `return_id`.

@@ -8,6 +8,7 @@ mod coupons;
 mod customers;
 mod errors;
 mod helpers;
+mod offline;
 mod openapi;
 mod promotions;
 mod receipts;
