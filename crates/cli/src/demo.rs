@@ -32,17 +32,26 @@ pub struct DemoArgs {
     pub load_only: bool,
 }
 
-pub async fn run(args: DemoArgs) -> Result<()> {
-    let path = args
-        .database
+/// The file of a `sqlite://PATH` URL or plain path.
+pub fn sqlite_path(database: &str) -> String {
+    database
         .strip_prefix("sqlite://")
-        .unwrap_or(&args.database)
-        .to_string();
+        .unwrap_or(database)
+        .to_string()
+}
+
+/// Creates a fresh SQLite database at `database` (removing an old one) and loads the
+/// demo chain into it, with a progress bar.
+pub async fn load_fresh(
+    database: &str,
+    options: &DemoOptions,
+) -> Result<(Arc<dyn tessera_store::Store>, demo_data::DemoSummary)> {
+    let path = sqlite_path(database);
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{path}{suffix}");
         if std::path::Path::new(&file).exists() {
             std::fs::remove_file(&file)
-                .with_context(|| format!("removing the previous demo database {file}"))?;
+                .with_context(|| format!("removing the previous database {file}"))?;
         }
     }
     let sqlite = Arc::new(
@@ -50,19 +59,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             .await
             .with_context(|| format!("creating {path}"))?,
     );
-    // The demo database is rebuilt from scratch if loading fails, so the load need not
-    // wait for the disk on every group; serving is fully durable again.
+    // The database is rebuilt from scratch if loading fails, so the load need not wait
+    // for the disk on every group; serving is fully durable again.
     sqlite.set_durable(false).await?;
     let store: Arc<dyn tessera_store::Store> = sqlite.clone();
-    // Take the port before the load, so a busy port fails at once, not after it.
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let now = chrono::Utc::now();
-    let mut options = DemoOptions::new(now);
-    options.members = args.members;
-    options.receipts = args.receipts;
-    options.seed = args.seed;
     let progress = ProgressBar::new(1);
     progress.set_style(
         ProgressStyle::with_template(
@@ -73,7 +73,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     );
     let summary = demo_data::load(
         store.clone(),
-        &options,
+        options,
         commit_renderer(),
         return_renderer(),
         &progress,
@@ -81,6 +81,21 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     .await?;
     progress.finish_and_clear();
     sqlite.set_durable(true).await?;
+    Ok((store, summary))
+}
+
+pub async fn run(args: DemoArgs) -> Result<()> {
+    // Take the port before the load, so a busy port fails at once, not after it.
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let now = chrono::Utc::now();
+    let mut options = DemoOptions::new(now);
+    options.members = args.members;
+    options.receipts = args.receipts;
+    options.seed = args.seed;
+    let (store, summary) = load_fresh(&args.database, &options).await?;
+    let path = sqlite_path(&args.database);
     let url = format!("http://{}", listener.local_addr()?);
     print_welcome(&url, &path, &summary);
     if args.load_only {

@@ -487,7 +487,7 @@ fn customer_id(idx: usize) -> String {
 }
 
 /// Card numbers are a bijection of the member number, so they are unique but not sequential.
-fn member_card(idx: usize) -> String {
+pub fn member_card(idx: usize) -> String {
     format!("7001{:09}", (idx as u64 * 48_271 + 10_007) % 1_000_000_000)
 }
 

@@ -1,5 +1,6 @@
 //! The `tessera` binary: `serve`, `demo`, `check`.
 
+mod bench;
 mod config;
 mod demo;
 mod demo_data;
@@ -39,6 +40,8 @@ enum Command {
         )]
         database: String,
     },
+    /// Play a chain's tills against a server and report throughput and latencies.
+    Bench(bench::BenchArgs),
     /// Print the OpenAPI document.
     Openapi {
         /// Write it to this file instead of standard output.
@@ -74,6 +77,7 @@ fn run() -> Result<()> {
         match cli.command {
             Command::Serve(args) => serve(config::resolve(args)?).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::Check { database } => check(&database).await,
             Command::Openapi { out } => {
                 let document = tessera_server::openapi::document();

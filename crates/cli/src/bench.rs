@@ -1,0 +1,519 @@
+//! `tessera bench`: a load generator that plays a chain's tills against a server.
+//!
+//! Each worker takes receipts for a random till of the chain: calculate, then commit
+//! the same body (with `expect.to_pay`), and now and then a return. Latencies are kept
+//! in HDR histograms per call kind; errors are counted by code. Without `--target` the
+//! bench builds the demo chain in a fresh SQLite database, adds scoped promotions and
+//! serves it in-process, so one command measures the whole path.
+
+use crate::demo::load_fresh;
+use crate::demo_data::{member_card, DemoOptions};
+use anyhow::{bail, Context, Result};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tessera_server::clock::SystemClock;
+use tessera_server::{AppState, ServerOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// A running server (a chain loaded by `tessera demo` with the same `--members`);
+    /// without it the bench loads and serves its own.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// The API key of `--target`.
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN", default_value = "insecure-dev")]
+    pub token: String,
+    /// Without `--target`: the SQLite file to build (removed first).
+    #[arg(long, default_value = "./tessera-bench.db")]
+    pub database: String,
+    /// Members of the chain (cards the tills present).
+    #[arg(long, default_value_t = 100_000)]
+    pub members: usize,
+    /// Without `--target`: receipts of the past year loaded first (they give points).
+    #[arg(long, default_value_t = 20_000)]
+    pub history: usize,
+    /// Scoped promotions to add (`bench-NNN`) before the run.
+    #[arg(long, default_value_t = 200)]
+    pub promotions: usize,
+    /// Tills of the chain (terminal ids the receipts come from).
+    #[arg(long, default_value_t = 1000)]
+    pub tills: usize,
+    /// Receipts in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// How long to run.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "bench-report.json")]
+    pub report: String,
+    #[arg(long, default_value_t = 11)]
+    pub seed: u64,
+}
+
+/// What the tills need to know of the chain.
+struct Chain {
+    stores: Vec<String>,
+    skus: Vec<(String, i64)>,
+    members: usize,
+}
+
+/// Latencies (µs) and errors of one kind of call.
+struct Stats {
+    latency: Histogram<u64>,
+    errors: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    fn new() -> Result<Self> {
+        Ok(Stats {
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            errors: BTreeMap::new(),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    calculate: Option<Stats>,
+    commit: Option<Stats>,
+    returns: Option<Stats>,
+    receipts: u64,
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    let (base, token, _server) = match &args.target {
+        Some(target) => (
+            target.trim_end_matches('/').to_string(),
+            args.token.clone(),
+            None,
+        ),
+        None => {
+            let (base, server) = serve_own(&args).await?;
+            (
+                base,
+                crate::config::INSECURE_DEV_TOKEN.to_string(),
+                Some(server),
+            )
+        }
+    };
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency.max(1))
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let chain = read_chain(&client, &base, &token, args.members).await?;
+    if args.promotions > 0 {
+        add_promotions(&client, &base, &token, &chain, args.promotions).await?;
+    }
+    println!(
+        "bench: {} stores, {} products, {} members, {} tills, {} in flight, {} s against {base}",
+        chain.stores.len(),
+        chain.skus.len(),
+        chain.members,
+        args.tills,
+        args.concurrency,
+        args.seconds
+    );
+    let tally = Arc::new(Mutex::new(Tally {
+        calculate: Some(Stats::new()?),
+        commit: Some(Stats::new()?),
+        returns: Some(Stats::new()?),
+        receipts: 0,
+    }));
+    let chain = Arc::new(chain);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.seconds);
+    let progress = ProgressBar::new(args.seconds);
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} s  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut workers = Vec::new();
+    for worker in 0..args.concurrency {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let (chain, tally) = (chain.clone(), tally.clone());
+        let (tills, seed) = (args.tills.max(1), args.seed);
+        workers.push(tokio::spawn(async move {
+            let mut rng = SmallRng::seed_from_u64(seed ^ (worker as u64).wrapping_mul(0x9E37_79B9));
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let till = rng.random_range(0..tills);
+                let id = format!("b{seed}-{worker}-{n}");
+                one_receipt(&client, &base, &token, &chain, &tally, &mut rng, till, &id).await;
+            }
+        }));
+    }
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let done = tally.lock().map(|t| t.receipts).unwrap_or(0);
+        let secs = started.elapsed().as_secs_f64();
+        progress.set_position(started.elapsed().as_secs().min(args.seconds));
+        progress.set_message(format!("{done} receipts, {:.0}/s", done as f64 / secs));
+    }
+    for worker in workers {
+        worker.await?;
+    }
+    progress.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    let tally = tally
+        .lock()
+        .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
+    let report = report(&args, &tally, elapsed);
+    print_report(&report);
+    std::fs::write(&args.report, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("writing {}", args.report))?;
+    println!("report written to {}", args.report);
+    Ok(())
+}
+
+/// Loads the demo chain into a fresh database and serves it on a loopback port.
+async fn serve_own(args: &BenchArgs) -> Result<(String, tokio::task::JoinHandle<()>)> {
+    let mut options = DemoOptions::new(chrono::Utc::now());
+    options.members = args.members;
+    options.receipts = args.history;
+    let (store, summary) = load_fresh(&args.database, &options).await?;
+    println!(
+        "loaded {} members and {} receipts in {:.1} s into {}",
+        summary.members,
+        summary.receipts,
+        summary.elapsed.as_secs_f64(),
+        args.database
+    );
+    let state = AppState::new(
+        store,
+        Arc::new(SystemClock),
+        ServerOptions {
+            admin_token: Some(crate::config::INSECURE_DEV_TOKEN.to_string()),
+            catch_up_every: Duration::from_secs(30),
+        },
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(async move {
+        if let Err(error) =
+            tessera_server::serve(listener, state, std::future::pending::<()>()).await
+        {
+            tracing::error!(%error, "the bench server failed");
+        }
+    });
+    Ok((base, server))
+}
+
+async fn get(client: &reqwest::Client, base: &str, token: &str, path: &str) -> Result<Value> {
+    let response = client
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("GET {path}"))?;
+    if !response.status().is_success() {
+        bail!("GET {path}: {}", response.status());
+    }
+    Ok(response.json().await?)
+}
+
+async fn read_chain(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    members: usize,
+) -> Result<Chain> {
+    let stores: Vec<String> = get(client, base, token, "/v1/stores").await?["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|s| s["store_id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let skus: Vec<(String, i64)> = get(client, base, token, "/v1/products").await?["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|p| p["sku"].as_str().map(str::to_string))
+                .map(|sku| {
+                    // A stable shelf price per SKU, 5.00 to 5004.99.
+                    let hash = sku
+                        .bytes()
+                        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+                    (sku, 500 + (hash % 500_000) as i64)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if stores.is_empty() || skus.is_empty() {
+        bail!("the target has no stores or no products: load it with `tessera demo` first");
+    }
+    Ok(Chain {
+        stores,
+        skus,
+        members,
+    })
+}
+
+/// `count` promotions with realistic scopes, schedules, audiences and item matches,
+/// put as `bench-NNN` (replacing earlier ones of the same id).
+async fn add_promotions(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    chain: &Chain,
+    count: usize,
+) -> Result<()> {
+    let products = get(client, base, token, "/v1/products").await?;
+    let items = products["items"].as_array().cloned().unwrap_or_default();
+    let values = |key: &str| -> Vec<String> {
+        let mut v: Vec<String> = items
+            .iter()
+            .filter_map(|p| p[key].as_str().map(str::to_string))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let (categories, brands) = (values("category"), values("brand"));
+    let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    for i in 0..count {
+        let pick = |list: &[String], k: usize| {
+            list.get(k % list.len().max(1)).cloned().unwrap_or_default()
+        };
+        let items_match = match i % 4 {
+            0 => json!({"category": [pick(&categories, i)]}),
+            1 => json!({"brand": [pick(&brands, i), pick(&brands, i + 1)]}),
+            2 => {
+                json!({"all": [{"category": [pick(&categories, i * 3)]}, {"not": {"tag": ["sale"]}}]})
+            }
+            _ => {
+                json!({"sku": (0..20).map(|k| chain.skus[(i * 97 + k * 13) % chain.skus.len()].0.clone()).collect::<Vec<_>>()})
+            }
+        };
+        let effect = match i % 5 {
+            0 | 1 => json!({"type": "percent_off", "percent": 5 + i % 10, "items": items_match}),
+            2 => json!({"type": "amount_off", "amount": 5000, "items": items_match}),
+            3 => json!({"type": "buy_get", "buy": 2, "get": 1, "items": items_match}),
+            _ => json!({"type": "earn_points", "percent": 3, "items": items_match}),
+        };
+        let mut promotion = json!({
+            "name": format!("bench promotion {i}"),
+            "priority": i % 17,
+            "stacking": if i % 23 == 0 { "blocking" } else { "stackable" },
+            "effects": [effect],
+        });
+        if i % 11 == 0 {
+            promotion["group"] = json!(format!("g{}", i % 3));
+        }
+        if i % 3 == 0 {
+            promotion["schedule"] = json!({"weekdays": [weekdays[i % 7], weekdays[(i + 2) % 7], weekdays[(i + 4) % 7]]});
+        }
+        match i % 6 {
+            0 => {
+                promotion["scope"] = json!({"stores": (0..5).map(|k| chain.stores[(i + k * 7) % chain.stores.len()].clone()).collect::<Vec<_>>()})
+            }
+            1 => promotion["audience"] = json!({"members_only": true}),
+            2 => promotion["conditions"] = json!({"min_amount": 100_000}),
+            _ => {}
+        }
+        let response = client
+            .put(format!("{base}/v1/promotions/bench-{i:03}"))
+            .bearer_auth(token)
+            .json(&promotion)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!(
+                "PUT bench-{i:03}: {}: {}",
+                response.status(),
+                response.text().await?
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A receipt of 5–30 lines; 60% of members (10% of them paying with points), 3% with
+/// a coupon code; calculated, committed with `expect.to_pay`, and 2% returned in part.
+#[allow(clippy::too_many_arguments)]
+async fn one_receipt(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    chain: &Chain,
+    tally: &Mutex<Tally>,
+    rng: &mut SmallRng,
+    till: usize,
+    receipt_id: &str,
+) {
+    let store = &chain.stores[till % chain.stores.len()];
+    let lines: Vec<Value> = (0..rng.random_range(5..=30))
+        .map(|n| {
+            let (sku, price) = &chain.skus[rng.random_range(0..chain.skus.len())];
+            let qty = if rng.random_bool(0.1) {
+                json!(rng.random_range(100..3000) as f64 / 1000.0)
+            } else {
+                json!(rng.random_range(1..=3))
+            };
+            json!({"line": n + 1, "sku": sku, "qty": qty, "price": price})
+        })
+        .collect();
+    let mut body = json!({
+        "receipt_id": receipt_id,
+        "store_id": store,
+        "terminal_id": format!("T{till:04}"),
+        "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "lines": lines,
+    });
+    if chain.members > 0 && rng.random_bool(0.6) {
+        body["customer"] = json!({"card": member_card(rng.random_range(0..chain.members))});
+        if rng.random_bool(0.1) {
+            body["redeem_points"] = json!("max");
+        }
+    }
+    if rng.random_bool(0.03) {
+        body["coupons"] = json!(["SPRING10"]);
+    }
+    let calc = call(
+        client,
+        base,
+        token,
+        "/v1/receipts/calculate",
+        &body,
+        tally,
+        |t| &mut t.calculate,
+    )
+    .await;
+    let Some(calc) = calc else { return };
+    body["expect"] = json!({"to_pay": calc["totals"]["to_pay"]});
+    let committed = call(
+        client,
+        base,
+        token,
+        "/v1/receipts/commit",
+        &body,
+        tally,
+        |t| &mut t.commit,
+    )
+    .await;
+    if let Ok(mut t) = tally.lock() {
+        t.receipts += 1;
+    }
+    if committed.is_some() && rng.random_bool(0.02) {
+        let ret = json!({"return_id": format!("{receipt_id}-r"), "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "lines": [{"line": 1, "qty": 1}]});
+        let path = format!("/v1/receipts/{receipt_id}/returns");
+        call(client, base, token, &path, &ret, tally, |t| &mut t.returns).await;
+    }
+}
+
+/// Posts `body`, records the latency or the error code; the answer when it was 200.
+async fn call(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: &Value,
+    tally: &Mutex<Tally>,
+    stats: impl Fn(&mut Tally) -> &mut Option<Stats>,
+) -> Option<Value> {
+    let started = Instant::now();
+    let response = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await;
+    let (ok, value, code) = match response {
+        Ok(response) => {
+            let status = response.status();
+            let value: Value = response.json().await.unwrap_or(Value::Null);
+            let code = value["error"]["code"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| status.as_str().to_string());
+            (status.is_success(), value, code)
+        }
+        Err(error) => (
+            false,
+            Value::Null,
+            format!("transport: {}", error.without_url()),
+        ),
+    };
+    let micros = started.elapsed().as_micros().max(1) as u64;
+    if let Ok(mut t) = tally.lock() {
+        if let Some(stats) = stats(&mut t).as_mut() {
+            if ok {
+                let _ = stats.latency.record(micros.min(60_000_000));
+            } else {
+                *stats.errors.entry(code).or_default() += 1;
+            }
+        }
+    }
+    ok.then_some(value)
+}
+
+fn summary(stats: &Option<Stats>, elapsed: f64) -> Value {
+    let Some(stats) = stats else {
+        return Value::Null;
+    };
+    let h = &stats.latency;
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    json!({
+        "ok": h.len(),
+        "per_second": (h.len() as f64 / elapsed * 10.0).round() / 10.0,
+        "p50_ms": ms(0.50), "p90_ms": ms(0.90), "p99_ms": ms(0.99), "p999_ms": ms(0.999),
+        "max_ms": h.max() as f64 / 1000.0,
+        "errors": stats.errors,
+    })
+}
+
+fn report(args: &BenchArgs, tally: &Tally, elapsed: f64) -> Value {
+    json!({
+        "target": args.target.clone().unwrap_or_else(|| format!("in-process, {}", args.database)),
+        "members": args.members,
+        "promotions_added": args.promotions,
+        "tills": args.tills,
+        "concurrency": args.concurrency,
+        "seconds": (elapsed * 10.0).round() / 10.0,
+        "receipts": tally.receipts,
+        "receipts_per_second": (tally.receipts as f64 / elapsed * 10.0).round() / 10.0,
+        "calculate": summary(&tally.calculate, elapsed),
+        "commit": summary(&tally.commit, elapsed),
+        "return": summary(&tally.returns, elapsed),
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    })
+}
+
+fn print_report(report: &Value) {
+    println!(
+        "\n{} receipts (calculate + commit) in {} s: {} receipts/s",
+        report["receipts"], report["seconds"], report["receipts_per_second"]
+    );
+    println!(
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}  errors",
+        "call", "ok", "per s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"
+    );
+    for kind in ["calculate", "commit", "return"] {
+        let s = &report[kind];
+        println!(
+            "{:<10} {:>8} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>9.2} {:>9.2}  {}",
+            kind,
+            s["ok"],
+            s["per_second"],
+            s["p50_ms"].as_f64().unwrap_or(0.0),
+            s["p90_ms"].as_f64().unwrap_or(0.0),
+            s["p99_ms"].as_f64().unwrap_or(0.0),
+            s["p999_ms"].as_f64().unwrap_or(0.0),
+            s["max_ms"].as_f64().unwrap_or(0.0),
+            s["errors"]
+        );
+    }
+}
