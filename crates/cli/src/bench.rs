@@ -29,7 +29,8 @@ pub struct BenchArgs {
     /// The API key of `--target`.
     #[arg(long, env = "TESSERA_ADMIN_TOKEN", default_value = "insecure-dev")]
     pub token: String,
-    /// Without `--target`: the SQLite file to build (removed first).
+    /// Without `--target`: the SQLite file to build (removed first), or an empty
+    /// PostgreSQL database (`postgres://...`).
     #[arg(long, default_value = "./tessera-bench.db")]
     pub database: String,
     /// Members of the chain (cards the tills present).

@@ -40,12 +40,33 @@ pub fn sqlite_path(database: &str) -> String {
         .to_string()
 }
 
-/// Creates a fresh SQLite database at `database` (removing an old one) and loads the
-/// demo chain into it, with a progress bar.
+/// Creates a fresh SQLite database at `database` (removing an old one), or takes an
+/// empty PostgreSQL database, and loads the demo chain into it, with a progress bar.
 pub async fn load_fresh(
     database: &str,
     options: &DemoOptions,
 ) -> Result<(Arc<dyn tessera_store::Store>, demo_data::DemoSummary)> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        let store: Arc<dyn tessera_store::Store> = Arc::new(
+            tessera_postgres::PostgresStore::open(database)
+                .await
+                .with_context(|| format!("opening {database}"))?,
+        );
+        if !store.stores().await?.is_empty() {
+            anyhow::bail!("{database} already holds a chain: give an empty database");
+        }
+        let progress = ProgressBar::new(1);
+        let summary = demo_data::load(
+            store.clone(),
+            options,
+            commit_renderer(),
+            return_renderer(),
+            &progress,
+        )
+        .await?;
+        progress.finish_and_clear();
+        return Ok((store, summary));
+    }
     let path = sqlite_path(database);
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{path}{suffix}");
