@@ -454,7 +454,13 @@ impl Store for PostgresStore {
     async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger> {
         let mut conn = self.reader().await?;
         let mut tx = conn.begin().await.map_err(db)?;
-        let ledger = rows::load_ledger(&mut tx, customer_id, &[]).await;
+        // One snapshot for the balances and the lots, and no lock: a read never waits
+        // for a write.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let ledger = rows::load_ledger(&mut tx, customer_id, &[], false).await;
         let _ = tx.rollback().await;
         ledger
     }

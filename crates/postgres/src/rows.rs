@@ -410,15 +410,20 @@ pub async fn lock_usage(conn: &mut PgConnection, keys: &[(String, String)]) -> S
     Ok(())
 }
 
+/// The customer's balances and open lots (and `extra_lots`). With `lock`, the account
+/// row is locked first: it is the customer's lock, which every write of their ledger
+/// takes. Without it, call it in a REPEATABLE READ transaction for a consistent read.
 pub async fn load_ledger(
     conn: &mut PgConnection,
     customer_id: &str,
     extra_lots: &[String],
+    lock: bool,
 ) -> StoreResult<CustomerLedger> {
-    // The account row is the customer's lock: every write of their ledger takes it.
-    let balances = sqlx::query(
-        "SELECT pending, available FROM customer_accounts WHERE customer_id = $1 FOR UPDATE",
-    )
+    let balances = sqlx::query(if lock {
+        "SELECT pending, available FROM customer_accounts WHERE customer_id = $1 FOR UPDATE"
+    } else {
+        "SELECT pending, available FROM customer_accounts WHERE customer_id = $1"
+    })
     .bind(customer_id)
     .fetch_optional(&mut *conn)
     .await

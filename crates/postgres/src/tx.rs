@@ -66,7 +66,7 @@ impl LedgerTx for PgTx<'_> {
         customer_id: &str,
         extra_lots: &[String],
     ) -> StoreResult<CustomerLedger> {
-        rows::load_ledger(self.conn, customer_id, extra_lots).await
+        rows::load_ledger(self.conn, customer_id, extra_lots, true).await
     }
 
     async fn save_ledger(&mut self, changes: &LedgerChanges) -> StoreResult<()> {
