@@ -73,10 +73,14 @@ impl PostgresStore {
     pub async fn open_in_schema(url: &str, schema: &str) -> StoreResult<PostgresStore> {
         let options = PgConnectOptions::from_str(url).map_err(db)?;
         let mut conn = options.connect().await.map_err(db)?;
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+        let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
             .execute(&mut conn)
-            .await
-            .map_err(db)?;
+            .await;
+        match created.map_err(db) {
+            // Another process created it at the same moment (IF NOT EXISTS races).
+            Ok(_) | Err(StoreError::Contention(_)) => {}
+            Err(error) => return Err(error),
+        }
         conn.close().await.map_err(db)?;
         Self::open_with(options.options([("search_path", schema)])).await
     }

@@ -263,3 +263,26 @@ async fn two_processes_keep_every_invariant_under_concurrent_commits() {
     b.close().await;
     let _ = PostgresStore::drop_schema(&url, &schema).await;
 }
+
+/// Several processes starting at once on an empty database: migrations run once, under
+/// the advisory lock, and every store opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stores_opening_at_once_migrate_once() {
+    let Some(url) = common::database_url("stores_opening_at_once_migrate_once") else {
+        return;
+    };
+    let schema = common::fresh_schema();
+    // Joined in one task (the open future is not `Send` for every lifetime), so the four
+    // opens still race on four connections.
+    let open = || PostgresStore::open_in_schema(&url, &schema);
+    let (a, b, c, d) = tokio::join!(open(), open(), open(), open());
+    let stores = vec![a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
+    for store in &stores {
+        assert_eq!(store.config_version().await.unwrap(), 0);
+        assert!(store.check().await.unwrap().ok());
+    }
+    for store in stores {
+        store.close().await;
+    }
+    let _ = PostgresStore::drop_schema(&url, &schema).await;
+}
