@@ -383,6 +383,11 @@ impl CustomerLedger {
         if points < 0 {
             return Err(CoreError::invalid("redeem_points", "must not be negative"));
         }
+        // Paying nothing with points is always possible, even for a customer a return
+        // left with a negative available balance.
+        if points == 0 {
+            return Ok(Vec::new());
+        }
         if points > self.available {
             return Err(CoreError::field(
                 ErrorCode::InsufficientPoints,

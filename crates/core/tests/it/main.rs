@@ -7,6 +7,7 @@ mod effect_returns;
 mod effects;
 mod fixtures;
 mod ledger;
+mod ledger_model;
 mod pricing;
 mod returns;
 mod rewards;
