@@ -336,10 +336,7 @@ fn run(program: &Program, ops: &[Op]) -> Result<(), TestCaseError> {
                 };
                 prop_assert!(!refused, "priced a redemption the model refuses");
                 let ctx = context(Some(&receipt_id), None, now);
-                let redeemed_from = match ledger.redeem(calc.points_redeemed, &ctx) {
-                    Ok(consumed) => consumed,
-                    Err(err) => return Err(err.into()),
-                };
+                let redeemed_from = ledger.redeem(calc.points_redeemed, &ctx)?;
                 let consumed = model.redeem(calc.points_redeemed);
                 prop_assert_eq!(Some(&redeemed_from), consumed.as_ref(), "lots consumed");
                 let mut earn_lot_id = None;
