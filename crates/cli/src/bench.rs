@@ -136,6 +136,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
+    // Receipt ids unique to this run, so runs against one database never collide.
+    let run = chrono::Utc::now().timestamp_millis();
     let mut workers = Vec::new();
     for worker in 0..args.concurrency {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
@@ -147,7 +149,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             while Instant::now() < deadline {
                 n += 1;
                 let till = rng.random_range(0..tills);
-                let id = format!("b{seed}-{worker}-{n}");
+                let id = format!("b{run}-{worker}-{n}");
                 one_receipt(&client, &base, &token, &chain, &tally, &mut rng, till, &id).await;
             }
         }));

@@ -38,7 +38,6 @@ use tessera_store::{
     StoreResult, StoredEntry, StoredReceipt,
 };
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use writer::{ConfigWrite, Job};
 
 use rows::db;
@@ -47,7 +46,8 @@ use rows::db;
 pub struct SqliteStore {
     readers: SqlitePool,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Answers once the writer has finished its queue and closed its connection.
+    writer: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 impl SqliteStore {
@@ -75,7 +75,22 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         let (sender, receiver) = mpsc::channel(4096);
-        let handle = tokio::spawn(writer::run(writer_conn, receiver));
+        // The writer runs on a thread and runtime of its own: every statement is a hop to
+        // sqlx's connection thread and back, and on the server's runtime each hop would
+        // wait behind the HTTP tasks in the run queue (measured: ~4 ms of waiting per
+        // commit under load, for well under 1 ms of work).
+        let (finished, handle) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StoreError::backend)?;
+        std::thread::Builder::new()
+            .name("tessera-sqlite-writer".into())
+            .spawn(move || {
+                runtime.block_on(writer::run(writer_conn, receiver));
+                let _ = finished.send(());
+            })
+            .map_err(StoreError::backend)?;
         Ok(SqliteStore {
             readers,
             queue: Mutex::new(Some(sender)),
