@@ -160,7 +160,17 @@ pub async fn shutdown_signal() {
 }
 
 async fn check(database: &str) -> Result<()> {
-    let store = open_store(database).await?;
+    // PostgreSQL is read as it is (no migrations), so a read-only standby can be checked.
+    let store: Arc<dyn Store> =
+        if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+            Arc::new(
+                tessera_postgres::PostgresStore::open_existing(database)
+                    .await
+                    .with_context(|| format!("opening database {database}"))?,
+            )
+        } else {
+            open_store(database).await?
+        };
     let report = store.check().await?;
     store.close().await;
     for item in &report.items {

@@ -85,6 +85,21 @@ impl PostgresStore {
         Self::open_with(options.options([("search_path", schema)])).await
     }
 
+    /// Connects without applying migrations, for reading an existing database, such as
+    /// a read-only standby (`tessera check`).
+    pub async fn open_existing(url: &str) -> StoreResult<PostgresStore> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(db)?
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        Ok(PostgresStore { pool })
+    }
+
     async fn open_with(options: PgConnectOptions) -> StoreResult<PostgresStore> {
         let options = options.log_statements(tracing::log::LevelFilter::Trace);
         let mut conn = options.connect().await.map_err(db)?;
