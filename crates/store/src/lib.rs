@@ -10,6 +10,7 @@
 pub mod check_vouchers;
 pub mod command;
 pub mod contract;
+pub mod contract_retries;
 pub mod contract_vouchers;
 pub mod error;
 pub mod port;
