@@ -26,50 +26,24 @@ pub async fn run(conn: &mut SqliteConnection) -> StoreResult<CheckReport> {
 
 /// Promotion limit counters equal what the receipts still counting them say.
 async fn promotion_usage(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
-    let mut item = CheckItem {
-        name: "promotion limits: every counter equals the uses and money of the receipts it counts"
-            .into(),
-        checked: 0,
-        violations: Vec::new(),
-    };
-    let mut expected: HashMap<(String, String), (i64, i64)> = HashMap::new();
-    let rows = sqlx::query("SELECT record FROM receipts")
+    let records: Vec<ReceiptRecord> = sqlx::query("SELECT record FROM receipts")
         .fetch_all(&mut *conn)
         .await
-        .map_err(db)?;
-    for row in rows {
-        if let Ok(record) = serde_json::from_str::<ReceiptRecord>(&row.get::<String, _>(0)) {
-            for delta in record.usage {
-                let counter = expected.entry((delta.promotion_id, delta.key)).or_default();
-                counter.0 += delta.uses;
-                counter.1 += delta.discount;
-            }
-        }
-    }
-    let rows = sqlx::query("SELECT promotion_id, key, uses, discount FROM promotion_usage")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-    for row in rows {
-        item.checked += 1;
-        let key: (String, String) = (row.get(0), row.get(1));
-        let stored: (i64, i64) = (row.get(2), row.get(3));
-        let want = expected.remove(&key).unwrap_or((0, 0));
-        if stored != want {
-            item.violations.push(format!(
-                "promotion {} {}: counter {stored:?} but receipts count {want:?}",
-                key.0, key.1
-            ));
-        }
-    }
-    for ((promotion_id, key), want) in expected {
-        if want != (0, 0) {
-            item.violations.push(format!(
-                "promotion {promotion_id} {key}: receipts count {want:?} but there is no counter"
-            ));
-        }
-    }
-    Ok(item)
+        .map_err(db)?
+        .iter()
+        .filter_map(|row| serde_json::from_str(&row.get::<String, _>(0)).ok())
+        .collect();
+    let counters: Vec<tessera_store::check_receipts::StoredCounter> =
+        sqlx::query("SELECT promotion_id, key, uses, discount FROM promotion_usage")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| ((row.get(0), row.get(1)), (row.get(2), row.get(3))))
+            .collect();
+    Ok(tessera_store::check_receipts::usage_counters(
+        &records, &counters,
+    ))
 }
 
 async fn double_entry(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
@@ -252,7 +226,7 @@ async fn receipts(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
             .or_default()
             .insert(row.get(1), row.get(2));
     }
-    let rows = sqlx::query("SELECT receipt_id, record, (SELECT COUNT(*) FROM receipt_versions v WHERE v.receipt_id = r.receipt_id), version FROM receipts r")
+    let rows = sqlx::query("SELECT receipt_id, record, (SELECT COUNT(*) FROM receipt_versions v WHERE v.receipt_id = r.receipt_id) FROM receipts r")
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
@@ -267,60 +241,14 @@ async fn receipts(conn: &mut SqliteConnection) -> StoreResult<CheckItem> {
                 continue;
             }
         };
-        let n_versions: i64 = row.get(2);
-        let version: i64 = row.get(3);
-        if n_versions != version {
-            item.violations.push(format!(
-                "receipt {receipt_id}: version {version} but {n_versions} versions stored"
-            ));
-        }
-        let calc = &record.calculation;
-        let lines_sum = |f: fn(&tessera_core::pricing::PricedLine) -> i64| {
-            calc.lines.iter().map(f).sum::<i64>()
-        };
-        if lines_sum(|l| l.amount) != calc.totals.amount
-            || lines_sum(|l| l.discount) != calc.totals.discount
-            || lines_sum(|l| l.points_paid) != calc.totals.points_value
-            || lines_sum(|l| l.certificate_paid) != calc.totals.certificates
-            || lines_sum(|l| l.total) != calc.totals.to_pay
-            || lines_sum(|l| l.points_earned) != calc.points_earned
-            || calc.lines.iter().any(|l| {
-                l.amount - l.discount - l.points_paid - l.certificate_paid != l.total || l.total < 0
-            })
-        {
-            item.violations.push(format!(
-                "receipt {receipt_id}: lines do not add up to the totals"
-            ));
-        }
+        let versions_stored: i64 = row.get(2);
         let entries = by_receipt.remove(&receipt_id).unwrap_or_default();
-        let sum = |kind: &str| entries.get(kind).copied().unwrap_or(0);
-        let returned = |f: fn(&tessera_core::pricing::PricedLine) -> i64| -> i64 {
-            calc.lines
-                .iter()
-                .zip(&record.returned_qty)
-                .map(|(line, qty)| tessera_core::money::cumulative_share(f(line), *qty, line.qty))
-                .sum()
-        };
-        // Bonus points are a lot of their own, taken back whole when the receipt is undone.
-        let bonus: i64 = record.issued.bonus_lots.iter().map(|(_, p)| p).sum();
-        let bonus_reversed = if record.undone() { bonus } else { 0 };
-        let expected = [
-            ("earn", calc.points_earned + bonus),
-            ("redeem", calc.points_redeemed),
-            ("redeem_refund", returned(|l| l.points_redeemed)),
-            (
-                "earn_reversal",
-                returned(|l| l.points_earned) + bonus_reversed,
-            ),
-        ];
-        for (kind, want) in expected {
-            if record.customer_id.is_some() && sum(kind) != want {
-                item.violations.push(format!(
-                    "receipt {receipt_id}: {kind} entries sum to {} but the receipt says {want}",
-                    sum(kind)
-                ));
-            }
-        }
+        item.violations
+            .extend(tessera_store::check_receipts::receipt_violations(
+                &record,
+                versions_stored,
+                &entries,
+            ));
     }
     for (receipt_id, _) in by_receipt {
         item.violations.push(format!(
