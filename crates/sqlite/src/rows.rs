@@ -818,3 +818,33 @@ pub async fn record_refusal(
     .map_err(db)?;
     Ok(())
 }
+
+/// A commit's first read, in one statement for the usual case (a new receipt): is the
+/// receipt there, or a remembered refusal of this body?
+pub async fn prior_commit(
+    conn: &mut SqliteConnection,
+    receipt_id: &str,
+    request_hash: &str,
+) -> StoreResult<tessera_store::PriorCommit> {
+    let row = sqlx::query(
+        "SELECT EXISTS (SELECT 1 FROM receipts WHERE receipt_id = ?1),
+                EXISTS (SELECT 1 FROM refused_commits WHERE receipt_id = ?1 AND request_hash = ?2)",
+    )
+    .bind(receipt_id)
+    .bind(request_hash)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let (committed, refused): (bool, bool) = (row.get(0), row.get(1));
+    if committed {
+        if let Some(stored) = receipt(conn, receipt_id).await? {
+            return Ok(tessera_store::PriorCommit::Committed(Box::new(stored)));
+        }
+    }
+    if refused {
+        if let Some(error) = refusal(conn, receipt_id, request_hash).await? {
+            return Ok(tessera_store::PriorCommit::Refused(error));
+        }
+    }
+    Ok(tessera_store::PriorCommit::Nothing)
+}

@@ -389,6 +389,14 @@ impl LedgerTx for SqliteTx<'_> {
         rows::receipt(self.conn, receipt_id).await
     }
 
+    async fn prior_commit(
+        &mut self,
+        receipt_id: &str,
+        request_hash: &str,
+    ) -> StoreResult<tessera_store::PriorCommit> {
+        rows::prior_commit(self.conn, receipt_id, request_hash).await
+    }
+
     async fn refusal(
         &mut self,
         receipt_id: &str,

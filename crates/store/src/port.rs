@@ -77,6 +77,14 @@ impl NewRewards {
     }
 }
 
+/// What a commit finds before it decides anything.
+#[derive(Debug)]
+pub enum PriorCommit {
+    Nothing,
+    Committed(Box<StoredReceipt>),
+    Refused(CoreError),
+}
+
 /// One finding of `tessera check`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckItem {
@@ -194,6 +202,23 @@ pub trait Store: Send + Sync + 'static {
 #[async_trait]
 pub trait LedgerTx: Send {
     async fn receipt(&mut self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>>;
+    /// What a commit of this receipt and body meets: the receipt committed before, or
+    /// the remembered refusal of this body, or nothing. Adapters may answer it with one
+    /// read; by default it asks [`receipt`](Self::receipt), then
+    /// [`refusal`](Self::refusal).
+    async fn prior_commit(
+        &mut self,
+        receipt_id: &str,
+        request_hash: &str,
+    ) -> StoreResult<PriorCommit> {
+        if let Some(stored) = self.receipt(receipt_id).await? {
+            return Ok(PriorCommit::Committed(Box::new(stored)));
+        }
+        Ok(match self.refusal(receipt_id, request_hash).await? {
+            Some(error) => PriorCommit::Refused(error),
+            None => PriorCommit::Nothing,
+        })
+    }
     /// The refusal a commit of this receipt with this body got, if it was remembered
     /// (see [`crate::service::REMEMBERED_REFUSALS`]).
     async fn refusal(

@@ -9,7 +9,7 @@
 
 use crate::command::{CancelCommand, CommitCommand, Committed, ReturnCommand, Returned};
 use crate::error::StoreError;
-use crate::port::{LedgerTx, NewRewards, ReceiptVersion, StoreResult};
+use crate::port::{LedgerTx, NewRewards, PriorCommit, ReceiptVersion, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use tessera_core::coupon::{self, Coupon, CouponSeries};
@@ -31,26 +31,30 @@ use tessera_core::{CoreError, ErrorCode};
 /// body under the same receipt id is `receipt_conflict`.
 pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResult<Vec<u8>> {
     let request = &command.request;
-    if let Some(existing) = tx.receipt(&request.receipt_id).await? {
-        let first = existing.versions.into_iter().find(|v| v.version == 1);
-        return match first {
-            Some(version) if version.request_hash == command.request_hash => Ok(version.response),
-            _ => Err(StoreError::domain(
-                ErrorCode::ReceiptConflict,
-                format!(
-                    "receipt {} was already committed with a different body",
-                    request.receipt_id
-                ),
-            )),
-        };
-    }
-    // A refusal that depends on balances is answered again to a retry of the same body,
-    // even if the balance has changed since: the till already told the customer.
-    if let Some(error) = tx
-        .refusal(&request.receipt_id, &command.request_hash)
+    match tx
+        .prior_commit(&request.receipt_id, &command.request_hash)
         .await?
     {
-        return Err(error.into());
+        PriorCommit::Committed(existing) => {
+            let first = existing.versions.into_iter().find(|v| v.version == 1);
+            return match first {
+                Some(version) if version.request_hash == command.request_hash => {
+                    Ok(version.response)
+                }
+                _ => Err(StoreError::domain(
+                    ErrorCode::ReceiptConflict,
+                    format!(
+                        "receipt {} was already committed with a different body",
+                        request.receipt_id
+                    ),
+                )),
+            };
+        }
+        // A refusal that depends on balances is answered again to a retry of the same
+        // body, even if the balance has changed since: the till already told the
+        // customer.
+        PriorCommit::Refused(error) => return Err(error.into()),
+        PriorCommit::Nothing => {}
     }
     let mut ctx = command.config.context(request)?;
     let mut new_member = false;
