@@ -36,7 +36,21 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub db_path: PathBuf,
     pub store: Arc<dyn Store>,
+    /// On PostgreSQL: the database URL and the test's schema, dropped at the end.
+    postgres: Option<(String, String)>,
     shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// `TESSERA_TEST_SERVER_STORE=postgres` (with `TESSERA_TEST_POSTGRES`) runs every HTTP
+/// test against PostgreSQL, each in a schema of its own; the default is SQLite.
+fn postgres_url() -> Option<String> {
+    if std::env::var("TESSERA_TEST_SERVER_STORE").as_deref() != Ok("postgres") {
+        return None;
+    }
+    match std::env::var("TESSERA_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => panic!("TESSERA_TEST_SERVER_STORE=postgres needs TESSERA_TEST_POSTGRES"),
+    }
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -52,8 +66,24 @@ pub async fn spawn_app() -> TestApp {
         COUNTER.fetch_add(1, Ordering::SeqCst),
         nanos
     ));
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(db_path.to_str().unwrap()).await.unwrap());
+    let (store, postgres): (Arc<dyn Store>, _) = match postgres_url() {
+        Some(url) => {
+            let schema = format!(
+                "tessera_it_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst),
+                nanos % 1_000_000_000
+            );
+            let store = tessera_postgres::PostgresStore::open_in_schema(&url, &schema)
+                .await
+                .unwrap();
+            (Arc::new(store), Some((url, schema)))
+        }
+        None => (
+            Arc::new(SqliteStore::open(db_path.to_str().unwrap()).await.unwrap()),
+            None,
+        ),
+    };
     let clock = Arc::new(ManualClock::new(t0()));
     let state = AppState::new(
         store.clone(),
@@ -77,6 +107,7 @@ pub async fn spawn_app() -> TestApp {
         clock,
         db_path,
         store,
+        postgres,
         shutdown: Some(tx),
     }
 }
@@ -90,6 +121,19 @@ impl Drop for TestApp {
             let mut path = self.db_path.clone().into_os_string();
             path.push(suffix);
             let _ = std::fs::remove_file(PathBuf::from(path));
+        }
+        if let Some((url, schema)) = self.postgres.take() {
+            // Drop runs outside async code: drop the schema on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    let _ = runtime
+                        .block_on(tessera_postgres::PostgresStore::drop_schema(&url, &schema));
+                }
+            })
+            .join();
         }
     }
 }
