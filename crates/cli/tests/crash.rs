@@ -17,12 +17,16 @@
 //! depend on timing).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{error_code, json_of, Server, TempSchema};
+
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_store::Store;
 use tokio::sync::watch;
@@ -33,7 +37,6 @@ const KILLS: usize = 8;
 const MEMBERS: usize = 4;
 /// No single operation may stay unanswered longer than this.
 const ANSWER_DEADLINE: Duration = Duration::from_secs(90);
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------
 // A tiny seeded random generator (xorshift64*), so a run can be replayed.
@@ -63,113 +66,9 @@ impl Rng {
 // ---------------------------------------------------------------------------------------
 // The server process.
 
-struct Server {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<VecDeque<String>>>,
-}
-
-impl Server {
-    /// Starts `tessera serve` on a free port and waits for the address in its log.
-    fn start(db: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", db])
-            .env("TESSERA_ADMIN_TOKEN", TOKEN)
-            .env_remove("TESSERA_CONFIG")
-            .env_remove("TESSERA_LISTEN")
-            .env_remove("TESSERA_DATABASE")
-            .env("RUST_LOG", "info,sqlx=error")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the tessera binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(VecDeque::new()));
-        let (found, address) = std::sync::mpsc::channel();
-        let keep = log.clone();
-        // Reads the log to its end so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("address=").nth(1) {
-                    let _ = found.send(rest.split_whitespace().next().unwrap_or("").to_string());
-                }
-                let mut log = keep.lock().unwrap();
-                log.push_back(line);
-                if log.len() > 200 {
-                    log.pop_front();
-                }
-            }
-        });
-        match address.recv_timeout(START_TIMEOUT) {
-            Ok(address) => Server {
-                child,
-                base: format!("http://{address}"),
-                log,
-            },
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait();
-                let tail = log.lock().unwrap().iter().cloned().collect::<Vec<_>>();
-                panic!(
-                    "tessera serve --database {db} printed no address within {START_TIMEOUT:?} \
-                     (exit: {status:?}); its log:\n{}",
-                    tail.join("\n")
-                );
-            }
-        }
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL the server");
-        let status = self.child.wait().expect("reap the server");
-        assert!(!status.success(), "the server was killed, got {status:?}");
-    }
-
-    /// SIGTERM and wait for the clean exit.
-    fn stop(mut self) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll the server") {
-                return status;
-            }
-            if Instant::now() > until {
-                panic!(
-                    "the server did not stop within 30 s of SIGTERM; its log:\n{}",
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        self.log
-            .lock()
-            .map(|l| l.iter().cloned().collect::<Vec<_>>().join("\n"))
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 async fn start_server(db: &str) -> Server {
     let db = db.to_string();
-    tokio::task::spawn_blocking(move || Server::start(&db))
+    tokio::task::spawn_blocking(move || Server::start("crash", &db, TOKEN))
         .await
         .expect("server start")
 }
@@ -202,13 +101,6 @@ struct Shared {
     address: watch::Receiver<Option<String>>,
     stop: AtomicBool,
     stats: Stats,
-}
-
-fn error_code(body: &[u8]) -> String {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
 }
 
 /// Sends `body` to `path` on whatever address the server has now, again and again with
@@ -497,11 +389,6 @@ async fn till(shared: Arc<Shared>, till: usize, seed: u64) -> Result<Vec<Outcome
 
 // ---------------------------------------------------------------------------------------
 // Verification.
-
-fn json_of(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into()))
-}
 
 /// An acknowledged receipt: its commit's response, and its acknowledged returns and
 /// cancel, each op id with its response.
@@ -1130,54 +1017,12 @@ async fn sigkill_under_load_loses_and_duplicates_nothing_sqlite() {
     run_scenario("sqlite", &db, Direct::Sqlite(db.clone())).await;
 }
 
-/// Drops the PostgreSQL schema however the test ends.
-struct TempSchema {
-    url: String,
-    schema: String,
-}
-
-impl Drop for TempSchema {
-    fn drop(&mut self) {
-        let (url, schema) = (self.url.clone(), self.schema.clone());
-        // A runtime of its own: this may run while the test's runtime unwinds.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|rt| rt.block_on(tessera_postgres::PostgresStore::drop_schema(&url, &schema)))
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(Ok(())))) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "crash test: could not drop schema {}: {dropped:?}",
-                self.schema
-            );
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_under_load_loses_and_duplicates_nothing_postgres() {
-    let url = match std::env::var("TESSERA_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            if std::env::var("TESSERA_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("TESSERA_REQUIRE_POSTGRES=1 but TESSERA_TEST_POSTGRES is not set");
-            }
-            // The stderr handle itself: the harness does not capture it.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!! SKIPPED the PostgreSQL crash test: set TESSERA_TEST_POSTGRES=postgres://user@host/db to run it !!!\n"
-            );
-            return;
-        }
+    let Some(url) = common::postgres_url("the PostgreSQL crash test") else {
+        return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let schema = format!("tessera_crash_{}_{nanos}", std::process::id());
+    let schema = common::schema_name("tessera_crash");
     // Creates the schema (and its tables); the binary reaches it through the URL's
     // `options`, which sqlx passes to the server as `-c search_path=...`.
     let direct = Direct::Postgres {
@@ -1189,7 +1034,6 @@ async fn sigkill_under_load_loses_and_duplicates_nothing_postgres() {
         url: url.clone(),
         schema: schema.clone(),
     };
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+    let db = common::url_in_schema(&url, &schema);
     run_scenario("postgres", &db, direct).await;
 }

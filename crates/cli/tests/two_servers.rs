@@ -20,18 +20,19 @@
 //! migrates itself (and says so), so the servers' concurrent migration finds nothing to do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{error_code, json_of, say, Server, TempSchema};
+
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use tessera_store::Store;
 
 const TOKEN: &str = "two-servers-test";
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// A configuration change made through one server is priced by the other within this
 /// time: the 500 ms poll, plus room for scheduling and the 100 ms probing step.
 const PROPAGATION_BOUND: Duration = Duration::from_millis(1500);
@@ -43,114 +44,6 @@ const CARD: &str = "7700001";
 const STORM: usize = 20;
 const STORM_REDEEM: i64 = 50;
 
-fn say(text: &str) {
-    // The stderr handle itself: the harness does not capture it.
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
-
-// ---------------------------------------------------------------------------------------
-// The server processes.
-
-struct Server {
-    name: &'static str,
-    child: Child,
-    base: String,
-    log: Arc<Mutex<VecDeque<String>>>,
-}
-
-impl Server {
-    /// Starts `tessera serve` on a free port and waits for the address in its log.
-    fn start(name: &'static str, db: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", db])
-            .env("TESSERA_ADMIN_TOKEN", TOKEN)
-            .env_remove("TESSERA_CONFIG")
-            .env_remove("TESSERA_LISTEN")
-            .env_remove("TESSERA_DATABASE")
-            .env("RUST_LOG", "info,sqlx=error")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the tessera binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(VecDeque::new()));
-        let (found, address) = std::sync::mpsc::channel();
-        let keep = log.clone();
-        // Reads the log to its end so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("address=").nth(1) {
-                    let _ = found.send(rest.split_whitespace().next().unwrap_or("").to_string());
-                }
-                let mut log = keep.lock().unwrap();
-                log.push_back(line);
-                if log.len() > 200 {
-                    log.pop_front();
-                }
-            }
-        });
-        match address.recv_timeout(START_TIMEOUT) {
-            Ok(address) => Server {
-                name,
-                child,
-                base: format!("http://{address}"),
-                log,
-            },
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait();
-                let tail = log.lock().unwrap().iter().cloned().collect::<Vec<_>>();
-                panic!(
-                    "server {name}: tessera serve --database {db} printed no address within \
-                     {START_TIMEOUT:?} (exit: {status:?}); its log:\n{}",
-                    tail.join("\n")
-                );
-            }
-        }
-    }
-
-    /// SIGTERM and wait for the exit.
-    fn stop(mut self) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM {} failed", self.name);
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll the server") {
-                return status;
-            }
-            if Instant::now() > until {
-                panic!(
-                    "server {} did not stop within 30 s of SIGTERM; its log:\n{}",
-                    self.name,
-                    self.log_tail()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        self.log
-            .lock()
-            .map(|l| l.iter().cloned().collect::<Vec<_>>().join("\n"))
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// Starts both servers at the same moment, each from its own thread.
 fn start_both(db: &str) -> (Server, Server) {
     let gate = Arc::new(Barrier::new(2));
@@ -158,7 +51,7 @@ fn start_both(db: &str) -> (Server, Server) {
         let (gate, db) = (gate.clone(), db.to_string());
         std::thread::spawn(move || {
             gate.wait();
-            Server::start(name, &db)
+            Server::start(name, &db, TOKEN)
         })
     };
     let (a, b) = (start("A"), start("B"));
@@ -176,18 +69,6 @@ fn start_both(db: &str) -> (Server, Server) {
 
 // ---------------------------------------------------------------------------------------
 // Requests.
-
-fn error_code(body: &[u8]) -> String {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
-}
-
-fn json_of(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into()))
-}
 
 struct Api {
     client: reqwest::Client,
@@ -583,7 +464,7 @@ async fn run(db: &str, empty_schema: bool) {
     // 4. Both stop cleanly, and the database checks out.
     let busy = api.busy.load(Ordering::Relaxed);
     for server in [a, b] {
-        let name = server.name;
+        let name = server.name.clone();
         let status = server.stop();
         assert!(
             status.success(),
@@ -620,32 +501,6 @@ async fn run(db: &str, empty_schema: bool) {
 // ---------------------------------------------------------------------------------------
 // The schema.
 
-/// Drops the PostgreSQL schema however the test ends.
-struct TempSchema {
-    url: String,
-    schema: String,
-}
-
-impl Drop for TempSchema {
-    fn drop(&mut self) {
-        let (url, schema) = (self.url.clone(), self.schema.clone());
-        // A runtime of its own: this may run while the test's runtime unwinds.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|rt| rt.block_on(tessera_postgres::PostgresStore::drop_schema(&url, &schema)))
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(Ok(())))) {
-            say(&format!(
-                "two servers test: could not drop schema {}: {dropped:?}",
-                self.schema
-            ));
-        }
-    }
-}
-
 /// Creates `schema` empty with `psql`, so that the servers apply the migrations
 /// themselves; false when `psql` is missing or cannot use the URL.
 fn create_empty_schema(url: &str, schema: &str) -> bool {
@@ -668,21 +523,10 @@ fn create_empty_schema(url: &str, schema: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_servers_share_one_postgres_database() {
-    let url = match std::env::var("TESSERA_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            if std::env::var("TESSERA_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("TESSERA_REQUIRE_POSTGRES=1 but TESSERA_TEST_POSTGRES is not set");
-            }
-            say("\n!!! SKIPPED the two-servers PostgreSQL test: set TESSERA_TEST_POSTGRES=postgres://user@host/db to run it !!!\n");
-            return;
-        }
+    let Some(url) = common::postgres_url("the two-servers PostgreSQL test") else {
+        return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let schema = format!("tessera_two_{}_{nanos}", std::process::id());
+    let schema = common::schema_name("tessera_two");
     let _cleanup = TempSchema {
         url: url.clone(),
         schema: schema.clone(),
@@ -699,7 +543,6 @@ async fn two_servers_share_one_postgres_database() {
             .close()
             .await;
     }
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let db = format!("{url}{separator}options=-c%20search_path%3D{schema}");
+    let db = common::url_in_schema(&url, &schema);
     run(&db, empty).await;
 }
