@@ -925,7 +925,7 @@ fn rewards_out(calc: &Calculation, issued: Option<&Issued>) -> RewardsOut {
         points_earned: calc.points_earned,
         points_redeemed: calc.points_redeemed,
         points_value: calc.totals.points_value,
-        bonus_points: calc.bonus_points,
+        bonus_points: calc.bonus_points(),
         coupons_issued: Vec::new(),
         certificates_issued: Vec::new(),
         tier: None,

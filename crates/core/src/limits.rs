@@ -212,7 +212,6 @@ mod tests {
             totals: Totals::default(),
             points_earned: 0,
             points_redeemed: 0,
-            bonus_points: 0,
             rewards: Vec::new(),
             certificates: Vec::new(),
             promotions: applied

@@ -121,9 +121,6 @@ pub struct Calculation {
     pub totals: Totals,
     pub points_earned: Points,
     pub points_redeemed: Points,
-    /// Gift points of `bonus_points` effects, in lots of their own (not on lines).
-    #[serde(default)]
-    pub bonus_points: Points,
     pub promotions: Vec<AppliedPromotion>,
     /// Promotions that were candidates for this receipt but did not apply, and why.
     #[serde(default)]
@@ -145,6 +142,23 @@ pub struct Calculation {
     /// The certificates that pay for the receipt.
     #[serde(default)]
     pub certificates: Vec<CertificatePayment>,
+}
+
+impl Calculation {
+    /// Gift points of `bonus_points` effects, in lots of their own (not on lines).
+    pub fn bonus_points(&self) -> Points {
+        bonus_points_of(&self.rewards)
+    }
+}
+
+fn bonus_points_of(rewards: &[Reward]) -> Points {
+    rewards
+        .iter()
+        .map(|r| match r.kind {
+            RewardKind::BonusPoints { points, .. } => points,
+            _ => 0,
+        })
+        .sum()
 }
 
 /// A candidate promotion that did not apply.
@@ -457,13 +471,7 @@ pub fn calculate(
         to_pay: lines.iter().map(|l| l.total).sum(),
     };
     let points_earned: Points = lines.iter().map(|l| l.points_earned).sum();
-    let bonus_points: Points = rewards
-        .iter()
-        .map(|r| match r.kind {
-            RewardKind::BonusPoints { points, .. } => points,
-            _ => 0,
-        })
-        .sum();
+    let bonus_points = bonus_points_of(&rewards);
     if let Some(card) = customer.and_then(|c| c.new_card.as_deref()) {
         messages.push(format!(
             "card {card} is not registered yet: it is registered to a new member at commit"
@@ -476,7 +484,6 @@ pub fn calculate(
         totals,
         points_earned,
         points_redeemed,
-        bonus_points,
         rewards,
         certificates: receipt.certificates.clone(),
         promotions: applied,

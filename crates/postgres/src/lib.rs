@@ -125,15 +125,10 @@ impl PostgresStore {
             let mut tx = self.pool.begin().await.map_err(db)?;
             let outcome = match job(&mut tx).await {
                 Ok(value) => tx.commit().await.map(|()| value).map_err(db),
-                // A remembered refusal wrote its row and nothing else: keep the row.
-                Err(StoreError::Domain(error))
-                    if service::REMEMBERED_REFUSALS.contains(&error.code) =>
-                {
-                    match tx.commit().await {
-                        Ok(()) => Err(StoreError::Domain(error)),
-                        Err(commit) => Err(db(commit)),
-                    }
-                }
+                Err(error) if error.keeps_its_write() => match tx.commit().await {
+                    Ok(()) => Err(error),
+                    Err(commit) => Err(db(commit)),
+                },
                 Err(error) => {
                     let _ = tx.rollback().await;
                     Err(error)

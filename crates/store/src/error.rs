@@ -32,6 +32,14 @@ impl StoreError {
         StoreError::Domain(CoreError::new(code, message))
     }
 
+    /// A refusal that is remembered for retries of the same body: the write has
+    /// stored that remembrance and nothing else, so its transaction is committed, not
+    /// rolled back (see [`crate::service::REMEMBERED_REFUSALS`]).
+    pub fn keeps_its_write(&self) -> bool {
+        matches!(self, StoreError::Domain(error)
+            if crate::service::REMEMBERED_REFUSALS.contains(&error.code))
+    }
+
     /// A database failure.
     pub fn backend(error: impl std::fmt::Display) -> Self {
         StoreError::Backend(error.to_string())

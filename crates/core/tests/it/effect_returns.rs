@@ -342,7 +342,7 @@ fn took(calc: &Calculation) -> Took {
         t.to_pay,
         calc.points_earned,
         calc.points_redeemed,
-        calc.bonus_points,
+        calc.bonus_points(),
     )
 }
 
@@ -655,7 +655,7 @@ proptest! {
         if let Some((available, pending)) = scenario.balance {
             prop_assert_eq!(calc.balance, Some(BalanceAfter {
                 available: available - calc.points_redeemed,
-                pending: pending + calc.points_earned + calc.bonus_points,
+                pending: pending + calc.points_earned + calc.bonus_points(),
             }));
         }
 
