@@ -116,9 +116,8 @@ impl PostgresStore {
     }
 
     /// Runs `job` in one transaction, again from the start (up to [`ATTEMPTS`] times)
-    /// when it meets a concurrent write; `retry_card_taken` also retries a commit whose
-    /// new member's card a concurrent commit registered first.
-    async fn transaction<T: Send>(&self, retry_card_taken: bool, job: Job<T>) -> StoreResult<T> {
+    /// when it meets a concurrent write.
+    async fn transaction<T: Send>(&self, job: Job<T>) -> StoreResult<T> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -134,11 +133,7 @@ impl PostgresStore {
                     Err(error)
                 }
             };
-            let again = match &outcome {
-                Err(StoreError::Contention(_)) => true,
-                Err(StoreError::Domain(e)) => retry_card_taken && e.code == ErrorCode::CardTaken,
-                _ => false,
-            };
+            let again = matches!(outcome, Err(StoreError::Contention(_)));
             if !again || attempt >= ATTEMPTS {
                 return outcome;
             }
@@ -150,20 +145,17 @@ impl PostgresStore {
     /// process polls.
     async fn config<T: Send + 'static>(&self, job: Job<T>) -> StoreResult<T> {
         let job = Arc::new(job);
-        self.transaction(
-            false,
-            Box::new(move |conn| {
-                let job = job.clone();
-                Box::pin(async move {
-                    let value = job(&mut *conn).await?;
-                    sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db)?;
-                    Ok(value)
-                })
-            }),
-        )
+        self.transaction(Box::new(move |conn| {
+            let job = job.clone();
+            Box::pin(async move {
+                let value = job(&mut *conn).await?;
+                sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                Ok(value)
+            })
+        }))
         .await
     }
 
@@ -365,13 +357,10 @@ impl Store for PostgresStore {
 
     async fn insert_coupons(&self, coupons: Vec<Coupon>) -> StoreResult<()> {
         let coupons = Arc::new(coupons);
-        self.transaction(
-            false,
-            Box::new(move |conn| {
-                let coupons = coupons.clone();
-                Box::pin(async move { vouchers::insert_coupons(conn, &coupons).await })
-            }),
-        )
+        self.transaction(Box::new(move |conn| {
+            let coupons = coupons.clone();
+            Box::pin(async move { vouchers::insert_coupons(conn, &coupons).await })
+        }))
         .await
     }
 
@@ -392,13 +381,10 @@ impl Store for PostgresStore {
 
     async fn put_segment(&self, segment: Segment) -> StoreResult<()> {
         let segment = Arc::new(segment);
-        self.transaction(
-            false,
-            Box::new(move |conn| {
-                let segment = segment.clone();
-                Box::pin(async move { segments::put(conn, &segment).await })
-            }),
-        )
+        self.transaction(Box::new(move |conn| {
+            let segment = segment.clone();
+            Box::pin(async move { segments::put(conn, &segment).await })
+        }))
         .await
     }
 
@@ -409,13 +395,10 @@ impl Store for PostgresStore {
     async fn change_segment(&self, segment_id: &str, change: MembershipChange) -> StoreResult<()> {
         let (id, change) = (segment_id.to_string(), Arc::new(change));
         let found = self
-            .transaction(
-                false,
-                Box::new(move |conn| {
-                    let (id, change) = (id.clone(), change.clone());
-                    Box::pin(async move { segments::change(conn, &id, &change).await })
-                }),
-            )
+            .transaction(Box::new(move |conn| {
+                let (id, change) = (id.clone(), change.clone());
+                Box::pin(async move { segments::change(conn, &id, &change).await })
+            }))
             .await?;
         if found {
             Ok(())
@@ -433,13 +416,10 @@ impl Store for PostgresStore {
 
     async fn create_customers(&self, customers: Vec<Customer>) -> StoreResult<()> {
         let customers = Arc::new(customers);
-        self.transaction(
-            false,
-            Box::new(move |conn| {
-                let customers = customers.clone();
-                Box::pin(async move { rows::insert_customers(conn, &customers).await })
-            }),
-        )
+        self.transaction(Box::new(move |conn| {
+            let customers = customers.clone();
+            Box::pin(async move { rows::insert_customers(conn, &customers).await })
+        }))
         .await
     }
 
@@ -490,37 +470,28 @@ impl Store for PostgresStore {
 
     async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>> {
         let command = Arc::new(command);
-        self.transaction(
-            true,
-            Box::new(move |conn| {
-                let command = command.clone();
-                Box::pin(async move { service::commit(&mut PgTx { conn }, &command).await })
-            }),
-        )
+        self.transaction(Box::new(move |conn| {
+            let command = command.clone();
+            Box::pin(async move { service::commit(&mut PgTx { conn }, &command).await })
+        }))
         .await
     }
 
     async fn return_receipt(&self, command: ReturnCommand) -> StoreResult<Vec<u8>> {
         let command = Arc::new(command);
-        self.transaction(
-            false,
-            Box::new(move |conn| {
-                let command = command.clone();
-                Box::pin(async move { service::return_receipt(&mut PgTx { conn }, &command).await })
-            }),
-        )
+        self.transaction(Box::new(move |conn| {
+            let command = command.clone();
+            Box::pin(async move { service::return_receipt(&mut PgTx { conn }, &command).await })
+        }))
         .await
     }
 
     async fn cancel_receipt(&self, command: CancelCommand) -> StoreResult<Vec<u8>> {
         let command = Arc::new(command);
-        self.transaction(
-            false,
-            Box::new(move |conn| {
-                let command = command.clone();
-                Box::pin(async move { service::cancel_receipt(&mut PgTx { conn }, &command).await })
-            }),
-        )
+        self.transaction(Box::new(move |conn| {
+            let command = command.clone();
+            Box::pin(async move { service::cancel_receipt(&mut PgTx { conn }, &command).await })
+        }))
         .await
     }
 
@@ -533,24 +504,21 @@ impl Store for PostgresStore {
     }
 
     async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
-        self.transaction(
-            false,
-            Box::new(move |conn| {
-                Box::pin(async move {
-                    let ledgers = rows::due_ledgers(conn, &ts(now), limit).await?;
-                    let caught_up = ledgers.len() as u32;
-                    let changes: Vec<LedgerChanges> = ledgers
-                        .into_iter()
-                        .map(|mut ledger| {
-                            ledger.catch_up(now);
-                            ledger.into_changes()
-                        })
-                        .collect();
-                    rows::save_ledgers(conn, &changes.iter().collect::<Vec<_>>()).await?;
-                    Ok(caught_up)
-                })
-            }),
-        )
+        self.transaction(Box::new(move |conn| {
+            Box::pin(async move {
+                let ledgers = rows::due_ledgers(conn, &ts(now), limit).await?;
+                let caught_up = ledgers.len() as u32;
+                let changes: Vec<LedgerChanges> = ledgers
+                    .into_iter()
+                    .map(|mut ledger| {
+                        ledger.catch_up(now);
+                        ledger.into_changes()
+                    })
+                    .collect();
+                rows::save_ledgers(conn, &changes.iter().collect::<Vec<_>>()).await?;
+                Ok(caught_up)
+            })
+        }))
         .await
     }
 

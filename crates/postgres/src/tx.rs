@@ -15,7 +15,8 @@ use tessera_core::money::Money;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::reward::Certificate;
-use tessera_store::{LedgerTx, NewRewards, ReceiptVersion, StoreResult, StoredReceipt};
+use tessera_core::ErrorCode;
+use tessera_store::{LedgerTx, NewRewards, ReceiptVersion, StoreError, StoreResult, StoredReceipt};
 
 pub struct PgTx<'c> {
     pub conn: &'c mut PgConnection,
@@ -57,8 +58,16 @@ impl LedgerTx for PgTx<'_> {
         rows::find_ledger(self.conn, reference).await
     }
 
+    /// A commit registers a new member only after finding no customer with the card, so
+    /// a taken card here means a concurrent commit registered it first: contention, and
+    /// the rerun finds that customer.
     async fn insert_customer(&mut self, customer: &Customer) -> StoreResult<()> {
-        rows::insert_customer(self.conn, customer).await
+        match rows::insert_customer(self.conn, customer).await {
+            Err(StoreError::Domain(error)) if error.code == ErrorCode::CardTaken => {
+                Err(StoreError::Contention(error.message))
+            }
+            other => other,
+        }
     }
 
     async fn load_ledger(
