@@ -13,6 +13,12 @@ use tessera_server::clock::SystemClock;
 use tessera_server::{AppState, ServerOptions};
 use tessera_store::Store;
 
+/// mimalloc instead of the system allocator: a receipt's JSON, engine and rows make
+/// many small short-lived allocations, and glibc's malloc was 10–15% of the server's
+/// CPU time under load (see docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tessera",

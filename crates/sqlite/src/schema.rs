@@ -1,6 +1,6 @@
 //! Embedded migrations, applied in order at start inside one transaction each.
 
-use sqlx::{Connection, Row, SqliteConnection};
+use rusqlite::Connection;
 
 /// `(version, sql)` pairs; a released migration is never edited, only followed.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -15,29 +15,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 /// Applies the migrations the database has not seen yet.
-pub async fn migrate(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-        .execute(&mut *conn)
-        .await?;
-    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| row.get::<i64, _>(0))
-        .collect();
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )?;
     for (version, sql) in MIGRATIONS {
-        if applied.contains(version) {
-            continue;
+        // Checked inside the write transaction, so two processes opening one file at
+        // once apply each migration once.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let applied: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)",
+            [version],
+            |row| row.get(0),
+        )?;
+        if !applied {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))",
+                [version],
+            )?;
         }
-        let mut tx = conn.begin().await?;
-        sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))",
-        )
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        tx.commit()?;
     }
     Ok(())
 }

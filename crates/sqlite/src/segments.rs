@@ -1,58 +1,44 @@
 //! Rows of customer segments and their members.
 
-use crate::rows::db;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use crate::rows::by_keys;
+use crate::sql::{all, exec, one, RowExt};
+use rusqlite::{params, Connection};
 use std::collections::HashSet;
 use tessera_core::segment::{MembershipChange, Segment};
 use tessera_core::{CoreError, ErrorCode};
 use tessera_store::{StoreError, StoreResult};
 
-pub async fn put(conn: &mut SqliteConnection, segment: &Segment) -> StoreResult<()> {
-    crate::rows::upsert_document(conn, "segments", "segment_id", &segment.segment_id, segment).await
+pub fn put(conn: &Connection, segment: &Segment) -> StoreResult<()> {
+    crate::rows::upsert_document(conn, "segments", "segment_id", &segment.segment_id, segment)
 }
 
-pub async fn get(
-    conn: &mut SqliteConnection,
-    segment_id: &str,
-) -> StoreResult<Option<(Segment, u64)>> {
-    let row = sqlx::query(
+pub fn get(conn: &Connection, segment_id: &str) -> StoreResult<Option<(Segment, u64)>> {
+    one(
+        conn,
         "SELECT body, (SELECT COUNT(*) FROM segment_members m WHERE m.segment_id = s.segment_id)
          FROM segments s WHERE segment_id = ?",
+        [segment_id],
+        |r| {
+            let segment = serde_json::from_str(&r.at::<String>(0)?).map_err(StoreError::backend)?;
+            Ok((segment, r.at::<i64>(1)? as u64))
+        },
     )
-    .bind(segment_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?;
-    row.map(|r| {
-        let segment = serde_json::from_str(&r.get::<String, _>(0)).map_err(StoreError::backend)?;
-        Ok((segment, r.get::<i64, _>(1) as u64))
-    })
-    .transpose()
 }
 
 /// Applies a membership change after checking, before any write, that the segment
 /// and every added customer exist.
-pub async fn change(
-    conn: &mut SqliteConnection,
-    segment_id: &str,
-    change: &MembershipChange,
-) -> StoreResult<bool> {
-    if get(conn, segment_id).await?.is_none() {
+pub fn change(conn: &Connection, segment_id: &str, change: &MembershipChange) -> StoreResult<bool> {
+    if get(conn, segment_id)?.is_none() {
         return Ok(false);
     }
-    let mut known = HashSet::new();
-    for chunk in change.add.chunks(500) {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT customer_id FROM customers WHERE customer_id IN (");
-        let mut list = query.separated(", ");
-        for id in chunk {
-            list.push_bind(id);
-        }
-        query.push(")");
-        for row in query.build().fetch_all(&mut *conn).await.map_err(db)? {
-            known.insert(row.get::<String, _>(0));
-        }
-    }
+    let known: HashSet<String> = by_keys(
+        conn,
+        "SELECT customer_id FROM customers WHERE customer_id IN",
+        &change.add,
+        |r| r.at(0),
+    )?
+    .into_iter()
+    .collect();
     if let Some((idx, id)) = change
         .add
         .iter()
@@ -65,40 +51,28 @@ pub async fn change(
             format!("no customer {id:?}"),
         )));
     }
-    for chunk in change.add.chunks(500) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT OR IGNORE INTO segment_members (segment_id, customer_id) ",
-        );
-        insert.push_values(chunk, |mut row, id| {
-            row.push_bind(segment_id).push_bind(id);
-        });
-        insert.build().execute(&mut *conn).await.map_err(db)?;
+    for id in &change.add {
+        exec(
+            conn,
+            "INSERT OR IGNORE INTO segment_members (segment_id, customer_id) VALUES (?, ?)",
+            params![segment_id, id],
+        )?;
     }
-    for chunk in change.remove.chunks(500) {
-        let mut delete =
-            QueryBuilder::<Sqlite>::new("DELETE FROM segment_members WHERE segment_id = ");
-        delete.push_bind(segment_id);
-        delete.push(" AND customer_id IN (");
-        let mut list = delete.separated(", ");
-        for id in chunk {
-            list.push_bind(id);
-        }
-        delete.push(")");
-        delete.build().execute(&mut *conn).await.map_err(db)?;
+    for id in &change.remove {
+        exec(
+            conn,
+            "DELETE FROM segment_members WHERE segment_id = ? AND customer_id = ?",
+            params![segment_id, id],
+        )?;
     }
     Ok(true)
 }
 
-pub async fn of_customer(
-    conn: &mut SqliteConnection,
-    customer_id: &str,
-) -> StoreResult<Vec<String>> {
-    let rows = sqlx::query(
+pub fn of_customer(conn: &Connection, customer_id: &str) -> StoreResult<Vec<String>> {
+    all(
+        conn,
         "SELECT segment_id FROM segment_members WHERE customer_id = ? ORDER BY segment_id",
+        [customer_id],
+        |r| r.at(0),
     )
-    .bind(customer_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
 }

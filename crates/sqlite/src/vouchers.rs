@@ -1,9 +1,9 @@
 //! Rows of coupon series, coupon codes, gift certificates and customer grants.
 
-use crate::rows::db;
+use crate::rows::by_keys;
+use crate::sql::{all, exec, one, RowExt};
 use crate::time::{parse_ts, ts};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use rusqlite::{params, Connection, Row};
 use std::collections::HashMap;
 use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::money::Money;
@@ -14,7 +14,7 @@ fn opt_ts(text: Option<String>) -> StoreResult<Option<chrono::DateTime<chrono::U
     text.map(|t| parse_ts(&t)).transpose()
 }
 
-pub async fn put_series(conn: &mut SqliteConnection, series: &CouponSeries) -> StoreResult<()> {
+pub fn put_series(conn: &Connection, series: &CouponSeries) -> StoreResult<()> {
     crate::rows::upsert_document(
         conn,
         "coupon_series",
@@ -22,100 +22,86 @@ pub async fn put_series(conn: &mut SqliteConnection, series: &CouponSeries) -> S
         &series.series_id,
         series,
     )
-    .await
 }
 
-pub async fn series(
-    conn: &mut SqliteConnection,
-    series_id: &str,
-) -> StoreResult<Option<CouponSeries>> {
-    let row = sqlx::query("SELECT body FROM coupon_series WHERE series_id = ?")
-        .bind(series_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
-    row.map(|r| serde_json::from_str(&r.get::<String, _>(0)).map_err(StoreError::backend))
-        .transpose()
+pub fn series(conn: &Connection, series_id: &str) -> StoreResult<Option<CouponSeries>> {
+    one(
+        conn,
+        "SELECT body FROM coupon_series WHERE series_id = ?",
+        [series_id],
+        |r| serde_json::from_str(&r.at::<String>(0)?).map_err(StoreError::backend),
+    )
 }
 
 /// Inserts codes; a code that exists already fails the whole batch.
-pub async fn insert_coupons(conn: &mut SqliteConnection, coupons: &[Coupon]) -> StoreResult<()> {
-    for chunk in coupons.chunks(100) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO coupons (code, series_id, customer_id, issued_by, valid_until, used_by, revoked) ",
-        );
-        insert.push_values(chunk, |mut row, c| {
-            row.push_bind(&c.code)
-                .push_bind(&c.series_id)
-                .push_bind(&c.customer_id)
-                .push_bind(&c.issued_by)
-                .push_bind(c.valid_until.map(ts))
-                .push_bind(&c.used_by)
-                .push_bind(c.revoked);
-        });
-        insert.build().execute(&mut *conn).await.map_err(db)?;
+pub fn insert_coupons(conn: &Connection, coupons: &[Coupon]) -> StoreResult<()> {
+    for c in coupons {
+        exec(
+            conn,
+            "INSERT INTO coupons (code, series_id, customer_id, issued_by, valid_until, used_by, revoked)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![
+                c.code,
+                c.series_id,
+                c.customer_id,
+                c.issued_by,
+                c.valid_until.map(ts),
+                c.used_by,
+                c.revoked
+            ],
+        )?;
     }
     Ok(())
 }
 
-fn coupon_from_row(row: &SqliteRow) -> StoreResult<Coupon> {
+fn coupon_from_row(row: &Row) -> StoreResult<Coupon> {
     Ok(Coupon {
-        code: row.get(0),
-        series_id: row.get(1),
-        customer_id: row.get(2),
-        issued_by: row.get(3),
-        valid_until: opt_ts(row.get(4))?,
-        used_by: row.get(5),
-        revoked: row.get(6),
+        code: row.at(0)?,
+        series_id: row.at(1)?,
+        customer_id: row.at(2)?,
+        issued_by: row.at(3)?,
+        valid_until: opt_ts(row.at(4)?)?,
+        used_by: row.at(5)?,
+        revoked: row.at(6)?,
     })
 }
 
-pub async fn coupons(
-    conn: &mut SqliteConnection,
+pub fn coupons(
+    conn: &Connection,
     codes: &[String],
 ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
-    let mut found = HashMap::new();
-    for chunk in codes.chunks(100) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT c.code, c.series_id, c.customer_id, c.issued_by, c.valid_until, c.used_by, c.revoked, s.body
-             FROM coupons c JOIN coupon_series s ON s.series_id = c.series_id WHERE c.code IN (",
-        );
-        let mut list = query.separated(", ");
-        for code in chunk {
-            list.push_bind(code);
-        }
-        query.push(")");
-        for row in query.build().fetch_all(&mut *conn).await.map_err(db)? {
-            let coupon = coupon_from_row(&row)?;
+    let found = by_keys(
+        conn,
+        "SELECT c.code, c.series_id, c.customer_id, c.issued_by, c.valid_until, c.used_by, c.revoked, s.body
+         FROM coupons c JOIN coupon_series s ON s.series_id = c.series_id WHERE c.code IN",
+        codes,
+        |row| {
+            let coupon = coupon_from_row(row)?;
             let series: CouponSeries =
-                serde_json::from_str(&row.get::<String, _>(7)).map_err(StoreError::backend)?;
-            found.insert(coupon.code.clone(), (coupon, series));
-        }
-    }
-    Ok(found)
+                serde_json::from_str(&row.at::<String>(7)?).map_err(StoreError::backend)?;
+            Ok((coupon.code.clone(), (coupon, series)))
+        },
+    )?;
+    Ok(found.into_iter().collect())
 }
 
 /// Marks codes used by a receipt (only codes still free) or frees them (only codes
 /// that receipt used); anything else means the rows changed under the write.
-pub async fn set_coupon_use(
-    conn: &mut SqliteConnection,
+pub fn set_coupon_use(
+    conn: &Connection,
     codes: &[String],
     receipt_id: Option<&str>,
 ) -> StoreResult<()> {
     for code in codes {
-        let result = match receipt_id {
-            Some(receipt_id) => sqlx::query(
-                "UPDATE coupons SET used_by = ? WHERE code = ? AND (used_by IS NULL OR used_by = ?)",
-            )
-            .bind(receipt_id)
-            .bind(code)
-            .bind(receipt_id),
-            None => sqlx::query("UPDATE coupons SET used_by = NULL WHERE code = ?").bind(code),
-        }
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-        if result.rows_affected() != 1 {
+        let changed = match receipt_id {
+            Some(receipt_id) => exec(
+                conn,
+                "UPDATE coupons SET used_by = ?1 WHERE code = ?2 AND (used_by IS NULL OR used_by = ?1)",
+                params![receipt_id, code],
+            )?,
+            None => exec(conn, "UPDATE coupons SET used_by = NULL WHERE code = ?", [code])?,
+        };
+        if changed != 1 {
             return Err(StoreError::backend(format!(
                 "coupon {code} was not free to mark used"
             )));
@@ -124,142 +110,123 @@ pub async fn set_coupon_use(
     Ok(())
 }
 
-fn certificate_from_row(row: &SqliteRow) -> StoreResult<Certificate> {
+fn certificate_from_row(row: &Row) -> StoreResult<Certificate> {
     Ok(Certificate {
-        code: row.get(0),
-        amount: row.get(1),
-        balance: row.get(2),
-        customer_id: row.get(3),
-        issued_by: row.get(4),
-        valid_until: opt_ts(row.get(5))?,
-        revoked: row.get(6),
+        code: row.at(0)?,
+        amount: row.at(1)?,
+        balance: row.at(2)?,
+        customer_id: row.at(3)?,
+        issued_by: row.at(4)?,
+        valid_until: opt_ts(row.at(5)?)?,
+        revoked: row.at(6)?,
     })
 }
 
 const CERTIFICATE_COLUMNS: &str =
     "code, amount, balance, customer_id, issued_by, valid_until, revoked";
 
-pub async fn certificates(
-    conn: &mut SqliteConnection,
+pub fn certificates(
+    conn: &Connection,
     codes: &[String],
 ) -> StoreResult<HashMap<String, Certificate>> {
-    let mut found = HashMap::new();
-    for chunk in codes.chunks(100) {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE code IN ("
-        ));
-        let mut list = query.separated(", ");
-        for code in chunk {
-            list.push_bind(code);
-        }
-        query.push(")");
-        for row in query.build().fetch_all(&mut *conn).await.map_err(db)? {
-            let certificate = certificate_from_row(&row)?;
-            found.insert(certificate.code.clone(), certificate);
-        }
-    }
-    Ok(found)
+    let found = by_keys(
+        conn,
+        &format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE code IN"),
+        codes,
+        |row| {
+            let certificate = certificate_from_row(row)?;
+            Ok((certificate.code.clone(), certificate))
+        },
+    )?;
+    Ok(found.into_iter().collect())
 }
 
 /// Adds amounts to balances; the table's CHECK refuses a balance below zero or above
 /// the amount, which fails the write.
-pub async fn move_certificates(
-    conn: &mut SqliteConnection,
-    moves: &[(String, Money)],
-) -> StoreResult<()> {
+pub fn move_certificates(conn: &Connection, moves: &[(String, Money)]) -> StoreResult<()> {
     for (code, delta) in moves {
-        let result = sqlx::query("UPDATE certificates SET balance = balance + ? WHERE code = ?")
-            .bind(delta)
-            .bind(code)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-        if result.rows_affected() != 1 {
+        let changed = exec(
+            conn,
+            "UPDATE certificates SET balance = balance + ? WHERE code = ?",
+            params![delta, code],
+        )?;
+        if changed != 1 {
             return Err(StoreError::backend(format!("no certificate {code}")));
         }
     }
     Ok(())
 }
 
-pub async fn insert_rewards(conn: &mut SqliteConnection, rewards: &NewRewards) -> StoreResult<()> {
-    insert_coupons(conn, &rewards.coupons).await?;
+pub fn insert_rewards(conn: &Connection, rewards: &NewRewards) -> StoreResult<()> {
+    insert_coupons(conn, &rewards.coupons)?;
     for c in &rewards.certificates {
-        sqlx::query(&format!(
-            "INSERT INTO certificates ({CERTIFICATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&c.code)
-        .bind(c.amount)
-        .bind(c.balance)
-        .bind(&c.customer_id)
-        .bind(&c.issued_by)
-        .bind(c.valid_until.map(ts))
-        .bind(c.revoked)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+        exec(
+            conn,
+            &format!(
+                "INSERT INTO certificates ({CERTIFICATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
+            params![
+                c.code,
+                c.amount,
+                c.balance,
+                c.customer_id,
+                c.issued_by,
+                c.valid_until.map(ts),
+                c.revoked
+            ],
+        )?;
     }
     for g in &rewards.grants {
-        sqlx::query(
+        exec(
+            conn,
             "INSERT INTO customer_grants (customer_id, kind, value, promotion_id, receipt_id, granted_at, until, revoked)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&g.customer_id)
-        .bind(g.kind.as_str())
-        .bind(&g.value)
-        .bind(&g.promotion_id)
-        .bind(&g.receipt_id)
-        .bind(ts(g.granted_at))
-        .bind(g.until.map(ts))
-        .bind(g.revoked)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+            params![
+                g.customer_id,
+                g.kind.as_str(),
+                g.value,
+                g.promotion_id,
+                g.receipt_id,
+                ts(g.granted_at),
+                g.until.map(ts),
+                g.revoked
+            ],
+        )?;
     }
     Ok(())
 }
 
-pub async fn revoke_rewards(conn: &mut SqliteConnection, receipt_id: &str) -> StoreResult<()> {
-    for table in ["coupons", "certificates"] {
-        sqlx::query(&format!(
-            "UPDATE {table} SET revoked = 1 WHERE issued_by = ?"
-        ))
-        .bind(receipt_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+pub fn revoke_rewards(conn: &Connection, receipt_id: &str) -> StoreResult<()> {
+    for sql in [
+        "UPDATE coupons SET revoked = 1 WHERE issued_by = ?",
+        "UPDATE certificates SET revoked = 1 WHERE issued_by = ?",
+        "UPDATE customer_grants SET revoked = 1 WHERE receipt_id = ?",
+    ] {
+        exec(conn, sql, [receipt_id])?;
     }
-    sqlx::query("UPDATE customer_grants SET revoked = 1 WHERE receipt_id = ?")
-        .bind(receipt_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
     Ok(())
 }
 
-pub async fn grants(conn: &mut SqliteConnection, customer_id: &str) -> StoreResult<Vec<Grant>> {
-    let rows = sqlx::query(
+pub fn grants(conn: &Connection, customer_id: &str) -> StoreResult<Vec<Grant>> {
+    all(
+        conn,
         "SELECT customer_id, kind, value, promotion_id, receipt_id, granted_at, until, revoked
          FROM customer_grants WHERE customer_id = ? ORDER BY granted_at, grant_id",
-    )
-    .bind(customer_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
-    rows.iter()
-        .map(|row| {
+        [customer_id],
+        |row| {
             Ok(Grant {
-                customer_id: row.get(0),
-                kind: match row.get::<String, _>(1).as_str() {
+                customer_id: row.at(0)?,
+                kind: match row.at::<String>(1)?.as_str() {
                     "tier" => GrantKind::Tier,
                     _ => GrantKind::Entitlement,
                 },
-                value: row.get(2),
-                promotion_id: row.get(3),
-                receipt_id: row.get(4),
-                granted_at: parse_ts(&row.get::<String, _>(5))?,
-                until: opt_ts(row.get(6))?,
-                revoked: row.get(7),
+                value: row.at(2)?,
+                promotion_id: row.at(3)?,
+                receipt_id: row.at(4)?,
+                granted_at: parse_ts(&row.at::<String>(5)?)?,
+                until: opt_ts(row.at(6)?)?,
+                revoked: row.at(7)?,
             })
-        })
-        .collect()
+        },
+    )
 }

@@ -3,12 +3,13 @@
 //! after that transaction is durable. Each write runs under its own savepoint, so a
 //! refused write leaves the others of its group untouched.
 
-use crate::rows::{self, db};
+use crate::rows;
+use crate::sql::{db, exec, one, RowExt};
 use crate::time::ts;
 use crate::vouchers;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection};
+use rusqlite::{params, Connection};
 use std::collections::HashMap;
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::coupon::{Coupon, CouponSeries};
@@ -133,11 +134,11 @@ impl Job {
 }
 
 /// Runs until every sender is dropped and the queue is drained.
-pub async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
+pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let first = match first {
             Job::Durable(durable, reply) => {
-                set_durable(&mut conn, durable, reply).await;
+                set_durable(&conn, durable, reply);
                 continue;
             }
             job => job,
@@ -156,47 +157,32 @@ pub async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
         }
         run_group(&mut conn, group).await;
         if let Some(Job::Durable(durable, reply)) = held {
-            set_durable(&mut conn, durable, reply).await;
+            set_durable(&conn, durable, reply);
         }
     }
-    if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&mut conn)
-        .await
-    {
+    if let Err(error) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(%error, "checkpoint at shutdown failed");
     }
 }
 
-async fn set_durable(
-    conn: &mut SqliteConnection,
-    durable: bool,
-    reply: oneshot::Sender<StoreResult<bool>>,
-) {
+fn set_durable(conn: &Connection, durable: bool, reply: oneshot::Sender<StoreResult<bool>>) {
     let pragma = if durable {
         "PRAGMA synchronous = FULL"
     } else {
         "PRAGMA synchronous = OFF"
     };
-    let result = sqlx::query(pragma)
-        .execute(&mut *conn)
-        .await
-        .map(|_| durable)
-        .map_err(db);
+    let result = conn.execute_batch(pragma).map(|_| durable).map_err(db);
     // The caller waits for the answer; if it went away there is no one to tell.
     let _ = reply.send(result);
 }
 
-async fn execute(conn: &mut SqliteConnection, sql: &str) -> Result<(), String> {
-    sqlx::query(sql)
-        .execute(&mut *conn)
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string())
+fn execute(conn: &Connection, sql: &str) -> Result<(), String> {
+    conn.execute_batch(sql).map_err(|e| e.to_string())
 }
 
 /// Runs a group of jobs in one transaction and answers them once it is committed.
-async fn run_group(conn: &mut SqliteConnection, group: Vec<Job>) {
-    if let Err(error) = execute(conn, "BEGIN IMMEDIATE").await {
+async fn run_group(conn: &mut Connection, group: Vec<Job>) {
+    if let Err(error) = execute(conn, "BEGIN IMMEDIATE") {
         let message = format!("could not begin a transaction: {error}");
         for job in group {
             let answer = Answer::failed(&job, &message);
@@ -214,16 +200,16 @@ async fn run_group(conn: &mut SqliteConnection, group: Vec<Job>) {
         if answer.is_backend_error() && !job.may_fail_after_writing() {
             // Part of the job may be written: undo the whole group and run its jobs
             // one transaction each, so the failure stays with the job that caused it.
-            if let Err(error) = execute(conn, "ROLLBACK").await {
+            if let Err(error) = execute(conn, "ROLLBACK") {
                 tracing::error!(%error, "rollback after a failed write failed");
             }
             return run_singly(conn, group).await;
         }
         answers.push(answer);
     }
-    if let Err(error) = execute(conn, "COMMIT").await {
+    if let Err(error) = execute(conn, "COMMIT") {
         tracing::error!(%error, "group commit failed; its writes are rolled back");
-        let _ = execute(conn, "ROLLBACK").await;
+        let _ = execute(conn, "ROLLBACK");
         let message = format!("the transaction failed to commit: {error}");
         answers = answers.into_iter().map(|a| a.fail(&message)).collect();
     }
@@ -232,17 +218,17 @@ async fn run_group(conn: &mut SqliteConnection, group: Vec<Job>) {
     }
 }
 
-async fn run_in_savepoint(conn: &mut SqliteConnection, job: &Job) -> Answer {
-    if let Err(error) = execute(conn, "SAVEPOINT job").await {
+async fn run_in_savepoint(conn: &mut Connection, job: &Job) -> Answer {
+    if let Err(error) = execute(conn, "SAVEPOINT job") {
         return Answer::failed(job, &error);
     }
     let answer = run_job(conn, job).await;
     let mut end = Ok(());
     if !answer.is_ok() {
-        end = execute(conn, "ROLLBACK TO job").await;
+        end = execute(conn, "ROLLBACK TO job");
     }
     if end.is_ok() {
-        end = execute(conn, "RELEASE job").await;
+        end = execute(conn, "RELEASE job");
     }
     match end {
         Ok(()) => answer,
@@ -251,21 +237,21 @@ async fn run_in_savepoint(conn: &mut SqliteConnection, job: &Job) -> Answer {
 }
 
 /// The slow path after a database failure: each job in its own transaction.
-async fn run_singly(conn: &mut SqliteConnection, group: Vec<Job>) {
+async fn run_singly(conn: &mut Connection, group: Vec<Job>) {
     for job in group {
-        let answer = match execute(conn, "BEGIN IMMEDIATE").await {
+        let answer = match execute(conn, "BEGIN IMMEDIATE") {
             Err(error) => Answer::failed(&job, &error),
             Ok(()) => {
                 let answer = run_job(conn, &job).await;
                 let end = if answer.is_ok() {
-                    execute(conn, "COMMIT").await
+                    execute(conn, "COMMIT")
                 } else {
-                    execute(conn, "ROLLBACK").await
+                    execute(conn, "ROLLBACK")
                 };
                 match end {
                     Ok(()) => answer,
                     Err(error) => {
-                        let _ = execute(conn, "ROLLBACK").await;
+                        let _ = execute(conn, "ROLLBACK");
                         answer.fail(&error)
                     }
                 }
@@ -275,19 +261,17 @@ async fn run_singly(conn: &mut SqliteConnection, group: Vec<Job>) {
     }
 }
 
-async fn run_job(conn: &mut SqliteConnection, job: &Job) -> Answer {
+async fn run_job(conn: &mut Connection, job: &Job) -> Answer {
     let mut tx = SqliteTx { conn };
     match job {
         Job::Commit(command, _) => Answer::Bytes(service::commit(&mut tx, command).await),
         Job::Return(command, _) => Answer::Bytes(service::return_receipt(&mut tx, command).await),
         Job::Cancel(command, _) => Answer::Bytes(service::cancel_receipt(&mut tx, command).await),
-        Job::Config(write, _) => Answer::Flag(write_config(tx.conn, write).await),
-        Job::Customers(customers, _) => Answer::Flag(
-            rows::insert_customers(tx.conn, customers)
-                .await
-                .map(|_| true),
-        ),
-        Job::CatchUp(now, limit, _) => Answer::Count(catch_up_due(&mut tx, *now, *limit).await),
+        Job::Config(write, _) => Answer::Flag(write_config(tx.conn, write)),
+        Job::Customers(customers, _) => {
+            Answer::Flag(rows::insert_customers(tx.conn, customers).map(|_| true))
+        }
+        Job::CatchUp(now, limit, _) => Answer::Count(catch_up_due(tx.conn, *now, *limit)),
         // Not allowed inside a transaction; the loop takes it only between groups.
         Job::Durable(..) => Answer::Flag(Err(StoreError::backend(
             "durability can only change between groups",
@@ -295,9 +279,9 @@ async fn run_job(conn: &mut SqliteConnection, job: &Job) -> Answer {
     }
 }
 
-/// Matures and expires the due lots of up to `limit` customers in a few statements.
-async fn catch_up_due(tx: &mut SqliteTx<'_>, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
-    let ledgers = rows::due_ledgers(tx.conn, &ts(now), limit).await?;
+/// Matures and expires the due lots of up to `limit` customers.
+fn catch_up_due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
+    let ledgers = rows::due_ledgers(conn, &ts(now), limit)?;
     let caught_up = ledgers.len() as u32;
     let changes: Vec<LedgerChanges> = ledgers
         .into_iter()
@@ -306,68 +290,60 @@ async fn catch_up_due(tx: &mut SqliteTx<'_>, now: DateTime<Utc>, limit: u32) -> 
             ledger.into_changes()
         })
         .collect();
-    rows::save_ledgers(tx.conn, &changes.iter().collect::<Vec<_>>()).await?;
+    rows::save_ledgers(conn, &changes.iter().collect::<Vec<_>>())?;
     Ok(caught_up)
 }
 
-async fn write_config(conn: &mut SqliteConnection, write: &ConfigWrite) -> StoreResult<bool> {
+fn write_config(conn: &Connection, write: &ConfigWrite) -> StoreResult<bool> {
     match write {
         ConfigWrite::Program(program) => {
-            sqlx::query(
+            exec(
+                conn,
                 "INSERT INTO program (id, body, updated_at) VALUES (1, ?, datetime('now'))
                  ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-            )
-            .bind(to_json(&program)?)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
+                [to_json(&program)?],
+            )?;
         }
         ConfigWrite::Store(store) => {
-            rows::upsert_document(conn, "stores", "store_id", &store.store_id, store).await?;
+            rows::upsert_document(conn, "stores", "store_id", &store.store_id, store)?;
         }
         ConfigWrite::Products(products) => {
             for product in products {
-                rows::upsert_document(conn, "products", "sku", &product.sku, product).await?;
+                rows::upsert_document(conn, "products", "sku", &product.sku, product)?;
             }
         }
         ConfigWrite::Promotion(promotion, now) => {
-            sqlx::query(
+            exec(
+                conn,
                 "INSERT INTO promotions (promotion_id, body, updated_at, deleted_at) VALUES (?, ?, ?, NULL)
                  ON CONFLICT (promotion_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at, deleted_at = NULL",
-            )
-            .bind(&promotion.promotion_id)
-            .bind(to_json(&promotion)?)
-            .bind(ts(*now))
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
+                params![promotion.promotion_id, to_json(&promotion)?, ts(*now)],
+            )?;
         }
         ConfigWrite::DeletePromotion(promotion_id, now) => {
-            let row = sqlx::query("SELECT body FROM promotions WHERE promotion_id = ?")
-                .bind(promotion_id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            let Some(row) = row else {
+            let body = one(
+                conn,
+                "SELECT body FROM promotions WHERE promotion_id = ?",
+                [promotion_id],
+                |r| r.at::<String>(0),
+            )?;
+            let Some(body) = body else {
                 return Ok(false);
             };
             let mut promotion: Promotion =
-                serde_json::from_str(&row.get::<String, _>(0)).map_err(StoreError::backend)?;
+                serde_json::from_str(&body).map_err(StoreError::backend)?;
             promotion.enabled = false;
-            sqlx::query("UPDATE promotions SET body = ?, updated_at = ?, deleted_at = COALESCE(deleted_at, ?) WHERE promotion_id = ?")
-                .bind(to_json(&promotion)?)
-                .bind(ts(*now))
-                .bind(ts(*now))
-                .bind(promotion_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
+            exec(
+                conn,
+                "UPDATE promotions SET body = ?1, updated_at = ?2, deleted_at = COALESCE(deleted_at, ?2) WHERE promotion_id = ?3",
+                params![to_json(&promotion)?, ts(*now), promotion_id],
+            )?;
         }
-        ConfigWrite::CouponSeries(series) => crate::vouchers::put_series(conn, series).await?,
-        ConfigWrite::Coupons(coupons) => crate::vouchers::insert_coupons(conn, coupons).await?,
-        ConfigWrite::Segment(segment) => crate::segments::put(conn, segment).await?,
+        ConfigWrite::CouponSeries(series) => crate::vouchers::put_series(conn, series)?,
+        ConfigWrite::Coupons(coupons) => crate::vouchers::insert_coupons(conn, coupons)?,
+        ConfigWrite::Segment(segment) => crate::segments::put(conn, segment)?,
         ConfigWrite::SegmentMembers(segment_id, change) => {
-            return crate::segments::change(conn, segment_id, change).await
+            return crate::segments::change(conn, segment_id, change)
         }
     }
     Ok(true)
@@ -380,13 +356,13 @@ fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 
 /// The writer's transaction, as the shared orchestration sees it.
 pub struct SqliteTx<'c> {
-    pub conn: &'c mut SqliteConnection,
+    pub conn: &'c mut Connection,
 }
 
 #[async_trait]
 impl LedgerTx for SqliteTx<'_> {
     async fn receipt(&mut self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>> {
-        rows::receipt(self.conn, receipt_id).await
+        rows::receipt(self.conn, receipt_id)
     }
 
     async fn prior_commit(
@@ -394,7 +370,7 @@ impl LedgerTx for SqliteTx<'_> {
         receipt_id: &str,
         request_hash: &str,
     ) -> StoreResult<tessera_store::PriorCommit> {
-        rows::prior_commit(self.conn, receipt_id, request_hash).await
+        rows::prior_commit(self.conn, receipt_id, request_hash)
     }
 
     async fn refusal(
@@ -402,7 +378,7 @@ impl LedgerTx for SqliteTx<'_> {
         receipt_id: &str,
         request_hash: &str,
     ) -> StoreResult<Option<tessera_core::CoreError>> {
-        rows::refusal(self.conn, receipt_id, request_hash).await
+        rows::refusal(self.conn, receipt_id, request_hash)
     }
 
     async fn record_refusal(
@@ -412,22 +388,22 @@ impl LedgerTx for SqliteTx<'_> {
         error: &tessera_core::CoreError,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()> {
-        rows::record_refusal(self.conn, receipt_id, request_hash, error, at).await
+        rows::record_refusal(self.conn, receipt_id, request_hash, error, at)
     }
 
     async fn operation(&mut self, op_id: &str) -> StoreResult<Option<(String, String, Vec<u8>)>> {
-        rows::operation(self.conn, op_id).await
+        rows::operation(self.conn, op_id)
     }
 
     async fn find_ledger(
         &mut self,
         reference: &CustomerRef,
     ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
-        rows::find_ledger(self.conn, reference).await
+        rows::find_ledger(self.conn, reference)
     }
 
     async fn insert_customer(&mut self, customer: &Customer) -> StoreResult<()> {
-        rows::insert_customer(self.conn, customer).await
+        rows::insert_customer(self.conn, customer)
     }
 
     async fn load_ledger(
@@ -435,18 +411,18 @@ impl LedgerTx for SqliteTx<'_> {
         customer_id: &str,
         extra_lots: &[String],
     ) -> StoreResult<CustomerLedger> {
-        rows::load_ledger(self.conn, customer_id, extra_lots).await
+        rows::load_ledger(self.conn, customer_id, extra_lots)
     }
 
     async fn save_ledger(&mut self, changes: &LedgerChanges) -> StoreResult<()> {
-        rows::save_ledger(self.conn, changes).await
+        rows::save_ledger(self.conn, changes)
     }
 
     async fn promotion_usage(
         &mut self,
         keys: &[(String, String)],
     ) -> StoreResult<std::collections::HashMap<(String, String), tessera_core::limits::Usage>> {
-        rows::promotion_usage(self.conn, keys).await
+        rows::promotion_usage(self.conn, keys)
     }
 
     async fn add_usage(
@@ -454,14 +430,14 @@ impl LedgerTx for SqliteTx<'_> {
         deltas: &[tessera_core::limits::UsageDelta],
         sign: i64,
     ) -> StoreResult<()> {
-        rows::add_usage(self.conn, deltas, sign).await
+        rows::add_usage(self.conn, deltas, sign)
     }
 
     async fn coupons(
         &mut self,
         codes: &[String],
     ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
-        vouchers::coupons(self.conn, codes).await
+        vouchers::coupons(self.conn, codes)
     }
 
     async fn set_coupon_use(
@@ -469,26 +445,26 @@ impl LedgerTx for SqliteTx<'_> {
         codes: &[String],
         receipt_id: Option<&str>,
     ) -> StoreResult<()> {
-        vouchers::set_coupon_use(self.conn, codes, receipt_id).await
+        vouchers::set_coupon_use(self.conn, codes, receipt_id)
     }
 
     async fn certificates(
         &mut self,
         codes: &[String],
     ) -> StoreResult<HashMap<String, Certificate>> {
-        vouchers::certificates(self.conn, codes).await
+        vouchers::certificates(self.conn, codes)
     }
 
     async fn move_certificates(&mut self, moves: &[(String, Money)]) -> StoreResult<()> {
-        vouchers::move_certificates(self.conn, moves).await
+        vouchers::move_certificates(self.conn, moves)
     }
 
     async fn insert_rewards(&mut self, rewards: &NewRewards) -> StoreResult<()> {
-        vouchers::insert_rewards(self.conn, rewards).await
+        vouchers::insert_rewards(self.conn, rewards)
     }
 
     async fn revoke_rewards(&mut self, receipt_id: &str) -> StoreResult<()> {
-        vouchers::revoke_rewards(self.conn, receipt_id).await
+        vouchers::revoke_rewards(self.conn, receipt_id)
     }
 
     async fn insert_receipt(
@@ -496,7 +472,7 @@ impl LedgerTx for SqliteTx<'_> {
         record: &ReceiptRecord,
         version: &ReceiptVersion,
     ) -> StoreResult<()> {
-        rows::write_receipt(self.conn, record, version, true).await
+        rows::write_receipt(self.conn, record, version, true)
     }
 
     async fn update_receipt(
@@ -504,6 +480,6 @@ impl LedgerTx for SqliteTx<'_> {
         record: &ReceiptRecord,
         version: &ReceiptVersion,
     ) -> StoreResult<()> {
-        rows::write_receipt(self.conn, record, version, false).await
+        rows::write_receipt(self.conn, record, version, false)
     }
 }

@@ -1,0 +1,40 @@
+//! Copies the WAL back into the database file on a thread of its own, so that the
+//! writer's commits rarely wait for a checkpoint.
+//!
+//! SQLite's automatic checkpoint runs in the writer after the commit that takes the
+//! WAL past 1,000 pages: that group's tills wait while every page is copied and the
+//! database file is synced. This thread runs passive checkpoints (which never block
+//! the writer) a few times a second, so by the time the writer's automatic checkpoint
+//! comes, only the last few frames are left to copy. The writer's checkpoint is kept:
+//! it runs between two of the writer's transactions, the only moment the WAL can be
+//! wholly copied back and then restarted from its beginning.
+
+use crate::readers::open_writer;
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+/// How often the WAL is copied back.
+const EVERY: Duration = Duration::from_millis(200);
+
+/// Starts the checkpointer; it stops when the returned sender is dropped.
+pub fn start(path: &str) -> std::io::Result<Sender<()>> {
+    let (stop, stopped) = channel::<()>();
+    let path = path.to_string();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let conn = match open_writer(&path) {
+                Ok(conn) => conn,
+                Err(error) => {
+                    tracing::error!(%error, "the checkpointer could not open the database");
+                    return;
+                }
+            };
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+                if let Err(error) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(%error, "a checkpoint failed");
+                }
+            }
+        })?;
+    Ok(stop)
+}

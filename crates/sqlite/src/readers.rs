@@ -1,0 +1,99 @@
+//! Opening connections: the writer's, and a small pool of read-only connections that
+//! run their statements inline on the calling thread.
+
+use crate::sql::db;
+use rusqlite::{Connection, OpenFlags};
+use std::sync::Mutex;
+use std::time::Duration;
+use tessera_store::{StoreError, StoreResult};
+
+/// Idle read connections kept for reuse; more are opened while more readers run at
+/// once (at most one per thread of the server's runtime, since reads never wait).
+const MAX_IDLE: usize = 8;
+
+/// How long a statement waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A read-write connection (the writer's, the checkpointer's): WAL, every commit on
+/// disk (`synchronous=FULL`), foreign keys on, a 64 MiB page cache. Creates the file
+/// if it is missing.
+pub fn open_writer(path: &str) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(db)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -65536;",
+    )
+    .map_err(db)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Read-only connections to one database file.
+pub struct Readers {
+    path: String,
+    idle: Mutex<Option<Vec<Connection>>>,
+}
+
+impl Readers {
+    pub fn new(path: &str) -> Readers {
+        Readers {
+            path: path.to_string(),
+            idle: Mutex::new(Some(Vec::new())),
+        }
+    }
+
+    fn open(&self) -> StoreResult<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        // A writer's commit makes every reader drop its page cache at its next read; a
+        // memory map lets those pages come back from the OS without a copy each.
+        conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;")
+            .map_err(db)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    /// Runs `read` on an idle connection (or a new one) and keeps it for the next read.
+    pub fn read<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let taken = self
+            .idle
+            .lock()
+            .map_err(|_| StoreError::ShuttingDown)?
+            .as_mut()
+            .ok_or(StoreError::ShuttingDown)?
+            .pop();
+        let conn = match taken {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = read(&conn);
+        if let Ok(mut idle) = self.idle.lock() {
+            if let Some(idle) = idle.as_mut() {
+                if idle.len() < MAX_IDLE {
+                    idle.push(conn);
+                }
+            }
+        }
+        result
+    }
+
+    /// Closes the idle connections; later reads fail with `ShuttingDown`.
+    pub fn close(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.take();
+        }
+    }
+}
