@@ -13,6 +13,8 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -344,6 +346,87 @@ async fn add_promotions(
     Ok(())
 }
 
+/// A receipt as a till sends it: serialised from these structs straight into the
+/// request bytes (no `serde_json::Value` on the hot path).
+#[derive(Serialize)]
+struct ReceiptRequest<'a> {
+    receipt_id: &'a str,
+    store_id: &'a str,
+    terminal_id: String,
+    at: String,
+    lines: Vec<LineRequest<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer: Option<CustomerRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redeem_points: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coupons: Option<[&'static str; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expect: Option<ExpectRequest>,
+}
+
+#[derive(Serialize)]
+struct LineRequest<'a> {
+    line: i32,
+    sku: &'a str,
+    qty: Qty,
+    price: i64,
+}
+
+/// Whole units, or a weighed quantity.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Qty {
+    Units(i32),
+    Weighed(f64),
+}
+
+#[derive(Serialize)]
+struct CustomerRequest {
+    card: String,
+}
+
+#[derive(Serialize)]
+struct ExpectRequest {
+    /// Null when the calculation did not say (the commit is then refused and counted).
+    to_pay: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct ReturnRequest {
+    return_id: String,
+    at: String,
+    lines: [ReturnLineRequest; 1],
+}
+
+#[derive(Serialize)]
+struct ReturnLineRequest {
+    line: i32,
+    qty: i32,
+}
+
+/// What the bench reads of a calculation: `totals.to_pay`; the rest is skipped.
+#[derive(Deserialize)]
+struct Calculated {
+    totals: Option<CalculatedTotals>,
+}
+
+#[derive(Deserialize)]
+struct CalculatedTotals {
+    to_pay: Option<i64>,
+}
+
+/// What the bench reads of a refusal: `error.code`.
+#[derive(Deserialize)]
+struct Refused {
+    error: Option<RefusedError>,
+}
+
+#[derive(Deserialize)]
+struct RefusedError {
+    code: Option<String>,
+}
+
 /// A receipt of 5–30 lines; 60% of members (10% of them paying with points), 3% with
 /// a coupon code; calculated, committed with `expect.to_pay`, and 2% returned in part.
 #[allow(clippy::too_many_arguments)]
@@ -358,98 +441,142 @@ async fn one_receipt(
     receipt_id: &str,
 ) {
     let store = &chain.stores[till % chain.stores.len()];
-    let lines: Vec<Value> = (0..rng.random_range(5..=30))
+    let lines: Vec<LineRequest> = (0..rng.random_range(5..=30))
         .map(|n| {
             let (sku, price) = &chain.skus[rng.random_range(0..chain.skus.len())];
             let qty = if rng.random_bool(0.1) {
-                json!(rng.random_range(100..3000) as f64 / 1000.0)
+                Qty::Weighed(rng.random_range(100..3000) as f64 / 1000.0)
             } else {
-                json!(rng.random_range(1..=3))
+                Qty::Units(rng.random_range(1..=3))
             };
-            json!({"line": n + 1, "sku": sku, "qty": qty, "price": price})
+            LineRequest {
+                line: n + 1,
+                sku,
+                qty,
+                price: *price,
+            }
         })
         .collect();
-    let mut body = json!({
-        "receipt_id": receipt_id,
-        "store_id": store,
-        "terminal_id": format!("T{till:04}"),
-        "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "lines": lines,
-    });
+    let mut body = ReceiptRequest {
+        receipt_id,
+        store_id: store,
+        terminal_id: format!("T{till:04}"),
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        lines,
+        customer: None,
+        redeem_points: None,
+        coupons: None,
+        expect: None,
+    };
     if chain.members > 0 && rng.random_bool(0.6) {
-        body["customer"] = json!({"card": member_card(rng.random_range(0..chain.members))});
+        body.customer = Some(CustomerRequest {
+            card: member_card(rng.random_range(0..chain.members)),
+        });
         if rng.random_bool(0.1) {
-            body["redeem_points"] = json!("max");
+            body.redeem_points = Some("max");
         }
     }
     if rng.random_bool(0.03) {
-        body["coupons"] = json!(["SPRING10"]);
+        body.coupons = Some(["SPRING10"]);
     }
     let calc = call(
         client,
         base,
         token,
         "/v1/receipts/calculate",
-        &body,
+        to_json(&body),
         tally,
         |t| &mut t.calculate,
+        |answer| {
+            serde_json::from_slice::<Calculated>(answer)
+                .ok()
+                .and_then(|calc| calc.totals)
+                .and_then(|totals| totals.to_pay)
+        },
     )
     .await;
-    let Some(calc) = calc else { return };
-    body["expect"] = json!({"to_pay": calc["totals"]["to_pay"]});
+    let Some(to_pay) = calc else { return };
+    body.expect = Some(ExpectRequest { to_pay });
     let committed = call(
         client,
         base,
         token,
         "/v1/receipts/commit",
-        &body,
+        to_json(&body),
         tally,
         |t| &mut t.commit,
+        |_| (),
     )
     .await;
     if let Ok(mut t) = tally.lock() {
         t.receipts += 1;
     }
     if committed.is_some() && rng.random_bool(0.02) {
-        let ret = json!({"return_id": format!("{receipt_id}-r"), "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "lines": [{"line": 1, "qty": 1}]});
+        let ret = ReturnRequest {
+            return_id: format!("{receipt_id}-r"),
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            lines: [ReturnLineRequest { line: 1, qty: 1 }],
+        };
         let path = format!("/v1/receipts/{receipt_id}/returns");
-        call(client, base, token, &path, &ret, tally, |t| &mut t.returns).await;
+        call(
+            client,
+            base,
+            token,
+            &path,
+            to_json(&ret),
+            tally,
+            |t| &mut t.returns,
+            |_| (),
+        )
+        .await;
     }
 }
 
-/// Posts `body`, records the latency or the error code; the answer when it was 200.
-async fn call(
+/// The request bytes of a body (these structs always serialise).
+fn to_json(body: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
+}
+
+/// Posts the JSON `body`, records the latency or the error code; what `read` makes of
+/// the answer when it was 200.
+#[allow(clippy::too_many_arguments)]
+async fn call<R>(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     path: &str,
-    body: &Value,
+    body: Vec<u8>,
     tally: &Mutex<Tally>,
     stats: impl Fn(&mut Tally) -> &mut Option<Stats>,
-) -> Option<Value> {
+    read: impl FnOnce(&[u8]) -> R,
+) -> Option<R> {
     let started = Instant::now();
     let response = client
         .post(format!("{base}{path}"))
         .bearer_auth(token)
-        .json(body)
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .body(body)
         .send()
         .await;
-    let (ok, value, code) = match response {
+    // The answer is read whole either way, so the connection can be used again.
+    let (answer, code) = match response {
         Ok(response) => {
             let status = response.status();
-            let value: Value = response.json().await.unwrap_or(Value::Null);
-            let code = value["error"]["code"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| status.as_str().to_string());
-            (status.is_success(), value, code)
+            let bytes = response.bytes().await.unwrap_or_default();
+            if status.is_success() {
+                (Some(read(&bytes)), String::new())
+            } else {
+                let code = serde_json::from_slice::<Refused>(&bytes)
+                    .ok()
+                    .and_then(|refused| refused.error)
+                    .and_then(|error| error.code)
+                    .unwrap_or_else(|| status.as_str().to_string());
+                (None, code)
+            }
         }
-        Err(error) => (
-            false,
-            Value::Null,
-            format!("transport: {}", error.without_url()),
-        ),
+        Err(error) => (None, format!("transport: {}", error.without_url())),
     };
+    let ok = answer.is_some();
     let micros = started.elapsed().as_micros().max(1) as u64;
     if let Ok(mut t) = tally.lock() {
         if let Some(stats) = stats(&mut t).as_mut() {
@@ -460,7 +587,7 @@ async fn call(
             }
         }
     }
-    ok.then_some(value)
+    answer
 }
 
 fn summary(stats: &Option<Stats>, elapsed: f64) -> Value {
