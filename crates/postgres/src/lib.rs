@@ -8,8 +8,10 @@
 //! failure, a deadlock, a row inserted first by another) is run again from the start,
 //! where it reads the other's result.
 
+mod batch;
 mod check;
 mod check_vouchers;
+mod pool;
 mod rows;
 mod schema;
 mod segments;
@@ -19,7 +21,8 @@ mod vouchers;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use pool::Pool;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, Row};
 use std::collections::HashMap;
 use std::future::Future;
@@ -49,6 +52,25 @@ use rows::db;
 /// How many times a write meeting concurrent writes is run again before giving up.
 const ATTEMPTS: u32 = 8;
 
+/// Connections each store (server process) opens at most.
+const POOL_SIZE: usize = 16;
+
+/// Runs one read on a pooled connection: `read!(self, |conn| rows::x(conn, ...))`. The
+/// connection goes back to the pool without a round trip when the read answered.
+macro_rules! read {
+    ($store:expr, |$conn:ident| $read:expr) => {{
+        let mut guard = $store.reader().await?;
+        let outcome = {
+            let $conn: &mut PgConnection = &mut guard;
+            $read.await
+        };
+        if outcome.is_ok() {
+            guard.settle();
+        }
+        outcome
+    }};
+}
+
 type Job<T> = Box<
     dyn for<'c> Fn(
             &'c mut PgConnection,
@@ -59,7 +81,7 @@ type Job<T> = Box<
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
-    pool: PgPool,
+    pool: Pool,
 }
 
 impl PostgresStore {
@@ -91,12 +113,9 @@ impl PostgresStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(db)?
             .log_statements(tracing::log::LevelFilter::Trace);
-        let pool = PgPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(db)?;
+        let pool = Pool::new(options, 2, Duration::from_secs(10));
+        // Fails here, not at the first read, when the database cannot be reached.
+        pool.acquire().await.map_err(db)?.settle();
         Ok(PostgresStore { pool })
     }
 
@@ -105,13 +124,8 @@ impl PostgresStore {
         let mut conn = options.connect().await.map_err(db)?;
         schema::migrate(&mut conn).await.map_err(db)?;
         conn.close().await.map_err(db)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(db)?;
+        let pool = Pool::new(options, POOL_SIZE, Duration::from_secs(10));
+        pool.acquire().await.map_err(db)?.settle();
         Ok(PostgresStore { pool })
     }
 
@@ -121,18 +135,26 @@ impl PostgresStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            let outcome = match job(&mut tx).await {
-                Ok(value) => tx.commit().await.map(|()| value).map_err(db),
+            let mut conn = self.pool.acquire().await.map_err(db)?;
+            let mut tx = conn.begin().await.map_err(db)?;
+            // Whether the transaction ended with its COMMIT or ROLLBACK answered.
+            let (outcome, ended) = match job(&mut tx).await {
+                Ok(value) => match tx.commit().await {
+                    Ok(()) => (Ok(value), true),
+                    Err(commit) => (Err(db(commit)), false),
+                },
                 Err(error) if error.keeps_its_write() => match tx.commit().await {
-                    Ok(()) => Err(error),
-                    Err(commit) => Err(db(commit)),
+                    Ok(()) => (Err(error), true),
+                    Err(commit) => (Err(db(commit)), false),
                 },
                 Err(error) => {
-                    let _ = tx.rollback().await;
-                    Err(error)
+                    let ended = tx.rollback().await.is_ok();
+                    (Err(error), ended)
                 }
             };
+            if ended {
+                conn.settle();
+            }
             let again = matches!(outcome, Err(StoreError::Contention(_)));
             if !again || attempt >= ATTEMPTS {
                 return outcome;
@@ -160,13 +182,15 @@ impl PostgresStore {
     }
 
     async fn documents<T: serde::de::DeserializeOwned>(&self, sql: &str) -> StoreResult<Vec<T>> {
-        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db)?;
+        let rows = read!(self, |conn| async {
+            sqlx::query(sql).fetch_all(conn).await.map_err(db)
+        })?;
         rows.iter()
             .map(|r| serde_json::from_str(&r.get::<String, _>(0)).map_err(StoreError::backend))
             .collect()
     }
 
-    async fn reader(&self) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+    async fn reader(&self) -> StoreResult<pool::Conn> {
         self.pool.acquire().await.map_err(db)
     }
 
@@ -201,10 +225,12 @@ fn upsert<T: serde::Serialize + Send + Sync + 'static>(
 #[async_trait]
 impl Store for PostgresStore {
     async fn config_version(&self) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT version FROM config_version WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
+        let row = read!(self, |conn| async {
+            sqlx::query("SELECT version FROM config_version WHERE id = 1")
+                .fetch_one(conn)
+                .await
+                .map_err(db)
+        })?;
         Ok(row.get(0))
     }
 
@@ -321,12 +347,12 @@ impl Store for PostgresStore {
     }
 
     async fn promotions(&self) -> StoreResult<Vec<PromotionRecord>> {
-        let rows = sqlx::query(
-            "SELECT body, updated_at, deleted_at FROM promotions ORDER BY promotion_id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows = read!(self, |conn| async {
+            sqlx::query("SELECT body, updated_at, deleted_at FROM promotions ORDER BY promotion_id")
+                .fetch_all(conn)
+                .await
+                .map_err(db)
+        })?;
         rows.iter()
             .map(|r| {
                 Ok(PromotionRecord {
@@ -352,7 +378,7 @@ impl Store for PostgresStore {
     }
 
     async fn coupon_series(&self, series_id: &str) -> StoreResult<Option<CouponSeries>> {
-        vouchers::series(&mut *self.reader().await?, series_id).await
+        read!(self, |conn| vouchers::series(conn, series_id))
     }
 
     async fn insert_coupons(&self, coupons: Vec<Coupon>) -> StoreResult<()> {
@@ -368,15 +394,15 @@ impl Store for PostgresStore {
         &self,
         codes: &[String],
     ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
-        vouchers::coupons(&mut *self.reader().await?, codes, false).await
+        read!(self, |conn| vouchers::coupons(conn, codes, false))
     }
 
     async fn certificates(&self, codes: &[String]) -> StoreResult<HashMap<String, Certificate>> {
-        vouchers::certificates(&mut *self.reader().await?, codes, false).await
+        read!(self, |conn| vouchers::certificates(conn, codes, false))
     }
 
     async fn grants(&self, customer_id: &str) -> StoreResult<Vec<Grant>> {
-        vouchers::grants(&mut *self.reader().await?, customer_id).await
+        read!(self, |conn| vouchers::grants(conn, customer_id))
     }
 
     async fn put_segment(&self, segment: Segment) -> StoreResult<()> {
@@ -389,7 +415,7 @@ impl Store for PostgresStore {
     }
 
     async fn segment(&self, segment_id: &str) -> StoreResult<Option<(Segment, u64)>> {
-        segments::get(&mut *self.reader().await?, segment_id).await
+        read!(self, |conn| segments::get(conn, segment_id))
     }
 
     async fn change_segment(&self, segment_id: &str, change: MembershipChange) -> StoreResult<()> {
@@ -411,7 +437,7 @@ impl Store for PostgresStore {
     }
 
     async fn customer_segments(&self, customer_id: &str) -> StoreResult<Vec<String>> {
-        segments::of_customer(&mut *self.reader().await?, customer_id).await
+        read!(self, |conn| segments::of_customer(conn, customer_id))
     }
 
     async fn create_customers(&self, customers: Vec<Customer>) -> StoreResult<()> {
@@ -424,38 +450,39 @@ impl Store for PostgresStore {
     }
 
     async fn customer(&self, customer_id: &str) -> StoreResult<Option<Customer>> {
-        rows::customer(&mut *self.reader().await?, customer_id).await
+        read!(self, |conn| rows::customer(conn, customer_id))
     }
 
     async fn find_customer(&self, reference: &CustomerRef) -> StoreResult<Option<String>> {
-        rows::resolve_customer(&mut *self.reader().await?, reference).await
+        read!(self, |conn| rows::resolve_customer(conn, reference))
     }
 
     async fn find_ledger(
         &self,
         reference: &CustomerRef,
     ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
-        rows::find_ledger(&mut *self.reader().await?, reference).await
+        read!(self, |conn| rows::find_ledger(conn, reference))
     }
 
     async fn promotion_usage(
         &self,
         keys: &[(String, String)],
     ) -> StoreResult<HashMap<(String, String), tessera_core::limits::Usage>> {
-        rows::promotion_usage(&mut *self.reader().await?, keys).await
+        read!(self, |conn| rows::promotion_usage(conn, keys))
     }
 
     async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger> {
         let mut conn = self.reader().await?;
-        let mut tx = conn.begin().await.map_err(db)?;
         // One snapshot for the balances and the lots, and no lock: a read never waits
         // for a write.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+        let mut tx = conn
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
             .map_err(db)?;
         let ledger = rows::load_ledger(&mut tx, customer_id, &[], false).await;
-        let _ = tx.rollback().await;
+        if tx.rollback().await.is_ok() {
+            conn.settle();
+        }
         ledger
     }
 
@@ -465,14 +492,18 @@ impl Store for PostgresStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<StoredEntry>> {
-        rows::entries(&mut *self.reader().await?, customer_id, after, limit).await
+        read!(self, |conn| rows::entries(conn, customer_id, after, limit))
     }
 
     async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>> {
         let command = Arc::new(command);
         self.transaction(Box::new(move |conn| {
             let command = command.clone();
-            Box::pin(async move { service::commit(&mut PgTx { conn }, &command).await })
+            Box::pin(async move {
+                let mut tx = PgTx::commit(conn, command.request.customer.clone());
+                let outcome = service::commit(&mut tx, &command).await;
+                tx.finish(outcome).await
+            })
         }))
         .await
     }
@@ -481,7 +512,11 @@ impl Store for PostgresStore {
         let command = Arc::new(command);
         self.transaction(Box::new(move |conn| {
             let command = command.clone();
-            Box::pin(async move { service::return_receipt(&mut PgTx { conn }, &command).await })
+            Box::pin(async move {
+                let mut tx = PgTx::new(conn);
+                let outcome = service::return_receipt(&mut tx, &command).await;
+                tx.finish(outcome).await
+            })
         }))
         .await
     }
@@ -490,17 +525,21 @@ impl Store for PostgresStore {
         let command = Arc::new(command);
         self.transaction(Box::new(move |conn| {
             let command = command.clone();
-            Box::pin(async move { service::cancel_receipt(&mut PgTx { conn }, &command).await })
+            Box::pin(async move {
+                let mut tx = PgTx::new(conn);
+                let outcome = service::cancel_receipt(&mut tx, &command).await;
+                tx.finish(outcome).await
+            })
         }))
         .await
     }
 
     async fn commit_response(&self, receipt_id: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
-        rows::commit_response(&mut *self.reader().await?, receipt_id).await
+        read!(self, |conn| rows::commit_response(conn, receipt_id))
     }
 
     async fn receipt(&self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>> {
-        rows::receipt(&mut *self.reader().await?, receipt_id, false).await
+        read!(self, |conn| rows::receipt(conn, receipt_id, false))
     }
 
     async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
@@ -523,7 +562,7 @@ impl Store for PostgresStore {
     }
 
     async fn check(&self) -> StoreResult<CheckReport> {
-        check::run(&mut *self.reader().await?).await
+        read!(self, |conn| check::run(conn))
     }
 
     async fn close(&self) {

@@ -133,6 +133,50 @@ pub async fn insert_customer(conn: &mut PgConnection, customer: &Customer) -> St
     Ok(())
 }
 
+/// Inserts a customer with their cards and empty accounts with one statement (a
+/// commit registering a new member). A taken phone is `phone_taken`; a taken card or
+/// customer id is contention (a unique violation the caller reruns or reports).
+pub async fn insert_customer_at_once(
+    conn: &mut PgConnection,
+    customer: &Customer,
+) -> StoreResult<()> {
+    let cards: Vec<&str> = customer.cards.iter().map(|c| c.number.as_str()).collect();
+    let types: Vec<&str> = customer
+        .cards
+        .iter()
+        .map(|c| c.card_type.as_str())
+        .collect();
+    let inserted = sqlx::query(
+        "WITH c AS (INSERT INTO customers (customer_id, name, phone, email, created_at)
+                    VALUES ($1, $2, $3, $4, $5)),
+              k AS (INSERT INTO cards (card, customer_id, card_type)
+                    SELECT card, $1, card_type FROM UNNEST($6::TEXT[], $7::TEXT[]) AS k (card, card_type)),
+              a AS (INSERT INTO customer_accounts (customer_id, pending, available) VALUES ($1, 0, 0))
+         SELECT 1",
+    )
+    .bind(&customer.customer_id)
+    .bind(&customer.name)
+    .bind(&customer.phone)
+    .bind(&customer.email)
+    .bind(ts(customer.created_at))
+    .bind(&cards)
+    .bind(&types)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("customers_phone_key") => {
+            let phone = customer.phone.clone().unwrap_or_default();
+            Err(StoreError::Domain(tessera_core::CoreError::field(
+                ErrorCode::PhoneTaken,
+                "phone",
+                format!("phone {phone} already belongs to another customer"),
+            )))
+        }
+        Err(error) => Err(db(error)),
+    }
+}
+
 /// Inserts many customers with few statements (100 rows each). When a chunk hits a
 /// taken phone or card, it is undone and inserted row by row to name the field at
 /// fault; the caller's savepoint undoes the earlier chunks.
@@ -283,10 +327,12 @@ pub async fn find_ledger(
         .map(|c| format!("l.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    // With a card, the presented card's type; otherwise those of all the cards.
-    let presented = match reference {
-        CustomerRef::Card(card) => Some(card),
-        _ => None,
+    // With a card, the presented card's type; otherwise those of all the cards. Two
+    // texts rather than `$1 IS NULL OR card = $1`, which PostgreSQL cannot plan once
+    // for every value: it would plan the statement again at every execution.
+    let (presented, card_filter) = match reference {
+        CustomerRef::Card(card) => (Some(card), "k.card = $1"),
+        _ => (None, "$1::TEXT IS NULL"),
     };
     // The customer's facts are computed once in `c`, not once per lot row.
     let sql = format!(
@@ -295,7 +341,7 @@ pub async fn find_ledger(
                     NOT EXISTS (SELECT 1 FROM receipts x WHERE x.customer_id = r.customer_id)
                         AS first_purchase,
                     (SELECT string_agg(k.card_type, ',') FROM cards k
-                     WHERE k.customer_id = r.customer_id AND ($1::TEXT IS NULL OR k.card = $1))
+                     WHERE k.customer_id = r.customer_id AND {card_filter})
                         AS card_types,
                     (SELECT string_agg(m.segment_id, ',') FROM segment_members m
                      WHERE m.customer_id = r.customer_id) AS segments
@@ -362,57 +408,169 @@ pub async fn find_ledger(
 }
 
 /// Locks the account row of the customer a till's identifier names, if any: the
-/// customer's lock for the rest of the transaction.
-pub async fn lock_customer(conn: &mut PgConnection, reference: &CustomerRef) -> StoreResult<()> {
+/// customer's lock for the rest of the transaction. Answers the locked customer's id.
+pub async fn lock_customer(
+    conn: &mut PgConnection,
+    reference: &CustomerRef,
+) -> StoreResult<Option<String>> {
     let (resolve, value) = resolve_sql(reference);
-    sqlx::query(&format!(
+    let row = sqlx::query(&format!(
         "SELECT customer_id FROM customer_accounts WHERE customer_id IN ({resolve}) FOR UPDATE"
     ))
     .bind(value)
-    .fetch_all(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
-    Ok(())
+    Ok(row.map(|r| r.get(0)))
 }
 
-/// Makes sure the counters exist (at zero) and locks them, in a fixed order, so that
-/// concurrent commits of a limited promotion take turns.
-pub async fn lock_usage(conn: &mut PgConnection, keys: &[(String, String)]) -> StoreResult<()> {
+/// What a commit meets before it decides anything.
+pub struct Prior {
+    /// The receipt was committed before (its row is now locked).
+    pub committed: bool,
+    /// The remembered refusal of this body, as stored.
+    pub refusal: Option<String>,
+    /// When the receipt is new and a customer was given: the id of the customer whose
+    /// account row is now locked, or `None` when no customer has the identifier.
+    pub customer: Option<Option<String>>,
+}
+
+/// Reads what a commit meets with one statement: the receipt row (locked if it
+/// exists), the remembered refusal of this body, and, when the receipt is new, the
+/// account row of the customer `customer` names, locked: the receipt row before the
+/// account row, as a return or cancel takes them.
+///
+/// The customer's ledger is not read here: a statement that waited for a lock reads
+/// the other tables as they were before the wait, so the ledger is read by the next
+/// statement, whose snapshot is taken after the lock.
+pub async fn prior_commit(
+    conn: &mut PgConnection,
+    receipt_id: &str,
+    request_hash: &str,
+    customer: Option<&CustomerRef>,
+) -> StoreResult<Prior> {
+    let prior =
+        "r AS MATERIALIZED (SELECT receipt_id FROM receipts WHERE receipt_id = $1 FOR UPDATE)";
+    let refusal = "(SELECT error FROM refused_commits WHERE receipt_id = $1 AND request_hash = $2)";
+    let Some(reference) = customer else {
+        let row = sqlx::query(&format!(
+            "WITH {prior} SELECT EXISTS (SELECT 1 FROM r), {refusal}"
+        ))
+        .bind(receipt_id)
+        .bind(request_hash)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        return Ok(Prior {
+            committed: row.get(0),
+            refusal: row.get(1),
+            customer: None,
+        });
+    };
+    let (resolve, value) = resolve_sql(reference);
+    let resolve = resolve.replace("$1", "$3");
+    let row = sqlx::query(&format!(
+        "WITH {prior},
+              c AS MATERIALIZED (SELECT customer_id FROM customer_accounts
+                                 WHERE customer_id IN ({resolve}) AND NOT EXISTS (SELECT 1 FROM r)
+                                 FOR UPDATE)
+         SELECT EXISTS (SELECT 1 FROM r), {refusal}, (SELECT customer_id FROM c LIMIT 1)"
+    ))
+    .bind(receipt_id)
+    .bind(request_hash)
+    .bind(value)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let committed: bool = row.get(0);
+    Ok(Prior {
+        committed,
+        refusal: row.get(1),
+        // Nothing is locked when the receipt exists.
+        customer: (!committed).then(|| row.get(2)),
+    })
+}
+
+/// Makes sure the counters exist (at zero), locks them in `(promotion_id, key)` order,
+/// so that concurrent commits of a limited promotion take turns, and reads them: one
+/// statement, which inserts the missing counters, then locks the others in order.
+///
+/// A counter another transaction created after this statement's snapshot (the insert
+/// waited for it) is neither inserted nor seen; those few are locked and read by a
+/// second statement, whose snapshot is taken after the wait.
+pub async fn lock_usage(
+    conn: &mut PgConnection,
+    keys: &[(String, String)],
+) -> StoreResult<std::collections::HashMap<(String, String), Usage>> {
     let mut sorted: Vec<&(String, String)> = keys.iter().collect();
     sorted.sort();
     sorted.dedup();
-    for chunk in sorted.chunks(200) {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-            "INSERT INTO promotion_usage (promotion_id, key, uses, discount) ",
-        );
-        insert.push_values(chunk, |mut row, (promotion_id, key)| {
-            row.push_bind(promotion_id)
-                .push_bind(key)
-                .push_bind(0i64)
-                .push_bind(0i64);
-        });
-        insert.push(" ON CONFLICT DO NOTHING");
-        insert.build().execute(&mut *conn).await.map_err(db)?;
-        let mut lock = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-            "SELECT 1 FROM promotion_usage WHERE (promotion_id, key) IN (",
-        );
-        let mut separated = lock.separated(", ");
-        for (promotion_id, key) in chunk {
-            separated.push("(");
-            separated.push_bind_unseparated(promotion_id);
-            separated.push_unseparated(", ");
-            separated.push_bind_unseparated(key);
-            separated.push_unseparated(")");
-        }
-        lock.push(") ORDER BY promotion_id, key FOR UPDATE");
-        lock.build().fetch_all(&mut *conn).await.map_err(db)?;
+    let mut usage = std::collections::HashMap::new();
+    if sorted.is_empty() {
+        return Ok(usage);
     }
-    Ok(())
+    let promotions: Vec<&str> = sorted.iter().map(|(p, _)| p.as_str()).collect();
+    let keys: Vec<&str> = sorted.iter().map(|(_, k)| k.as_str()).collect();
+    let rows = sqlx::query(
+        "WITH k AS (SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[]) AS k (promotion_id, key)),
+              created AS (INSERT INTO promotion_usage (promotion_id, key, uses, discount)
+                          SELECT promotion_id, key, 0, 0 FROM k ORDER BY promotion_id, key
+                          ON CONFLICT DO NOTHING
+                          RETURNING promotion_id, key, uses, discount),
+              locked AS MATERIALIZED (SELECT u.promotion_id, u.key, u.uses, u.discount
+                          FROM promotion_usage u JOIN k USING (promotion_id, key)
+                          ORDER BY u.promotion_id, u.key FOR UPDATE OF u)
+         SELECT promotion_id, key, uses, discount FROM created
+         UNION ALL
+         SELECT promotion_id, key, uses, discount FROM locked",
+    )
+    .bind(&promotions)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    read_usage(&rows, &mut usage);
+    if usage.len() < sorted.len() {
+        let missing: Vec<&&(String, String)> =
+            sorted.iter().filter(|k| !usage.contains_key(**k)).collect();
+        let promotions: Vec<&str> = missing.iter().map(|(p, _)| p.as_str()).collect();
+        let keys: Vec<&str> = missing.iter().map(|(_, k)| k.as_str()).collect();
+        let rows = sqlx::query(
+            "SELECT u.promotion_id, u.key, u.uses, u.discount FROM promotion_usage u
+             JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS k (promotion_id, key) USING (promotion_id, key)
+             ORDER BY u.promotion_id, u.key FOR UPDATE OF u",
+        )
+        .bind(&promotions)
+        .bind(&keys)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        read_usage(&rows, &mut usage);
+        if usage.len() < sorted.len() {
+            return Err(StoreError::backend(
+                "a promotion counter could not be created",
+            ));
+        }
+    }
+    Ok(usage)
+}
+
+fn read_usage(rows: &[PgRow], usage: &mut std::collections::HashMap<(String, String), Usage>) {
+    for row in rows {
+        usage.insert(
+            (row.get(0), row.get(1)),
+            Usage {
+                uses: row.get(2),
+                discount: row.get(3),
+            },
+        );
+    }
 }
 
 /// The customer's balances and open lots (and `extra_lots`). With `lock`, the account
 /// row is locked first: it is the customer's lock, which every write of their ledger
-/// takes. Without it, call it in a REPEATABLE READ transaction for a consistent read.
+/// takes; the lots are then read by a second statement, whose snapshot is taken after
+/// the lock. Without it, call it in a REPEATABLE READ transaction for a consistent read.
 pub async fn load_ledger(
     conn: &mut PgConnection,
     customer_id: &str,
@@ -431,30 +589,7 @@ pub async fn load_ledger(
     let (pending, available) = balances
         .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
         .unwrap_or((0, 0));
-    let sql = format!("SELECT {LOT_COLUMNS} FROM lots WHERE customer_id = $1 AND (state = 'pending' OR remaining > 0)");
-    let mut lots = Vec::new();
-    for row in sqlx::query(&sql)
-        .bind(customer_id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?
-    {
-        lots.push(lot_from_row(&row)?);
-    }
-    for lot_id in extra_lots {
-        if lots.iter().any(|l| &l.lot_id == lot_id) {
-            continue;
-        }
-        let sql = format!("SELECT {LOT_COLUMNS} FROM lots WHERE lot_id = $1");
-        if let Some(row) = sqlx::query(&sql)
-            .bind(lot_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?
-        {
-            lots.push(lot_from_row(&row)?);
-        }
-    }
+    let lots = open_lots(conn, customer_id, extra_lots).await?;
     Ok(CustomerLedger::new(
         customer_id.to_string(),
         pending,
@@ -463,83 +598,44 @@ pub async fn load_ledger(
     ))
 }
 
-pub async fn save_ledger(conn: &mut PgConnection, changes: &LedgerChanges) -> StoreResult<()> {
-    save_ledgers(conn, &[changes]).await
+/// The customer's open lots and the lots named in `extra_lots`, with one statement.
+async fn open_lots(
+    conn: &mut PgConnection,
+    customer_id: &str,
+    extra_lots: &[String],
+) -> StoreResult<Vec<Lot>> {
+    let sql = if extra_lots.is_empty() {
+        format!("SELECT {LOT_COLUMNS} FROM lots WHERE customer_id = $1 AND (state = 'pending' OR remaining > 0)")
+    } else {
+        format!(
+            "SELECT {LOT_COLUMNS} FROM lots WHERE customer_id = $1 AND (state = 'pending' OR remaining > 0)
+             UNION ALL
+             SELECT {LOT_COLUMNS} FROM lots WHERE lot_id = ANY($2)"
+        )
+    };
+    let mut query = sqlx::query(&sql).bind(customer_id);
+    if !extra_lots.is_empty() {
+        query = query.bind(extra_lots);
+    }
+    let mut lots: Vec<Lot> = Vec::new();
+    for row in query.fetch_all(&mut *conn).await.map_err(db)? {
+        let lot = lot_from_row(&row)?;
+        if !lots.iter().any(|l| l.lot_id == lot.lot_id) {
+            lots.push(lot);
+        }
+    }
+    Ok(lots)
 }
 
-/// Persists the changes of many customers' ledgers with a few multi-row statements:
-/// each statement is a round trip to the connection's thread, which is most of the
-/// cost of a write.
+/// Persists the changes of many customers' ledgers with one statement (see
+/// [`crate::batch`]).
 pub async fn save_ledgers(conn: &mut PgConnection, all: &[&LedgerChanges]) -> StoreResult<()> {
-    const ROWS: usize = 100;
-    let new_lots: Vec<&Lot> = all.iter().flat_map(|c| &c.new_lots).collect();
-    for chunk in new_lots.chunks(ROWS) {
-        let mut insert =
-            sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("INSERT INTO lots ({LOT_COLUMNS}) "));
-        insert.push_values(chunk, |mut row, lot| {
-            row.push_bind(&lot.lot_id)
-                .push_bind(&lot.customer_id)
-                .push_bind(&lot.receipt_id)
-                .push_bind(lot.points)
-                .push_bind(lot.remaining)
-                .push_bind(lot.state.as_str())
-                .push_bind(ts(lot.earned_at))
-                .push_bind(ts(lot.matures_at))
-                .push_bind(lot.expires_at.map(ts));
-        });
-        insert.build().execute(&mut *conn).await.map_err(db)?;
+    crate::batch::Batch {
+        ledgers: all.to_vec(),
+        ..Default::default()
     }
-    let changed_lots: Vec<&Lot> = all.iter().flat_map(|c| &c.changed_lots).collect();
-    for chunk in changed_lots.chunks(ROWS) {
-        let mut update =
-            sqlx::QueryBuilder::<sqlx::Postgres>::new("WITH v (lot_id, remaining, state) AS (");
-        update.push_values(chunk, |mut row, lot| {
-            row.push_bind(&lot.lot_id)
-                .push_bind(lot.remaining)
-                .push_bind(lot.state.as_str());
-        });
-        update.push(
-            ") UPDATE lots SET remaining = v.remaining, state = v.state FROM v WHERE lots.lot_id = v.lot_id",
-        );
-        update.build().execute(&mut *conn).await.map_err(db)?;
-    }
-    let entries: Vec<&Entry> = all.iter().flat_map(|c| &c.entries).collect();
-    for chunk in entries.chunks(ROWS) {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-            "INSERT INTO entries (customer_id, kind, debit, credit, amount, lot_id, receipt_id, op_id, at) ",
-        );
-        insert.push_values(chunk, |mut row, entry| {
-            row.push_bind(&entry.customer_id)
-                .push_bind(entry.kind.as_str())
-                .push_bind(entry.debit.as_str())
-                .push_bind(entry.credit.as_str())
-                .push_bind(entry.amount)
-                .push_bind(&entry.lot_id)
-                .push_bind(&entry.receipt_id)
-                .push_bind(&entry.op_id)
-                .push_bind(ts(entry.at));
-        });
-        insert.build().execute(&mut *conn).await.map_err(db)?;
-    }
-    let touched: Vec<&&LedgerChanges> = all
-        .iter()
-        .filter(|c| !c.entries.is_empty() || !c.new_lots.is_empty() || !c.changed_lots.is_empty())
-        .collect();
-    for chunk in touched.chunks(ROWS) {
-        let mut upsert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-            "INSERT INTO customer_accounts (customer_id, pending, available) ",
-        );
-        upsert.push_values(chunk, |mut row, changes| {
-            row.push_bind(&changes.customer_id)
-                .push_bind(changes.pending)
-                .push_bind(changes.available);
-        });
-        upsert.push(
-            " ON CONFLICT (customer_id) DO UPDATE SET pending = excluded.pending, available = excluded.available",
-        );
-        upsert.build().execute(&mut *conn).await.map_err(db)?;
-    }
-    Ok(())
+    .write(conn)
+    .await
 }
 
 /// The ledgers (balances and open lots) of up to `limit` customers with lots due to
@@ -662,12 +758,35 @@ pub async fn receipt(
     receipt_id: &str,
     lock: bool,
 ) -> StoreResult<Option<StoredReceipt>> {
-    let sql = if lock {
-        "SELECT record FROM receipts WHERE receipt_id = $1 FOR UPDATE"
-    } else {
-        "SELECT record FROM receipts WHERE receipt_id = $1"
-    };
-    let Some(row) = sqlx::query(sql)
+    const VERSION_COLUMNS: &str = "v.receipt_id, v.version, v.kind, v.op_id, v.request_hash, v.response, v.terminal_id, v.at, v.recorded_at";
+    if !lock {
+        // The record and its versions from one snapshot, with one statement.
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS}, r.record FROM receipts r
+             LEFT JOIN receipt_versions v ON v.receipt_id = r.receipt_id
+             WHERE r.receipt_id = $1 ORDER BY v.version"
+        ))
+        .bind(receipt_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let record: ReceiptRecord =
+            serde_json::from_str(&first.get::<String, _>(9)).map_err(json_err)?;
+        let mut versions = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.get::<Option<String>, _>(0).is_some() {
+                versions.push(version_from_row(row)?);
+            }
+        }
+        return Ok(Some(StoredReceipt { record, versions }));
+    }
+    // The row is locked first; the versions are read by a second statement, whose
+    // snapshot is taken after the lock (a statement that waited for a lock reads other
+    // rows as they were before the wait).
+    let Some(row) = sqlx::query("SELECT record FROM receipts WHERE receipt_id = $1 FOR UPDATE")
         .bind(receipt_id)
         .fetch_optional(&mut *conn)
         .await
@@ -676,29 +795,32 @@ pub async fn receipt(
         return Ok(None);
     };
     let record: ReceiptRecord = serde_json::from_str(&row.get::<String, _>(0)).map_err(json_err)?;
-    let rows = sqlx::query(
-        "SELECT receipt_id, version, kind, op_id, request_hash, response, terminal_id, at, recorded_at
-         FROM receipt_versions WHERE receipt_id = $1 ORDER BY version",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {VERSION_COLUMNS} FROM receipt_versions v WHERE v.receipt_id = $1 ORDER BY v.version"
+    ))
     .bind(receipt_id)
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
-    let mut versions = Vec::with_capacity(rows.len());
-    for row in rows {
-        versions.push(ReceiptVersion {
-            receipt_id: row.get(0),
-            version: row.get::<i64, _>(1) as u32,
-            kind: row.get(2),
-            op_id: row.get(3),
-            request_hash: row.get(4),
-            response: row.get(5),
-            terminal_id: row.get(6),
-            at: parse_offset(&row.get::<String, _>(7))?,
-            recorded_at: parse_ts(&row.get::<String, _>(8))?,
-        });
-    }
+    let versions = rows
+        .iter()
+        .map(version_from_row)
+        .collect::<StoreResult<_>>()?;
     Ok(Some(StoredReceipt { record, versions }))
+}
+
+fn version_from_row(row: &PgRow) -> StoreResult<ReceiptVersion> {
+    Ok(ReceiptVersion {
+        receipt_id: row.get(0),
+        version: row.get::<i64, _>(1) as u32,
+        kind: row.get(2),
+        op_id: row.get(3),
+        request_hash: row.get(4),
+        response: row.get(5),
+        terminal_id: row.get(6),
+        at: parse_offset(&row.get::<String, _>(7))?,
+        recorded_at: parse_ts(&row.get::<String, _>(8))?,
+    })
 }
 
 pub async fn commit_response(
@@ -727,84 +849,28 @@ pub async fn operation(
     Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
 }
 
-pub async fn write_receipt(
-    conn: &mut PgConnection,
-    record: &ReceiptRecord,
-    version: &ReceiptVersion,
-    insert: bool,
-) -> StoreResult<()> {
-    let body = serde_json::to_string(record).map_err(json_err)?;
-    if insert {
-        sqlx::query("INSERT INTO receipts (receipt_id, customer_id, store_id, at, status, version, record) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(&record.receipt_id)
-            .bind(&record.customer_id)
-            .bind(&record.store_id)
-            .bind(record.at.to_rfc3339())
-            .bind(record.status.as_str())
-            .bind(record.version as i64)
-            .bind(body)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-    } else {
-        sqlx::query(
-            "UPDATE receipts SET status = $1, version = $2, record = $3 WHERE receipt_id = $4",
-        )
-        .bind(record.status.as_str())
-        .bind(record.version as i64)
-        .bind(body)
-        .bind(&record.receipt_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    }
-    sqlx::query(
-        "INSERT INTO receipt_versions (receipt_id, version, kind, op_id, request_hash, response, terminal_id, at, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&version.receipt_id)
-    .bind(version.version as i64)
-    .bind(&version.kind)
-    .bind(&version.op_id)
-    .bind(&version.request_hash)
-    .bind(&version.response)
-    .bind(&version.terminal_id)
-    .bind(version.at.to_rfc3339())
-    .bind(ts(version.recorded_at))
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    Ok(())
-}
-
+/// Promotion limit counters as stored (a read: nothing is locked).
 pub async fn promotion_usage(
     conn: &mut PgConnection,
     keys: &[(String, String)],
 ) -> StoreResult<std::collections::HashMap<(String, String), Usage>> {
     let mut usage = std::collections::HashMap::new();
-    for chunk in keys.chunks(200) {
-        let mut query = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-            "SELECT promotion_id, key, uses, discount FROM promotion_usage WHERE (promotion_id, key) IN (",
-        );
-        let mut separated = query.separated(", ");
-        for (promotion_id, key) in chunk {
-            separated.push("(");
-            separated.push_bind_unseparated(promotion_id);
-            separated.push_unseparated(", ");
-            separated.push_bind_unseparated(key);
-            separated.push_unseparated(")");
-        }
-        query.push(")");
-        for row in query.build().fetch_all(&mut *conn).await.map_err(db)? {
-            usage.insert(
-                (row.get(0), row.get(1)),
-                Usage {
-                    uses: row.get(2),
-                    discount: row.get(3),
-                },
-            );
-        }
+    if keys.is_empty() {
+        return Ok(usage);
     }
+    let promotions: Vec<&str> = keys.iter().map(|(p, _)| p.as_str()).collect();
+    let names: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
+    let rows = sqlx::query(
+        "SELECT u.promotion_id, u.key, u.uses, u.discount FROM promotion_usage u
+         JOIN (SELECT DISTINCT * FROM UNNEST($1::TEXT[], $2::TEXT[]) AS k (promotion_id, key)) k
+         USING (promotion_id, key)",
+    )
+    .bind(&promotions)
+    .bind(&names)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    read_usage(&rows, &mut usage);
     Ok(usage)
 }
 
@@ -864,20 +930,22 @@ pub async fn refusal(
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let stored: serde_json::Value =
-        serde_json::from_str(&row.get::<String, _>(0)).map_err(json_err)?;
+    row.map(|row| parse_refusal(&row.get::<String, _>(0)))
+        .transpose()
+}
+
+/// A remembered refusal as stored in `refused_commits.error`.
+pub fn parse_refusal(stored: &str) -> StoreResult<tessera_core::CoreError> {
+    let stored: serde_json::Value = serde_json::from_str(stored).map_err(json_err)?;
     let text = |key: &str| stored.get(key).and_then(|v| v.as_str()).map(str::to_string);
     let code = text("code")
         .and_then(|c| ErrorCode::parse(&c))
         .ok_or_else(|| StoreError::backend("a remembered refusal has no known code"))?;
-    Ok(Some(tessera_core::CoreError {
+    Ok(tessera_core::CoreError {
         code,
         message: text("message").unwrap_or_default(),
         field: text("field"),
-    }))
+    })
 }
 
 /// Remembers a refused commit (the first refusal of a body stays).

@@ -7,6 +7,7 @@ use sqlx::{Connection, PgConnection, Row};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_schema.sql")),
     (2, include_str!("../migrations/0002_refused_commits.sql")),
+    (3, include_str!("../migrations/0003_lz4_receipts.sql")),
 ];
 
 /// The advisory lock key of migrations ("tessera" in ASCII, as a number).

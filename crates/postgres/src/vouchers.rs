@@ -1,7 +1,7 @@
 //! Rows of coupon series, coupon codes, gift certificates and customer grants.
 
 use crate::rows::db;
-use crate::time::{parse_ts, ts};
+use crate::time::parse_ts;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use std::collections::HashMap;
@@ -35,23 +35,14 @@ pub async fn series(conn: &mut PgConnection, series_id: &str) -> StoreResult<Opt
         .transpose()
 }
 
-/// Inserts codes; a code that exists already fails the whole batch.
+/// Inserts codes with one statement; a code that exists already fails the whole batch.
 pub async fn insert_coupons(conn: &mut PgConnection, coupons: &[Coupon]) -> StoreResult<()> {
-    for chunk in coupons.chunks(100) {
-        let mut insert = QueryBuilder::<Postgres>::new(
-            "INSERT INTO coupons (code, series_id, customer_id, issued_by, valid_until, used_by, revoked) ",
-        );
-        insert.push_values(chunk, |mut row, c| {
-            row.push_bind(&c.code)
-                .push_bind(&c.series_id)
-                .push_bind(&c.customer_id)
-                .push_bind(&c.issued_by)
-                .push_bind(c.valid_until.map(ts))
-                .push_bind(&c.used_by)
-                .push_bind(c.revoked);
-        });
-        insert.build().execute(&mut *conn).await.map_err(db)?;
+    if coupons.is_empty() {
+        return Ok(());
     }
+    let mut insert = QueryBuilder::<Postgres>::new("");
+    crate::batch::push_coupons(&mut insert, coupons);
+    insert.build().execute(&mut *conn).await.map_err(db)?;
     Ok(())
 }
 
@@ -69,8 +60,8 @@ fn coupon_from_row(row: &PgRow) -> StoreResult<Coupon> {
 
 /// The codes in a deterministic order (sorted, without repeats), so that writers
 /// locking several rows always take the locks in the same order.
-fn sorted(codes: &[String]) -> Vec<&String> {
-    let mut sorted: Vec<&String> = codes.iter().collect();
+fn sorted(codes: &[String]) -> Vec<&str> {
+    let mut sorted: Vec<&str> = codes.iter().map(String::as_str).collect();
     sorted.sort();
     sorted.dedup();
     sorted
@@ -85,25 +76,27 @@ pub async fn coupons(
     lock: bool,
 ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
     let mut found = HashMap::new();
-    for chunk in sorted(codes).chunks(100) {
-        let mut query = QueryBuilder::<Postgres>::new(
-            "SELECT c.code, c.series_id, c.customer_id, c.issued_by, c.valid_until, c.used_by, c.revoked, s.body
-             FROM coupons c JOIN coupon_series s ON s.series_id = c.series_id WHERE c.code IN (",
-        );
-        let mut list = query.separated(", ");
-        for code in chunk {
-            list.push_bind(*code);
-        }
-        query.push(") ORDER BY c.code");
-        if lock {
-            query.push(" FOR UPDATE OF c");
-        }
-        for row in query.build().fetch_all(&mut *conn).await.map_err(db)? {
-            let coupon = coupon_from_row(&row)?;
-            let series: CouponSeries =
-                serde_json::from_str(&row.get::<String, _>(7)).map_err(StoreError::backend)?;
-            found.insert(coupon.code.clone(), (coupon, series));
-        }
+    if codes.is_empty() {
+        return Ok(found);
+    }
+    let sql = if lock {
+        "SELECT c.code, c.series_id, c.customer_id, c.issued_by, c.valid_until, c.used_by, c.revoked, s.body
+         FROM coupons c JOIN coupon_series s ON s.series_id = c.series_id WHERE c.code = ANY($1)
+         ORDER BY c.code FOR UPDATE OF c"
+    } else {
+        "SELECT c.code, c.series_id, c.customer_id, c.issued_by, c.valid_until, c.used_by, c.revoked, s.body
+         FROM coupons c JOIN coupon_series s ON s.series_id = c.series_id WHERE c.code = ANY($1)"
+    };
+    let rows = sqlx::query(sql)
+        .bind(sorted(codes))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    for row in rows {
+        let coupon = coupon_from_row(&row)?;
+        let series: CouponSeries =
+            serde_json::from_str(&row.get::<String, _>(7)).map_err(StoreError::backend)?;
+        found.insert(coupon.code.clone(), (coupon, series));
     }
     Ok(found)
 }
@@ -149,9 +142,6 @@ fn certificate_from_row(row: &PgRow) -> StoreResult<Certificate> {
     })
 }
 
-const CERTIFICATE_COLUMNS: &str =
-    "code, amount, balance, customer_id, issued_by, valid_until, revoked";
-
 /// The certificates that exist. With `lock` (inside a write's transaction) the rows
 /// are locked `FOR UPDATE` in code order until the transaction ends.
 pub async fn certificates(
@@ -160,22 +150,24 @@ pub async fn certificates(
     lock: bool,
 ) -> StoreResult<HashMap<String, Certificate>> {
     let mut found = HashMap::new();
-    for chunk in sorted(codes).chunks(100) {
-        let mut query = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE code IN ("
-        ));
-        let mut list = query.separated(", ");
-        for code in chunk {
-            list.push_bind(*code);
-        }
-        query.push(") ORDER BY code");
-        if lock {
-            query.push(" FOR UPDATE");
-        }
-        for row in query.build().fetch_all(&mut *conn).await.map_err(db)? {
-            let certificate = certificate_from_row(&row)?;
-            found.insert(certificate.code.clone(), certificate);
-        }
+    if codes.is_empty() {
+        return Ok(found);
+    }
+    let sql = if lock {
+        "SELECT code, amount, balance, customer_id, issued_by, valid_until, revoked
+         FROM certificates WHERE code = ANY($1) ORDER BY code FOR UPDATE"
+    } else {
+        "SELECT code, amount, balance, customer_id, issued_by, valid_until, revoked
+         FROM certificates WHERE code = ANY($1)"
+    };
+    let rows = sqlx::query(sql)
+        .bind(sorted(codes))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    for row in rows {
+        let certificate = certificate_from_row(&row)?;
+        found.insert(certificate.code.clone(), certificate);
     }
     Ok(found)
 }
@@ -203,56 +195,24 @@ pub async fn move_certificates(
     Ok(())
 }
 
+/// Inserts a receipt's new codes, certificates and grants with one statement.
 pub async fn insert_rewards(conn: &mut PgConnection, rewards: &NewRewards) -> StoreResult<()> {
-    insert_coupons(conn, &rewards.coupons).await?;
-    for c in &rewards.certificates {
-        sqlx::query(&format!(
-            "INSERT INTO certificates ({CERTIFICATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(&c.code)
-        .bind(c.amount)
-        .bind(c.balance)
-        .bind(&c.customer_id)
-        .bind(&c.issued_by)
-        .bind(c.valid_until.map(ts))
-        .bind(c.revoked)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+    crate::batch::Batch {
+        rewards: Some(rewards),
+        ..Default::default()
     }
-    for g in &rewards.grants {
-        sqlx::query(
-            "INSERT INTO customer_grants (customer_id, kind, value, promotion_id, receipt_id, granted_at, until, revoked)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&g.customer_id)
-        .bind(g.kind.as_str())
-        .bind(&g.value)
-        .bind(&g.promotion_id)
-        .bind(&g.receipt_id)
-        .bind(ts(g.granted_at))
-        .bind(g.until.map(ts))
-        .bind(g.revoked)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    }
-    Ok(())
+    .write(conn)
+    .await
 }
 
 /// Revokes what a receipt issued. The coupon and certificate rows are locked in code
-/// order first, as every other writer locks them, so that no two writes deadlock.
+/// order first (each table's statement locks, then updates), as every other writer
+/// locks them, so that no two writes deadlock.
 pub async fn revoke_rewards(conn: &mut PgConnection, receipt_id: &str) -> StoreResult<()> {
     for table in ["coupons", "certificates"] {
         sqlx::query(&format!(
-            "SELECT code FROM {table} WHERE issued_by = $1 ORDER BY code FOR UPDATE"
-        ))
-        .bind(receipt_id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        sqlx::query(&format!(
-            "UPDATE {table} SET revoked = TRUE WHERE issued_by = $1"
+            "WITH l AS MATERIALIZED (SELECT code FROM {table} WHERE issued_by = $1 ORDER BY code FOR UPDATE)
+             UPDATE {table} SET revoked = TRUE FROM l WHERE {table}.code = l.code"
         ))
         .bind(receipt_id)
         .execute(&mut *conn)

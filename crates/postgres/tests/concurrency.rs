@@ -264,6 +264,73 @@ async fn two_processes_keep_every_invariant_under_concurrent_commits() {
     let _ = PostgresStore::drop_schema(&url, &schema).await;
 }
 
+/// Commits of many customers meeting a promotion whose counters do not exist yet: they
+/// create the same `total` and `store:` counters at once (all but one wait for the
+/// first insert and then find the counter after their statement's snapshot), and the
+/// use limit still holds exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counters_created_at_once_keep_their_limit() {
+    let Some(url) = common::database_url("counters_created_at_once_keep_their_limit") else {
+        return;
+    };
+    let schema = common::fresh_schema();
+    let a = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
+    let b = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
+    let mut limited = Promotion::new(
+        "five",
+        "1.00 off, five times in all, three per store",
+        vec![Effect::AmountOff {
+            amount: 100,
+            items: None,
+        }],
+    );
+    limited.limits.total_uses = Some(5);
+    limited.limits.per_store_uses = Some(3);
+    limited.limits.per_customer = Some(1);
+    let config = setup(&a, vec![limited]).await;
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let config = config.clone();
+        tasks.push(tokio::spawn(async move {
+            let request = request(
+                &format!("l{i}"),
+                &format!("80{:02}", i % 40),
+                10_000,
+                Redeem::None,
+                &[],
+            );
+            store.commit_receipt(commit(&config, request)).await
+        }));
+    }
+    let mut uses = 0;
+    for task in tasks {
+        let record: ReceiptRecord = serde_json::from_slice(&task.await.unwrap().unwrap()).unwrap();
+        if record
+            .calculation
+            .promotions
+            .iter()
+            .any(|p| p.promotion_id == "five")
+        {
+            uses += 1;
+        }
+    }
+    assert_eq!(uses, 3, "per_store_uses 3 (one store) is never exceeded");
+    let usage = a
+        .promotion_usage(&[
+            ("five".to_string(), "total".to_string()),
+            ("five".to_string(), "store:s1".to_string()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(usage.len(), 2, "{usage:?}");
+    assert!(usage.values().all(|u| u.uses == 3), "{usage:?}");
+    assert!(a.check().await.unwrap().ok());
+    a.close().await;
+    b.close().await;
+    let _ = PostgresStore::drop_schema(&url, &schema).await;
+}
+
 /// Several processes starting at once on an empty database: migrations run once, under
 /// the advisory lock, and every store opens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
