@@ -6,12 +6,15 @@
 
 pub mod catalog;
 pub mod certificate;
+pub mod consent;
+pub mod contact;
 pub mod coupon;
 pub mod customer;
 pub mod decimal;
 pub mod error;
 pub mod ledger;
 pub mod limits;
+pub mod matching;
 pub mod money;
 pub mod pricing;
 pub mod program;

@@ -3,11 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod consent;
+mod contact;
 mod effect_returns;
 mod effects;
 mod fixtures;
 mod ledger;
 mod ledger_model;
+mod matching;
 mod pricing;
 mod returns;
 mod rewards;
