@@ -5,6 +5,7 @@ use sqlx::{Connection, PgConnection, Row};
 use std::collections::HashMap;
 use tessera_core::ledger::Account;
 use tessera_core::refund::ReceiptRecord;
+use tessera_store::check_ledger::{balance_violations, lot_violations, StoredAccount, StoredLot};
 use tessera_store::{CheckItem, CheckReport, StoreResult};
 
 /// Runs every check and reports each with the number of rows it looked at. Other
@@ -100,14 +101,20 @@ async fn double_entry(conn: &mut PgConnection) -> StoreResult<CheckItem> {
     Ok(item)
 }
 
+/// Every account row's `(customer_id, pending, available)`.
+async fn accounts(conn: &mut PgConnection) -> StoreResult<Vec<StoredAccount>> {
+    let rows = sqlx::query("SELECT customer_id, pending, available FROM customer_accounts")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect())
+}
+
 async fn customer_balances(conn: &mut PgConnection) -> StoreResult<CheckItem> {
-    let mut item = CheckItem {
-        name: "customer balances equal the sums of their entries".into(),
-        checked: 0,
-        violations: Vec::new(),
-    };
-    let mut sums: HashMap<String, (i64, i64)> = HashMap::new();
-    let rows = sqlx::query(
+    let sums: HashMap<String, (i64, i64)> = sqlx::query(
         "SELECT customer_id,
                 SUM(CASE WHEN credit = 'customer_pending' THEN amount WHEN debit = 'customer_pending' THEN -amount ELSE 0 END)::BIGINT,
                 SUM(CASE WHEN credit = 'customer_available' THEN amount WHEN debit = 'customer_available' THEN -amount ELSE 0 END)::BIGINT
@@ -115,40 +122,16 @@ async fn customer_balances(conn: &mut PgConnection) -> StoreResult<CheckItem> {
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(db)?;
-    for row in rows {
-        sums.insert(row.get(0), (row.get(1), row.get(2)));
-    }
-    let accounts = sqlx::query("SELECT customer_id, pending, available FROM customer_accounts")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-    for row in accounts {
-        item.checked += 1;
-        let customer_id: String = row.get(0);
-        let stored: (i64, i64) = (row.get(1), row.get(2));
-        let from_entries = sums.remove(&customer_id).unwrap_or((0, 0));
-        if stored != from_entries {
-            item.violations.push(format!(
-                "customer {customer_id}: stored pending/available {stored:?} but entries sum to {from_entries:?}"
-            ));
-        }
-    }
-    for (customer_id, sums) in sums {
-        if sums != (0, 0) {
-            item.violations.push(format!(
-                "customer {customer_id} has entries {sums:?} but no account row"
-            ));
-        }
-    }
-    Ok(item)
+    .map_err(db)?
+    .iter()
+    .map(|row| (row.get(0), (row.get(1), row.get(2))))
+    .collect();
+    Ok(balance_violations(sums, &accounts(conn).await?))
 }
 
 async fn lots(conn: &mut PgConnection) -> StoreResult<CheckItem> {
-    let mut item = CheckItem { name: "lots: remaining points equal their entries, none over-consumed, pending and available lots cover the balances".into(), checked: 0, violations: Vec::new() };
     // One pass over the entries, grouped by lot (no per-lot sub-query).
-    let mut by_lot: HashMap<String, (i64, i64)> = HashMap::new();
-    let sums = sqlx::query(
+    let by_lot: HashMap<String, (i64, i64)> = sqlx::query(
         "SELECT lot_id,
                 SUM(CASE WHEN credit IN ('customer_pending', 'customer_available') AND debit NOT IN ('customer_pending', 'customer_available') THEN amount
                          WHEN debit IN ('customer_pending', 'customer_available') AND credit NOT IN ('customer_pending', 'customer_available') THEN -amount
@@ -158,69 +141,19 @@ async fn lots(conn: &mut PgConnection) -> StoreResult<CheckItem> {
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(db)?;
-    for row in sums {
-        by_lot.insert(row.get(0), (row.get(1), row.get(2)));
-    }
-    let rows = sqlx::query("SELECT lot_id, customer_id, points, remaining, state FROM lots")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-    let mut pending_by_customer: HashMap<String, i64> = HashMap::new();
-    let mut available_by_customer: HashMap<String, i64> = HashMap::new();
-    for row in rows {
-        item.checked += 1;
-        let lot_id: String = row.get(0);
-        let customer_id: String = row.get(1);
-        let points: i64 = row.get(2);
-        let remaining: i64 = row.get(3);
-        let state: String = row.get(4);
-        let (from_entries, maturations) = by_lot.remove(&lot_id).unwrap_or((0, 0));
-        if remaining < 0 || remaining > points {
-            item.violations.push(format!(
-                "lot {lot_id}: remaining {remaining} outside 0..={points}"
-            ));
-        }
-        if remaining != from_entries {
-            item.violations.push(format!(
-                "lot {lot_id}: remaining {remaining} but entries leave {from_entries}"
-            ));
-        }
-        if maturations > 1 {
-            item.violations
-                .push(format!("lot {lot_id} matured {maturations} times"));
-        }
-        match state.as_str() {
-            "pending" => *pending_by_customer.entry(customer_id).or_default() += remaining,
-            "available" => *available_by_customer.entry(customer_id).or_default() += remaining,
-            _ => {}
-        }
-    }
-    for lot_id in by_lot.keys() {
-        item.violations
-            .push(format!("entries name lot {lot_id}, which does not exist"));
-    }
-    let accounts = sqlx::query("SELECT customer_id, pending, available FROM customer_accounts")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-    for row in accounts {
-        let customer_id: String = row.get(0);
-        let pending: i64 = row.get(1);
-        let available: i64 = row.get(2);
-        let lot_pending = pending_by_customer.get(&customer_id).copied().unwrap_or(0);
-        let lot_available = available_by_customer
-            .get(&customer_id)
-            .copied()
-            .unwrap_or(0);
-        if lot_pending != pending {
-            item.violations.push(format!("customer {customer_id}: pending balance {pending} but pending lots hold {lot_pending}"));
-        }
-        if lot_available < available {
-            item.violations.push(format!("customer {customer_id}: available balance {available} exceeds available lots {lot_available}"));
-        }
-    }
-    Ok(item)
+    .map_err(db)?
+    .iter()
+    .map(|row| (row.get(0), (row.get(1), row.get(2))))
+    .collect();
+    let lots: Vec<StoredLot> =
+        sqlx::query("SELECT lot_id, customer_id, points, remaining, state FROM lots")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
+            .collect();
+    Ok(lot_violations(by_lot, &lots, &accounts(conn).await?))
 }
 
 async fn receipts(conn: &mut PgConnection) -> StoreResult<CheckItem> {

@@ -6,6 +6,7 @@ use rusqlite::Connection;
 use std::collections::HashMap;
 use tessera_core::ledger::Account;
 use tessera_core::refund::ReceiptRecord;
+use tessera_store::check_ledger::{balance_violations, lot_violations, StoredAccount, StoredLot};
 use tessera_store::{CheckItem, CheckReport, StoreResult};
 
 /// Runs every check and reports each with the number of rows it looked at.
@@ -78,7 +79,7 @@ fn double_entry(conn: &Connection) -> StoreResult<CheckItem> {
 }
 
 /// Every account row's `(customer_id, pending, available)`.
-fn accounts(conn: &Connection) -> StoreResult<Vec<(String, i64, i64)>> {
+fn accounts(conn: &Connection) -> StoreResult<Vec<StoredAccount>> {
     all(
         conn,
         "SELECT customer_id, pending, available FROM customer_accounts",
@@ -88,12 +89,7 @@ fn accounts(conn: &Connection) -> StoreResult<Vec<(String, i64, i64)>> {
 }
 
 fn customer_balances(conn: &Connection) -> StoreResult<CheckItem> {
-    let mut item = CheckItem {
-        name: "customer balances equal the sums of their entries".into(),
-        checked: 0,
-        violations: Vec::new(),
-    };
-    let mut sums: HashMap<String, (i64, i64)> = all(
+    let sums: HashMap<String, (i64, i64)> = all(
         conn,
         "SELECT customer_id,
                 SUM(CASE WHEN credit = 'customer_pending' THEN amount WHEN debit = 'customer_pending' THEN -amount ELSE 0 END),
@@ -104,30 +100,12 @@ fn customer_balances(conn: &Connection) -> StoreResult<CheckItem> {
     )?
     .into_iter()
     .collect();
-    for (customer_id, pending, available) in accounts(conn)? {
-        item.checked += 1;
-        let stored = (pending, available);
-        let from_entries = sums.remove(&customer_id).unwrap_or((0, 0));
-        if stored != from_entries {
-            item.violations.push(format!(
-                "customer {customer_id}: stored pending/available {stored:?} but entries sum to {from_entries:?}"
-            ));
-        }
-    }
-    for (customer_id, sums) in sums {
-        if sums != (0, 0) {
-            item.violations.push(format!(
-                "customer {customer_id} has entries {sums:?} but no account row"
-            ));
-        }
-    }
-    Ok(item)
+    Ok(balance_violations(sums, &accounts(conn)?))
 }
 
 fn lots(conn: &Connection) -> StoreResult<CheckItem> {
-    let mut item = CheckItem { name: "lots: remaining points equal their entries, none over-consumed, pending and available lots cover the balances".into(), checked: 0, violations: Vec::new() };
     // One pass over the entries, grouped by lot (no per-lot sub-query).
-    let mut by_lot: HashMap<String, (i64, i64)> = all(
+    let by_lot: HashMap<String, (i64, i64)> = all(
         conn,
         "SELECT lot_id,
                 SUM(CASE WHEN credit IN ('customer_pending', 'customer_available') AND debit NOT IN ('customer_pending', 'customer_available') THEN amount
@@ -140,60 +118,13 @@ fn lots(conn: &Connection) -> StoreResult<CheckItem> {
     )?
     .into_iter()
     .collect();
-    let mut pending_by_customer: HashMap<String, i64> = HashMap::new();
-    let mut available_by_customer: HashMap<String, i64> = HashMap::new();
-    all(
+    let lots: Vec<StoredLot> = all(
         conn,
         "SELECT lot_id, customer_id, points, remaining, state FROM lots",
         [],
-        |row| {
-            item.checked += 1;
-            let lot_id: String = row.at(0)?;
-            let customer_id: String = row.at(1)?;
-            let points: i64 = row.at(2)?;
-            let remaining: i64 = row.at(3)?;
-            let state: String = row.at(4)?;
-            let (from_entries, maturations) = by_lot.remove(&lot_id).unwrap_or((0, 0));
-            if remaining < 0 || remaining > points {
-                item.violations.push(format!(
-                    "lot {lot_id}: remaining {remaining} outside 0..={points}"
-                ));
-            }
-            if remaining != from_entries {
-                item.violations.push(format!(
-                    "lot {lot_id}: remaining {remaining} but entries leave {from_entries}"
-                ));
-            }
-            if maturations > 1 {
-                item.violations
-                    .push(format!("lot {lot_id} matured {maturations} times"));
-            }
-            match state.as_str() {
-                "pending" => *pending_by_customer.entry(customer_id).or_default() += remaining,
-                "available" => *available_by_customer.entry(customer_id).or_default() += remaining,
-                _ => {}
-            }
-            Ok(())
-        },
+        |row| Ok((row.at(0)?, row.at(1)?, row.at(2)?, row.at(3)?, row.at(4)?)),
     )?;
-    for lot_id in by_lot.keys() {
-        item.violations
-            .push(format!("entries name lot {lot_id}, which does not exist"));
-    }
-    for (customer_id, pending, available) in accounts(conn)? {
-        let lot_pending = pending_by_customer.get(&customer_id).copied().unwrap_or(0);
-        let lot_available = available_by_customer
-            .get(&customer_id)
-            .copied()
-            .unwrap_or(0);
-        if lot_pending != pending {
-            item.violations.push(format!("customer {customer_id}: pending balance {pending} but pending lots hold {lot_pending}"));
-        }
-        if lot_available < available {
-            item.violations.push(format!("customer {customer_id}: available balance {available} exceeds available lots {lot_available}"));
-        }
-    }
-    Ok(item)
+    Ok(lot_violations(by_lot, &lots, &accounts(conn)?))
 }
 
 fn receipts(conn: &Connection) -> StoreResult<CheckItem> {

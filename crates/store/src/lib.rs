@@ -7,6 +7,7 @@
 //! and each adapter only reads and writes rows. [`contract`] is the test suite every
 //! adapter must pass.
 
+pub mod check_ledger;
 pub mod check_receipts;
 pub mod check_vouchers;
 pub mod command;
