@@ -43,6 +43,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// A parsed JSON body for a route that writes nothing, so keeps no idempotency hash
+/// (calculate, preview): the same parsing and errors as [`Body`], without the
+/// canonicalising pass.
+pub struct Unhashed<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Unhashed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|_| {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body is over {MAX_BODY_BYTES} bytes or unreadable"),
+            )
+        })?;
+        parse_unhashed(&bytes).map(Unhashed)
+    }
+}
+
+/// Parses a body without hashing it; an empty body reads as `{}`.
+pub fn parse_unhashed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    match typed(bytes) {
+        Ok(value) => Ok(value),
+        Err(_) => slow::<T>(bytes),
+    }
+}
+
 /// Parses a body; an empty body reads as `{}`.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -632,5 +664,33 @@ mod tests {
         let parsed = parse::<ReceiptBody>(body.as_bytes()).unwrap();
         assert_eq!(parsed.value.store_id, "msk-1");
         assert_eq!(parsed.hash, hash_of::<ReceiptBody>(RECEIPT));
+    }
+
+    #[test]
+    fn unhashed_bodies_parse_and_refuse_exactly_like_hashed_ones() {
+        let hashed = parse::<ReceiptBody>(RECEIPT.as_bytes()).unwrap().value;
+        let unhashed = parse_unhashed::<ReceiptBody>(RECEIPT.as_bytes()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&hashed).unwrap(),
+            serde_json::to_value(&unhashed).unwrap()
+        );
+        for bad in [
+            r#"{"receipt_id":"R-1""#,
+            r#"{"receipt_id":"R-1"} trailing"#,
+            r#"{"receipt_id":"R-1","store_id":"s","terminal_id":"T","at":"2026-03-10T12:00:00Z","lines":[],"bogus":1}"#,
+            r#"{"receipt_id":"R-1","store_id":"s","terminal_id":"T","at":"2026-03-10T12:00:00Z"}"#,
+            r#"{"receipt_id":7,"store_id":"s","terminal_id":"T","at":"2026-03-10T12:00:00Z","lines":[]}"#,
+        ] {
+            let a = parse::<ReceiptBody>(bad.as_bytes()).err().unwrap().detail();
+            let b = parse_unhashed::<ReceiptBody>(bad.as_bytes())
+                .err()
+                .unwrap()
+                .detail();
+            assert_eq!(
+                (a.code, a.field, a.message),
+                (b.code, b.field, b.message),
+                "{bad}"
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::path_id;
 use crate::error::ApiError;
-use crate::json::Body;
+use crate::json::{Body, Unhashed};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -101,13 +101,13 @@ pub async fn delete_promotion(
     responses((status = 200, body = CalculationOut), (status = 422, body = ErrorBody)))]
 pub async fn preview_promotion(
     State(state): State<Arc<AppState>>,
-    body: Body<PreviewBody>,
+    Unhashed(body): Unhashed<PreviewBody>,
 ) -> Result<Json<CalculationOut>, ApiError> {
     let PreviewBody {
         promotion_id,
         promotion,
         receipt,
-    } = body.value;
+    } = body;
     let promotion_id = promotion_id.unwrap_or_else(|| "preview".to_string());
     path_id("promotion_id", &promotion_id)?;
     let mut draft = promotion_from(&promotion_id, promotion)

@@ -3,7 +3,7 @@
 use super::{path_id, stored_json};
 use crate::clock::{code_source, new_customer_id};
 use crate::error::ApiError;
-use crate::json::Body;
+use crate::json::{Body, Unhashed};
 use crate::render::{commit_renderer, return_renderer};
 use crate::routes::customers::as_of;
 use crate::AppState;
@@ -53,10 +53,10 @@ pub fn parse_receipt(
     responses((status = 200, body = CalculationOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn calculate(
     State(state): State<Arc<AppState>>,
-    body: Body<ReceiptBody>,
+    Unhashed(body): Unhashed<ReceiptBody>,
 ) -> Result<Json<CalculationOut>, ApiError> {
     let now = state.clock.now();
-    let (request, _) = parse_receipt(body.value, now)?;
+    let (request, _) = parse_receipt(body, now)?;
     let config = state.config();
     Ok(Json(quote(&state, &config, &request).await?))
 }
