@@ -33,13 +33,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|_| {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the body is over {MAX_BODY_BYTES} bytes or unreadable"),
-            )
-        })?;
-        parse(&bytes)
+        parse(&read_bytes(request, state).await?)
     }
 }
 
@@ -52,23 +46,32 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Unhashed<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|_| {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the body is over {MAX_BODY_BYTES} bytes or unreadable"),
-            )
-        })?;
-        parse_unhashed(&bytes).map(Unhashed)
+        parse_unhashed(&read_bytes(request, state).await?).map(Unhashed)
+    }
+}
+
+/// The request's body, at most [`MAX_BODY_BYTES`].
+async fn read_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is over {MAX_BODY_BYTES} bytes or unreadable"),
+        )
+    })
+}
+
+/// An empty (or all-whitespace) body reads as `{}`.
+fn or_empty_object(bytes: &[u8]) -> &[u8] {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
     }
 }
 
 /// Parses a body without hashing it; an empty body reads as `{}`.
 pub fn parse_unhashed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
+    let bytes = or_empty_object(bytes);
     match typed(bytes) {
         Ok(value) => Ok(value),
         Err(_) => slow::<T>(bytes),
@@ -77,11 +80,7 @@ pub fn parse_unhashed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> 
 
 /// Parses a body; an empty body reads as `{}`.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
+    let bytes = or_empty_object(bytes);
     // Refuses what is not one JSON document, exactly as parsing a `Value` would.
     let canonical = canonical(bytes).map_err(malformed)?;
     let hash = hex(&Sha256::digest(&canonical));
