@@ -10,7 +10,7 @@ use std::fmt;
 
 /// How values that leave something implicit are read: the country of a phone
 /// number written without its country code, and the order of day and month in
-/// slash-separated dates.
+/// slash- or dash-separated dates with the year last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NormalizeRules {
@@ -29,7 +29,7 @@ impl Default for NormalizeRules {
     }
 }
 
-/// The order of day and month in a slash-separated date.
+/// The order of day and month in a slash- or dash-separated date with the year last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DateOrder {
@@ -493,7 +493,8 @@ pub const BIRTH_YEAR_MIN: i32 = 1900;
 pub const AGE_MAX: i32 = 120;
 
 /// Reads a birthday written as `1985-03-07` (ISO), `07.03.1985` (always day first)
-/// or `7/3/1985` (in `rules.date_order`). Day and month may have one or two digits;
+/// or `7/3/1985` and `07-03-1985` (in `rules.date_order`), optionally followed by a
+/// midnight time as exports write it (`1985-03-07 00:00:00`). Day and month may have one or two digits;
 /// the year needs four, so `7/3/85` is refused. The date must exist, fall in or after
 /// 1900, not after `today` (the caller's date, as the core has no clock), and give an
 /// age of at most 120.
@@ -506,6 +507,7 @@ pub fn birthday(
     if text.is_empty() {
         return Err(Rejection::Empty);
     }
+    let text = without_midnight(text).ok_or(Rejection::UnknownFormat)?;
     let (year, month, day) = date_parts(text, rules.date_order).ok_or(Rejection::UnknownFormat)?;
     let date = NaiveDate::from_ymd_opt(year, month, day).ok_or(Rejection::ImpossibleDate)?;
     if year < BIRTH_YEAR_MIN {
@@ -522,8 +524,23 @@ pub fn birthday(
     Ok(date)
 }
 
+/// The date without a trailing midnight time, as spreadsheet and accounting-system
+/// exports write dates (`1985-03-07 00:00:00`, `07.03.1985 0:00`, `1985-03-07T00:00:00Z`);
+/// `None` for any other time of day, which is not a plain date.
+fn without_midnight(text: &str) -> Option<&str> {
+    let Some(at) = text.find([' ', 'T']) else {
+        return Some(text);
+    };
+    let time = text[at + 1..].trim().trim_end_matches('Z');
+    let midnight = time
+        .split([':', '.'])
+        .all(|part| !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b == b'0'));
+    (midnight && time.contains(':')).then(|| text[..at].trim_end())
+}
+
 /// Splits a date into year, month and day by its separator, or `None` when it has
-/// another shape.
+/// another shape. A dash with the year first is ISO; with the year last it reads like
+/// a slash, in the configured order.
 fn date_parts(text: &str, order: DateOrder) -> Option<(i32, u32, u32)> {
     let separator = ['-', '.', '/'].into_iter().find(|&s| text.contains(s))?;
     let parts: Vec<&str> = text.split(separator).collect();
@@ -531,8 +548,8 @@ fn date_parts(text: &str, order: DateOrder) -> Option<(i32, u32, u32)> {
         return None;
     };
     let (year, month, day) = match (separator, order) {
-        ('-', _) => (first, second, third),
-        ('.', _) | ('/', DateOrder::DayMonthYear) => (third, second, first),
+        ('-', _) if first.len() == 4 => (first, second, third),
+        ('.', _) | ('/' | '-', DateOrder::DayMonthYear) => (third, second, first),
         _ => (third, first, second),
     };
     let number = |part: &str, lengths: std::ops::RangeInclusive<usize>| {

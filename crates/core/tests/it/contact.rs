@@ -416,6 +416,14 @@ fn birthdays() {
         // The order applies to slashes only.
         (&month_first, "07.03.1985", "1985-03-07"),
         (&month_first, "1985-03-07", "1985-03-07"),
+        // A dash with the year last reads like a slash, in the configured order.
+        (&day_first, "07-03-1985", "1985-03-07"),
+        (&month_first, "03-07-1985", "1985-03-07"),
+        // Midnight times from spreadsheet and accounting exports.
+        (&day_first, "1985-03-07 00:00:00", "1985-03-07"),
+        (&day_first, "1985-03-07T00:00:00", "1985-03-07"),
+        (&day_first, "1985-03-07T00:00:00.000Z", "1985-03-07"),
+        (&day_first, "07.03.1985 0:00", "1985-03-07"),
         // Born today; 120 today; a day short of 121.
         (&day_first, "09.03.2026", "2026-03-09"),
         (&day_first, "09.03.1906", "1906-03-09"),
@@ -456,13 +464,20 @@ fn birthdays_rejected() {
         (&day_first, "07.03.85", Rejection::UnknownFormat),
         (&day_first, "85-03-07", Rejection::UnknownFormat),
         (&day_first, "1985/03/07", Rejection::UnknownFormat),
-        (&day_first, "07-03-1985", Rejection::UnknownFormat),
+        (&day_first, "07-03-85", Rejection::UnknownFormat),
+        (&day_first, "1985-03-07 13:45:00", Rejection::UnknownFormat),
+        (&day_first, "1985-03-07 00:00:01", Rejection::UnknownFormat),
+        (&day_first, "1985-03-07 00", Rejection::UnknownFormat),
+        (
+            &day_first,
+            "1985-03-07 00:00:00 x",
+            Rejection::UnknownFormat,
+        ),
         (&day_first, "07.03/1985", Rejection::UnknownFormat),
         (&day_first, "1985-03", Rejection::UnknownFormat),
         (&day_first, "07.03.1985.", Rejection::UnknownFormat),
         (&day_first, "007.03.1985", Rejection::UnknownFormat),
         (&day_first, "7 марта 1985", Rejection::UnknownFormat),
-        (&day_first, "1985-03-07T00:00:00", Rejection::UnknownFormat),
         (&day_first, "19850307", Rejection::UnknownFormat),
         (&day_first, "+7.3.1985", Rejection::UnknownFormat),
         (&day_first, "31.02.1985", Rejection::ImpossibleDate),
