@@ -15,10 +15,8 @@ const TAG: u8 = 0x01;
 
 /// Packs `bytes` for storage.
 pub fn pack(bytes: &[u8]) -> Vec<u8> {
-    let mut packed =
-        Vec::with_capacity(1 + 4 + lz4_flex::block::get_maximum_output_size(bytes.len()));
-    packed.push(TAG);
-    packed.extend_from_slice(&lz4_flex::block::compress_prepend_size(bytes));
+    let mut packed = lz4_flex::block::compress_prepend_size(bytes);
+    packed.insert(0, TAG);
     packed
 }
 

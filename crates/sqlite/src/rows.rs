@@ -7,6 +7,7 @@ use crate::sql::{all, db, exec, is_unique_violation, marks, one, RowExt};
 use crate::time::{parse_offset, parse_ts, ts};
 use rusqlite::{params, params_from_iter, Connection, Row};
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use tessera_core::customer::{Card, CardType, Customer, CustomerFacts, TierGrant};
 use tessera_core::ledger::{
     Account, CustomerLedger, Entry, EntryKind, LedgerChanges, Lot, LotState,
@@ -42,21 +43,26 @@ pub fn json_err(error: serde_json::Error) -> StoreError {
     StoreError::backend(format!("stored JSON is unreadable: {error}"))
 }
 
-/// The statement that finds the id of the customer a till's identifier names.
-fn resolve_sql(reference: &CustomerRef) -> (&'static str, &String) {
+/// The statements that find the id of the customer a till's identifier names: by
+/// card, by phone, by customer id.
+const RESOLVE: [&str; 3] = [
+    "SELECT customer_id FROM cards WHERE card = ?",
+    "SELECT customer_id FROM customers WHERE phone = ?",
+    "SELECT customer_id FROM customers WHERE customer_id = ?",
+];
+
+/// Which of [`RESOLVE`] an identifier takes, and its value.
+fn resolve_kind(reference: &CustomerRef) -> (usize, &String) {
     match reference {
-        CustomerRef::Card(card) => ("SELECT customer_id FROM cards WHERE card = ?", card),
-        CustomerRef::Phone(phone) => ("SELECT customer_id FROM customers WHERE phone = ?", phone),
-        CustomerRef::CustomerId(id) => (
-            "SELECT customer_id FROM customers WHERE customer_id = ?",
-            id,
-        ),
+        CustomerRef::Card(card) => (0, card),
+        CustomerRef::Phone(phone) => (1, phone),
+        CustomerRef::CustomerId(id) => (2, id),
     }
 }
 
 pub fn resolve_customer(conn: &Connection, reference: &CustomerRef) -> StoreResult<Option<String>> {
-    let (sql, value) = resolve_sql(reference);
-    one(conn, sql, [value], |r| r.at(0))
+    let (kind, value) = resolve_kind(reference);
+    one(conn, RESOLVE[kind], [value], |r| r.at(0))
 }
 
 /// Inserts a customer with their cards and empty accounts. A phone or card that
@@ -156,10 +162,22 @@ pub fn customer(conn: &Connection, customer_id: &str) -> StoreResult<Option<Cust
     Ok(Some(customer))
 }
 
-const LOT_COLUMNS: &str =
-    "lot_id, customer_id, receipt_id, points, remaining, state, earned_at, matures_at, expires_at";
+/// The columns of a lot, in the order [`lot_at`] reads them (a macro, so statements can
+/// be built with `concat!` at compile time).
+macro_rules! lot_columns {
+    () => {
+        "lot_id, customer_id, receipt_id, points, remaining, state, earned_at, matures_at, expires_at"
+    };
+    ($table:literal) => {
+        concat!(
+            $table, ".lot_id, ", $table, ".customer_id, ", $table, ".receipt_id, ",
+            $table, ".points, ", $table, ".remaining, ", $table, ".state, ",
+            $table, ".earned_at, ", $table, ".matures_at, ", $table, ".expires_at"
+        )
+    };
+}
 
-/// A lot from the columns of [`LOT_COLUMNS`] starting at column `at`.
+/// A lot from the columns of `lot_columns!()` starting at column `at`.
 fn lot_at(row: &Row, at: usize) -> StoreResult<Lot> {
     let state: String = row.at(at + 5)?;
     Ok(Lot {
@@ -179,52 +197,51 @@ fn lot_at(row: &Row, at: usize) -> StoreResult<Lot> {
     })
 }
 
-fn prefixed_lot_columns() -> String {
-    LOT_COLUMNS
-        .split(", ")
-        .map(|c| format!("l.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+/// [`find_ledger`]'s statement for each kind of identifier in [`RESOLVE`], built once.
+static FIND_LEDGER: LazyLock<[String; 3]> = LazyLock::new(|| {
+    RESOLVE.map(|resolve| {
+        // The identifier is parameter 2 (parameter 1 is the presented card, if any).
+        let resolve = resolve.replace('?', "?2");
+        // The customer's facts are computed once in `c`, not once per lot row.
+        format!(
+            "WITH c AS MATERIALIZED (
+                 SELECT r.customer_id,
+                        NOT EXISTS (SELECT 1 FROM receipts x WHERE x.customer_id = r.customer_id)
+                            AS first_purchase,
+                        (SELECT group_concat(k.card_type, ',') FROM cards k
+                         WHERE k.customer_id = r.customer_id AND (?1 IS NULL OR k.card = ?1))
+                            AS card_types,
+                        (SELECT group_concat(m.segment_id, ',') FROM segment_members m
+                         WHERE m.customer_id = r.customer_id) AS segments
+                 FROM ({resolve}) r)
+             SELECT c.customer_id, a.pending, a.available, c.first_purchase,
+                    t.value, t.until, t.granted_at, c.card_types, c.segments, {}
+             FROM c
+             LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
+             LEFT JOIN (SELECT g.value, g.until, g.granted_at FROM customer_grants g, c gc
+                        WHERE g.customer_id = gc.customer_id AND g.kind = 'tier' AND g.revoked = 0
+                        ORDER BY g.granted_at DESC, g.grant_id DESC LIMIT 1) t ON 1
+             LEFT JOIN lots l ON l.customer_id = c.customer_id AND (l.state = 'pending' OR l.remaining > 0)",
+            lot_columns!("l")
+        )
+    })
+});
 
 /// Resolves a customer and loads their ledger and facts in one statement.
 pub fn find_ledger(
     conn: &Connection,
     reference: &CustomerRef,
 ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
-    let (resolve, value) = resolve_sql(reference);
-    // The identifier is parameter 2 (parameter 1 is the presented card, if any).
-    let resolve_c = resolve.replace('?', "?2");
-    let columns = prefixed_lot_columns();
+    let (kind, value) = resolve_kind(reference);
     // With a card, the presented card's type; otherwise those of all the cards.
     let presented = match reference {
         CustomerRef::Card(card) => Some(card),
         _ => None,
     };
-    // The customer's facts are computed once in `c`, not once per lot row.
-    let sql = format!(
-        "WITH c AS MATERIALIZED (
-             SELECT r.customer_id,
-                    NOT EXISTS (SELECT 1 FROM receipts x WHERE x.customer_id = r.customer_id)
-                        AS first_purchase,
-                    (SELECT group_concat(k.card_type, ',') FROM cards k
-                     WHERE k.customer_id = r.customer_id AND (?1 IS NULL OR k.card = ?1))
-                        AS card_types,
-                    (SELECT group_concat(m.segment_id, ',') FROM segment_members m
-                     WHERE m.customer_id = r.customer_id) AS segments
-             FROM ({resolve_c}) r)
-         SELECT c.customer_id, a.pending, a.available, c.first_purchase,
-                t.value, t.until, t.granted_at, c.card_types, c.segments, {columns}
-         FROM c
-         LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
-         LEFT JOIN (SELECT g.value, g.until, g.granted_at FROM customer_grants g, c gc
-                    WHERE g.customer_id = gc.customer_id AND g.kind = 'tier' AND g.revoked = 0
-                    ORDER BY g.granted_at DESC, g.grant_id DESC LIMIT 1) t ON 1
-         LEFT JOIN lots l ON l.customer_id = c.customer_id AND (l.state = 'pending' OR l.remaining > 0)"
-    );
+    let sql = &FIND_LEDGER[kind];
     let mut head: Option<(String, i64, i64, CustomerFacts)> = None;
     let mut lots = Vec::new();
-    all(conn, &sql, params![presented, value], |row| {
+    all(conn, sql, params![presented, value], |row| {
         if head.is_none() {
             head = Some(ledger_head(row)?);
         }
@@ -294,7 +311,11 @@ pub fn load_ledger(
     .unwrap_or((0, 0));
     let mut lots = all(
         conn,
-        &format!("SELECT {LOT_COLUMNS} FROM lots WHERE customer_id = ? AND (state = 'pending' OR remaining > 0)"),
+        concat!(
+            "SELECT ",
+            lot_columns!(),
+            " FROM lots WHERE customer_id = ? AND (state = 'pending' OR remaining > 0)"
+        ),
         [customer_id],
         |r| lot_at(r, 0),
     )?;
@@ -302,8 +323,8 @@ pub fn load_ledger(
         if lots.iter().any(|l| &l.lot_id == lot_id) {
             continue;
         }
-        let sql = format!("SELECT {LOT_COLUMNS} FROM lots WHERE lot_id = ?");
-        if let Some(lot) = one(conn, &sql, [lot_id], |r| lot_at(r, 0))? {
+        let sql = concat!("SELECT ", lot_columns!(), " FROM lots WHERE lot_id = ?");
+        if let Some(lot) = one(conn, sql, [lot_id], |r| lot_at(r, 0))? {
             lots.push(lot);
         }
     }
@@ -322,19 +343,20 @@ pub fn save_ledger(conn: &Connection, changes: &LedgerChanges) -> StoreResult<()
 /// Persists the changes of many customers' ledgers, a cached statement per row.
 pub fn save_ledgers(conn: &Connection, all_changes: &[&LedgerChanges]) -> StoreResult<()> {
     let mut insert_lot = conn
-        .prepare_cached(&format!(
-            "INSERT INTO lots ({LOT_COLUMNS}) VALUES ({})",
-            marks(9)
+        .prepare_cached(concat!(
+            "INSERT INTO lots (",
+            lot_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .map_err(db)?;
     let mut update_lot = conn
         .prepare_cached("UPDATE lots SET remaining = ?, state = ? WHERE lot_id = ?")
         .map_err(db)?;
     let mut insert_entry = conn
-        .prepare_cached(&format!(
-            "INSERT INTO entries (customer_id, kind, debit, credit, amount, lot_id, receipt_id, op_id, at) VALUES ({})",
-            marks(9)
-        ))
+        .prepare_cached(
+            "INSERT INTO entries (customer_id, kind, debit, credit, amount, lot_id, receipt_id, op_id, at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
         .map_err(db)?;
     let mut upsert_account = conn
         .prepare_cached(
@@ -400,7 +422,6 @@ pub fn save_ledgers(conn: &Connection, all_changes: &[&LedgerChanges]) -> StoreR
 /// The ledgers (balances and open lots) of up to `limit` customers with lots due to
 /// mature or expire at `now`, loaded with one statement.
 pub fn due_ledgers(conn: &Connection, now: &str, limit: u32) -> StoreResult<Vec<CustomerLedger>> {
-    let columns = prefixed_lot_columns();
     let sql = format!(
         "WITH due (customer_id) AS (
              SELECT customer_id FROM lots WHERE state = 'pending' AND matures_at <= ?1
@@ -408,11 +429,12 @@ pub fn due_ledgers(conn: &Connection, now: &str, limit: u32) -> StoreResult<Vec<
              SELECT customer_id FROM lots WHERE state = 'available' AND remaining > 0 AND expires_at <= ?1
              LIMIT ?2
          )
-         SELECT d.customer_id, a.pending, a.available, {columns}
+         SELECT d.customer_id, a.pending, a.available, {}
          FROM due d
          LEFT JOIN customer_accounts a ON a.customer_id = d.customer_id
          LEFT JOIN lots l ON l.customer_id = d.customer_id AND (l.state = 'pending' OR l.remaining > 0)
-         ORDER BY d.customer_id"
+         ORDER BY d.customer_id",
+        lot_columns!("l")
     );
     let mut ledgers: Vec<CustomerLedger> = Vec::new();
     let mut current: Option<(String, i64, i64, Vec<Lot>)> = None;
