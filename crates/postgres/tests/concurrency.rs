@@ -7,10 +7,8 @@ mod common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
-use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::Customer;
-use tessera_core::program::Program;
 use tessera_core::promotion::{CouponRule, Effect, Percent, Promotion};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::refund::ReceiptRecord;
@@ -57,28 +55,9 @@ fn commit(config: &Arc<ConfigSnapshot>, request: ReceiptRequest) -> CommitComman
 /// Program without a pending period (points are spendable at once), one store, one
 /// product, 100 members with 1000 points each... built through `a`.
 async fn setup(a: &PostgresStore, promotions: Vec<Promotion>) -> Arc<ConfigSnapshot> {
-    let program = Program {
-        currency: "RUB".into(),
-        point_value: 100,
-        pending_days: 0,
-        expiry_days: 0,
-        max_redeem_percent: 100,
-    };
-    let shop = ChainStore {
-        store_id: "s1".into(),
-        name: "Shop".into(),
-        timezone: "Europe/Moscow".into(),
-        region: None,
-        tags: vec![],
-    };
-    let product = Product {
-        sku: "A".into(),
-        name: "A".into(),
-        category: None,
-        brand: None,
-        tags: vec![],
-        no_points_payment: false,
-    };
+    let program = tessera_store::contract::program_with(0, 0);
+    let shop = tessera_store::contract::shop();
+    let product = tessera_store::contract::product(None);
     a.put_program(program.clone()).await.unwrap();
     a.put_store(shop.clone()).await.unwrap();
     a.put_products(vec![product.clone()]).await.unwrap();

@@ -11,9 +11,7 @@ mod common;
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::customer::Customer;
-use tessera_core::program::Program;
 use tessera_core::promotion::{Effect, Percent, Promotion};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
@@ -210,28 +208,11 @@ async fn hot_calls_take_few_round_trips() {
         .await
         .unwrap();
 
-    let program = Program {
-        currency: "RUB".into(),
-        point_value: 100,
-        pending_days: 0,
-        expiry_days: 365,
-        max_redeem_percent: 100,
-    };
-    let shop = ChainStore {
-        store_id: "s1".into(),
-        name: "Shop".into(),
-        timezone: "Europe/Moscow".into(),
-        region: None,
-        tags: vec![],
-    };
-    let product = Product {
-        sku: "A".into(),
-        name: "A".into(),
-        category: None,
-        brand: None,
-        tags: vec![],
-        no_points_payment: false,
-    };
+    let program = tessera_store::contract::program_with(0, 365);
+
+    let shop = tessera_store::contract::shop();
+
+    let product = tessera_store::contract::product(None);
     store.put_program(program.clone()).await.unwrap();
     store.put_store(shop.clone()).await.unwrap();
     store.put_products(vec![product.clone()]).await.unwrap();

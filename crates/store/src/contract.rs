@@ -34,33 +34,49 @@ pub(crate) fn t0() -> DateTime<Utc> {
 }
 
 pub(crate) fn program() -> Program {
+    program_with(14, 30)
+}
+
+/// A rouble program (1 point = 1 rouble, points may pay the whole receipt) with these
+/// pending and expiry periods: the fixture of the contract suites and adapter tests.
+pub fn program_with(pending_days: u32, expiry_days: u32) -> Program {
     Program {
         currency: "RUB".into(),
         point_value: 100,
-        pending_days: 14,
-        expiry_days: 30,
+        pending_days,
+        expiry_days,
         max_redeem_percent: 100,
     }
 }
 
-pub(crate) async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
-    store.put_program(program()).await?;
-    let shop = ChainStore {
+/// Store `s1` in Moscow: the one shop of the test chains.
+pub fn shop() -> ChainStore {
+    ChainStore {
         store_id: "s1".into(),
         name: "Shop".into(),
         timezone: "Europe/Moscow".into(),
         region: None,
         tags: vec![],
-    };
-    store.put_store(shop.clone()).await?;
-    let product = Product {
+    }
+}
+
+/// Product `A` with the given category, no brand or tags, payable with points.
+pub fn product(category: Option<&str>) -> Product {
+    Product {
         sku: "A".into(),
         name: "A".into(),
-        category: Some("shoes".into()),
+        category: category.map(str::to_string),
         brand: None,
         tags: vec![],
         no_points_payment: false,
-    };
+    }
+}
+
+pub(crate) async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
+    store.put_program(program()).await?;
+    let shop = shop();
+    store.put_store(shop.clone()).await?;
+    let product = product(Some("shoes"));
     store.put_products(vec![product.clone()]).await?;
     let earn = Promotion::new(
         "earn10",

@@ -9,9 +9,7 @@ use crate::port::Store;
 use chrono::{DateTime, TimeZone, Utc};
 use std::future::Future;
 use std::sync::Arc;
-use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::customer::Customer;
-use tessera_core::program::Program;
 use tessera_core::promotion::{Effect, Percent, Promotion};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
@@ -61,28 +59,9 @@ fn now() -> DateTime<Utc> {
 /// Program without a pending period, one store, one product, 20% back, member `c1`.
 async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, String> {
     let e = |e: crate::StoreError| e.to_string();
-    let program = Program {
-        currency: "RUB".into(),
-        point_value: 100,
-        pending_days: 0,
-        expiry_days: 0,
-        max_redeem_percent: 100,
-    };
-    let shop = ChainStore {
-        store_id: "s1".into(),
-        name: "Shop".into(),
-        timezone: "Europe/Moscow".into(),
-        region: None,
-        tags: vec![],
-    };
-    let product = Product {
-        sku: "A".into(),
-        name: "A".into(),
-        category: None,
-        brand: None,
-        tags: vec![],
-        no_points_payment: false,
-    };
+    let program = crate::contract::program_with(0, 0);
+    let shop = crate::contract::shop();
+    let product = crate::contract::product(None);
     let earn = Promotion::new(
         "earn",
         "earn",
