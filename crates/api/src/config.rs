@@ -20,6 +20,22 @@ pub struct ProgramBody {
     /// The most of a receipt's to-pay amount points may pay, in percent. Default 100.
     #[serde(default)]
     pub max_redeem_percent: Option<u32>,
+    /// Profile fields the till asks for when missing or stale, e.g.
+    /// `[{"field": "email", "max_age_days": 365}, {"field": "birthday"}]`; fields:
+    /// `first_name`, `middle_name`, `last_name`, `gender`, `birthday`, `city`,
+    /// `language`, `home_store`, `attributes.<key>`, `phone`, `email`.
+    #[serde(default)]
+    pub required_fields: Vec<RequiredFieldBody>,
+}
+
+/// A profile field the program requires.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredFieldBody {
+    pub field: String,
+    /// Asked again when last set longer ago than this many days.
+    #[serde(default)]
+    pub max_age_days: Option<u32>,
 }
 
 /// Program settings as stored.
@@ -30,6 +46,7 @@ pub struct ProgramOut {
     pub pending_days: u32,
     pub expiry_days: u32,
     pub max_redeem_percent: u32,
+    pub required_fields: Vec<RequiredFieldBody>,
 }
 
 /// A store of the chain.
@@ -183,6 +200,11 @@ pub struct AudienceBody {
     /// `family`, `social` (a customer identified otherwise: holding one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub card_types: Vec<CardTypeBody>,
+    /// Only customers whose profile has every field the program requires
+    /// (`required_fields`); with `limits.per_customer: 1`, a one-time reward for a
+    /// completed questionnaire.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub profile_completed: bool,
 }
 
 /// A card type.

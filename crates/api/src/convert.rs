@@ -17,7 +17,7 @@ use tessera_core::promotion::{
 };
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
-use tessera_core::reward::{CertificatePayment, Grant, GrantKind, Issued, RewardKind};
+use tessera_core::reward::{CertificatePayment, Issued, RewardKind};
 use tessera_core::{CoreError, ErrorCode};
 
 /// Formats an instant as RFC 3339 UTC with seconds.
@@ -80,6 +80,14 @@ pub fn program_from(body: ProgramBody) -> Result<Program, CoreError> {
         max_redeem_percent: body
             .max_redeem_percent
             .unwrap_or(defaults.max_redeem_percent),
+        required_fields: body
+            .required_fields
+            .into_iter()
+            .map(|r| tessera_core::profile::RequiredField {
+                field: r.field,
+                max_age_days: r.max_age_days,
+            })
+            .collect(),
     };
     program.validate()?;
     Ok(program)
@@ -92,6 +100,14 @@ pub fn program_out(program: &Program) -> ProgramOut {
         pending_days: program.pending_days,
         expiry_days: program.expiry_days,
         max_redeem_percent: program.max_redeem_percent,
+        required_fields: program
+            .required_fields
+            .iter()
+            .map(|r| crate::config::RequiredFieldBody {
+                field: r.field.clone(),
+                max_age_days: r.max_age_days,
+            })
+            .collect(),
     }
 }
 
@@ -442,6 +458,7 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
                     .into_iter()
                     .map(CardTypeBody::to_core)
                     .collect(),
+                profile_completed: a.profile_completed,
             })
             .unwrap_or_default(),
         conditions: conditions_in(body.conditions.unwrap_or_default())?,
@@ -521,6 +538,7 @@ pub fn promotion_out(
                 .iter()
                 .map(|t| CardTypeBody::of(*t))
                 .collect(),
+            profile_completed: promotion.audience.profile_completed,
         },
         conditions: ConditionsBody {
             min_amount: promotion.conditions.min_amount,
@@ -733,59 +751,6 @@ pub fn customer_from(
     };
     customer.normalize()?;
     Ok(customer)
-}
-
-/// A customer with their balance and, from `grants`, their tier at `now` and the
-/// entitlements they hold.
-pub fn customer_out(
-    customer: &Customer,
-    balance: &Balance,
-    grants: &[Grant],
-    segments: &[String],
-    now: DateTime<Utc>,
-) -> CustomerOut {
-    let live = || grants.iter().filter(|g| !g.revoked);
-    let tier = live()
-        .filter(|g| g.kind == GrantKind::Tier)
-        .max_by_key(|g| g.granted_at)
-        .filter(|g| g.until.is_none_or(|until| now < until))
-        .map(|g| CustomerTierOut {
-            tier: g.value.clone(),
-            until: g.until.map(time_out),
-            granted_at: time_out(g.granted_at),
-            promotion_id: g.promotion_id.clone(),
-        });
-    let entitlements = live()
-        .filter(|g| g.kind == GrantKind::Entitlement)
-        .map(|g| EntitlementHeldOut {
-            entitlement: g.value.clone(),
-            granted_at: time_out(g.granted_at),
-            promotion_id: g.promotion_id.clone(),
-            receipt_id: g.receipt_id.clone(),
-        })
-        .collect();
-    CustomerOut {
-        tier,
-        entitlements,
-        customer_id: customer.customer_id.clone(),
-        name: customer.name.clone(),
-        phone: customer.phone.clone(),
-        email: customer.email.clone(),
-        cards: customer
-            .cards
-            .iter()
-            .map(|c| CardOut {
-                number: c.number.clone(),
-                card_type: c.card_type.as_str().to_string(),
-            })
-            .collect(),
-        segments: segments.to_vec(),
-        created_at: time_out(customer.created_at),
-        balance: BalanceSummary {
-            available: balance.available,
-            pending: balance.pending,
-        },
-    }
 }
 
 pub fn balance_out(customer_id: &str, at: DateTime<Utc>, balance: &Balance) -> BalanceOut {

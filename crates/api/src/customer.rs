@@ -1,5 +1,6 @@
 //! Customers, balances and ledger entries.
 
+use crate::profile::{ConsentOut, ExternalIdOut, FieldSourceOut, HistoryEventOut, RegistrationOut};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -28,6 +29,9 @@ pub struct CardOut {
     /// `plastic`, `virtual`, `family` or `social`.
     #[serde(rename = "type")]
     pub card_type: String,
+    /// `active`; `blocked` (lost or stolen) or `replaced`: a till presenting it is
+    /// refused with `card_blocked`.
+    pub status: String,
 }
 
 /// The id of a created customer.
@@ -36,15 +40,49 @@ pub struct CustomerCreated {
     pub customer_id: String,
 }
 
-/// A customer with their current balance.
+/// A customer: the profile with its identifiers, cards and consents, and the current
+/// balance, tier and segments. A merged customer answers too, with `status: merged`
+/// and `merged_into`; an erased one keeps only its id, dates and points.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CustomerOut {
     pub customer_id: String,
+    /// `active`, `merged` or `erased`.
+    pub status: String,
+    /// The customer this one was merged into (when `status` is `merged`).
+    pub merged_into: Option<String>,
+    /// The name to show: the name parts joined, or the name given at registration.
     pub name: Option<String>,
+    pub first_name: Option<String>,
+    /// The patronymic, where there is one.
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    /// `female` or `male`.
+    pub gender: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birthday: Option<String>,
+    pub city: Option<String>,
+    /// A language tag such as `ru` or `en-GB`.
+    pub language: Option<String>,
+    pub home_store: Option<String>,
+    /// Custom attributes, by key.
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The first phone (E.164).
     pub phone: Option<String>,
+    /// The first email.
     pub email: Option<String>,
+    /// Every phone, oldest first.
+    pub phones: Vec<String>,
+    /// Every email, oldest first.
+    pub emails: Vec<String>,
+    /// The customer's ids in other systems.
+    pub external_ids: Vec<ExternalIdOut>,
     pub cards: Vec<CardOut>,
+    /// The consent in force per channel (`email`, `sms`, `push`, `viber`, `telegram`).
+    pub consents: std::collections::BTreeMap<String, ConsentOut>,
+    pub registration: Option<RegistrationOut>,
     pub created_at: String,
+    pub updated_at: String,
     pub balance: BalanceSummary,
     /// The segments the customer is a member of.
     pub segments: Vec<String>,
@@ -52,6 +90,13 @@ pub struct CustomerOut {
     pub tier: Option<CustomerTierOut>,
     /// Entitlements promotions granted (revoked ones left out).
     pub entitlements: Vec<EntitlementHeldOut>,
+    /// With `?history=true`: when and from which source each set field was set, by
+    /// field name (`first_name`, `attributes.<key>`, `name` for the registration name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_sources: Option<std::collections::BTreeMap<String, FieldSourceOut>>,
+    /// With `?history=true`: the customer's history, oldest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryEventOut>>,
 }
 
 /// A customer's current tier.

@@ -30,6 +30,12 @@ pub struct ReceiptBody {
     /// `quote_changed` and nothing is written.
     #[serde(default)]
     pub expect: Option<ExpectBody>,
+    /// Commit only (ignored by calculate): what the customer told the cashier, as in
+    /// `PATCH /v1/customers/{id}` (`profile_requests` of the calculation say what to
+    /// ask for). Written as source `pos` with the store and terminal, before the
+    /// receipt, so a `profile_completed` promotion sees it.
+    #[serde(default)]
+    pub profile_update: Option<crate::profile_patch::ProfilePatchBody>,
 }
 
 /// Receipts a till made while Tessera was unreachable, sent when it is back.
@@ -115,7 +121,9 @@ pub struct CalculationOut {
     pub lines: Vec<LineOut>,
     pub totals: TotalsOut,
     pub rewards: RewardsOut,
-    pub profile_requests: Vec<serde_json::Value>,
+    /// Profile fields the till should ask the customer for (the program's
+    /// `required_fields` that are missing or stale); calculate only.
+    pub profile_requests: Vec<ProfileRequestOut>,
     pub cross_sell: Vec<serde_json::Value>,
     pub promotions: Vec<AppliedPromotionOut>,
     /// Candidate promotions that did not apply, and why.
@@ -376,4 +384,13 @@ pub struct VersionOut {
     /// The response this version was answered with.
     #[schema(value_type = Object)]
     pub response: serde_json::Value,
+}
+
+/// A profile field to ask the customer for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProfileRequestOut {
+    /// `email`, `phone`, `birthday`, `first_name`, … as in `required_fields`.
+    pub field: String,
+    /// `missing` or `expired` (set longer ago than its `max_age_days`).
+    pub reason: String,
 }

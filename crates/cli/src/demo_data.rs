@@ -301,6 +301,7 @@ pub async fn load(
         pending_days: 14,
         expiry_days: 365,
         max_redeem_percent: 50,
+        required_fields: Vec::new(),
     };
     let stores: Vec<ChainStore> = (0..options.stores)
         .map(|idx| chain_store(idx, &mut rng))
@@ -818,6 +819,7 @@ fn timeline(
             new_code: tessera_server::clock::code_source(),
             now: draft.utc,
             render: render.clone(),
+            profile_complete: None,
         };
         let new_card = matches!(draft.buyer, Buyer::NewCard(_));
         events.push(Event {

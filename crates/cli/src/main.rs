@@ -4,6 +4,8 @@ mod bench;
 mod config;
 mod demo;
 mod demo_data;
+mod import;
+mod import_synth;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -46,6 +48,8 @@ enum Command {
         )]
         database: String,
     },
+    /// Import data from another system (`tessera import customers --file F.csv --source NAME`).
+    Import(import::ImportArgs),
     /// Play a chain's tills against a server and report throughput and latencies.
     Bench(bench::BenchArgs),
     /// Print the OpenAPI document.
@@ -84,6 +88,7 @@ fn run() -> Result<()> {
             Command::Serve(args) => serve(config::resolve(args)?).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Import(args) => import::run(args).await,
             Command::Check { database } => check(&database).await,
             Command::Openapi { out } => {
                 let document = tessera_server::openapi::document();

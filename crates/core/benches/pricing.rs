@@ -124,6 +124,7 @@ fn small_program() {
         tier: None,
         segments: Vec::new(),
         card_types: Vec::new(),
+        profile_complete: false,
     };
     let n_lines: usize = receipts.iter().map(|r| r.lines.len()).sum();
     for round in 0..3 {
@@ -367,6 +368,7 @@ fn chain_with_200_promotions() {
         tier: Some("gold".into()),
         segments: vec!["vip".into()],
         card_types: vec![tessera_core::customer::CardType::Virtual],
+        profile_complete: false,
     };
     let mut applied = 0usize;
     for round in 0..3 {

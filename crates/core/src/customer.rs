@@ -115,6 +115,9 @@ pub struct CustomerFacts {
     pub card_types: Vec<CardType>,
     /// The segments the customer is a member of.
     pub segments: Vec<String>,
+    /// Every field the program requires is filled in and fresh
+    /// ([`crate::profile::profile_requests`] finds nothing to ask).
+    pub profile_complete: bool,
 }
 
 /// A tier given to a customer from `granted_at` until `until` (open: until replaced).

@@ -9,6 +9,8 @@
 //!
 //! [`CustomerLedger`] holds one customer's open lots and balances, applies the rules
 //! and records the entries it makes in a journal that the store then persists.
+//! Moving points between customers (merges) is in [`crate::transfer`], staff
+//! adjustments in [`crate::adjustment`].
 
 use crate::error::{CoreError, ErrorCode};
 use crate::money::Points;
@@ -31,6 +33,10 @@ pub enum Account {
     Redeemed,
     /// Where expired points go.
     Expired,
+    /// The clearing account of points moving between customers (a merge or an
+    /// unmerge): each operation credits it on the giver's side and debits it by the
+    /// same amount on the receiver's, so it sums to zero per `op_id`.
+    Transfer,
 }
 
 impl Account {
@@ -42,6 +48,7 @@ impl Account {
             Account::Issued => "issued",
             Account::Redeemed => "redeemed",
             Account::Expired => "expired",
+            Account::Transfer => "transfer",
         }
     }
 
@@ -53,6 +60,7 @@ impl Account {
             Account::Issued,
             Account::Redeemed,
             Account::Expired,
+            Account::Transfer,
         ]
         .into_iter()
         .find(|a| a.as_str() == name)
@@ -69,6 +77,13 @@ pub enum EntryKind {
     RedeemRefund,
     EarnReversal,
     Expire,
+    /// Points (a lot's remaining, or a balance no lot holds) leaving a customer for
+    /// the `transfer` account in a merge or an unmerge.
+    TransferOut,
+    /// The mirror of `transfer_out` on the receiving customer.
+    TransferIn,
+    /// Points given or taken by staff (a service-desk adjustment).
+    Adjust,
 }
 
 impl EntryKind {
@@ -81,6 +96,9 @@ impl EntryKind {
             EntryKind::RedeemRefund => "redeem_refund",
             EntryKind::EarnReversal => "earn_reversal",
             EntryKind::Expire => "expire",
+            EntryKind::TransferOut => "transfer_out",
+            EntryKind::TransferIn => "transfer_in",
+            EntryKind::Adjust => "adjust",
         }
     }
 
@@ -93,6 +111,9 @@ impl EntryKind {
             EntryKind::RedeemRefund,
             EntryKind::EarnReversal,
             EntryKind::Expire,
+            EntryKind::TransferOut,
+            EntryKind::TransferIn,
+            EntryKind::Adjust,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -109,7 +130,8 @@ pub struct Entry {
     pub amount: Points,
     pub lot_id: Option<String>,
     pub receipt_id: Option<String>,
-    /// The operation that caused it: a return id, `cancel`, or empty for a commit.
+    /// The operation that caused it: a return id, `cancel`, a merge or unmerge id, an
+    /// adjustment id, or empty for a commit.
     pub op_id: Option<String>,
     pub at: DateTime<Utc>,
 }
@@ -239,7 +261,9 @@ impl CustomerLedger {
         &self.journal
     }
 
-    fn post(
+    /// Records an entry and moves the customer's balances by it. Posting nothing is a
+    /// no-op, so callers need not filter zero amounts.
+    pub(crate) fn post(
         &mut self,
         kind: EntryKind,
         debit: Account,
@@ -388,10 +412,30 @@ impl CustomerLedger {
         if points == 0 {
             return Ok(Vec::new());
         }
+        self.consume_available(
+            points,
+            EntryKind::Redeem,
+            Account::Redeemed,
+            "redeem_points",
+            context,
+        )
+    }
+
+    /// Takes `points` (positive) from the oldest available lots into `to` with entries
+    /// of `kind`: what [`redeem`](Self::redeem) and a negative adjustment do. Refuses
+    /// with `insufficient_points` on `field` when the available balance is short.
+    pub(crate) fn consume_available(
+        &mut self,
+        points: Points,
+        kind: EntryKind,
+        to: Account,
+        field: &str,
+        context: &Context<'_>,
+    ) -> Result<Vec<(String, Points)>, CoreError> {
         if points > self.available {
             return Err(CoreError::field(
                 ErrorCode::InsufficientPoints,
-                "redeem_points",
+                field,
                 format!(
                     "{points} points requested but only {} are available",
                     self.available.max(0)
@@ -413,9 +457,9 @@ impl CustomerLedger {
             self.lots[idx].remaining -= take;
             left -= take;
             self.post(
-                EntryKind::Redeem,
+                kind,
                 Account::CustomerAvailable,
-                Account::Redeemed,
+                to,
                 take,
                 Some(&lot_id),
                 context,
@@ -556,6 +600,34 @@ impl CustomerLedger {
                 context,
             );
         }
+    }
+
+    /// Adds `lot` where the oldest-first order puts it, replacing a lot of the same id.
+    /// `created`: the lot has no row yet, so [`into_changes`](Self::into_changes)
+    /// reports it among the new lots; otherwise among the changed ones.
+    pub(crate) fn insert_lot(&mut self, lot: Lot, created: bool) {
+        self.lots.retain(|l| l.lot_id != lot.lot_id);
+        let idx = self.lots.partition_point(|l| {
+            (l.earned_at, l.lot_id.as_str()) <= (lot.earned_at, lot.lot_id.as_str())
+        });
+        if created {
+            self.dirty.remove(&lot.lot_id);
+            self.created.insert(lot.lot_id.clone());
+        } else {
+            self.created.remove(&lot.lot_id);
+            self.dirty.insert(lot.lot_id.clone());
+        }
+        self.lots.insert(idx, lot);
+    }
+
+    /// Takes the lot `lot_id` out of this ledger, which then no longer reports it.
+    /// Returns the lot and whether it was created since loading (has no row yet).
+    pub(crate) fn remove_lot(&mut self, lot_id: &str) -> Option<(Lot, bool)> {
+        let idx = self.lots.iter().position(|l| l.lot_id == lot_id)?;
+        let lot = self.lots.remove(idx);
+        self.dirty.remove(lot_id);
+        let created = self.created.remove(lot_id);
+        Some((lot, created))
     }
 
     /// The balance as it will be at `at` (not before the ledger's last catch-up):

@@ -4,6 +4,7 @@
 //! Nothing in this crate does I/O, reads a clock or draws a random number: time and
 //! ids are parameters. That makes every rule here deterministic and testable by table.
 
+pub mod adjustment;
 pub mod catalog;
 pub mod certificate;
 pub mod consent;
@@ -12,11 +13,13 @@ pub mod coupon;
 pub mod customer;
 pub mod decimal;
 pub mod error;
+pub mod import;
 pub mod ledger;
 pub mod limits;
 pub mod matching;
 pub mod money;
 pub mod pricing;
+pub mod profile;
 pub mod program;
 pub mod promotion;
 pub mod receipt;
@@ -24,5 +27,6 @@ pub mod refund;
 pub mod reward;
 pub mod segment;
 pub mod snapshot;
+pub mod transfer;
 
 pub use error::{CoreError, ErrorCode};

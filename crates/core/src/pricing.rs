@@ -76,6 +76,8 @@ pub struct CustomerView {
     /// The type of the card presented (with another identifier, of every card the
     /// customer holds).
     pub card_types: Vec<crate::customer::CardType>,
+    /// Every field the program requires is filled in and fresh.
+    pub profile_complete: bool,
 }
 
 impl CustomerView {
@@ -96,6 +98,7 @@ impl CustomerView {
             tier: facts.tier_at(at).map(str::to_string),
             segments: facts.segments.clone(),
             card_types: facts.card_types.clone(),
+            profile_complete: facts.profile_complete,
         }
     }
 
@@ -110,6 +113,7 @@ impl CustomerView {
             tier: None,
             segments: Vec::new(),
             card_types: vec![crate::customer::CardType::Plastic],
+            profile_complete: false,
         }
     }
 }

@@ -17,6 +17,10 @@ pub struct Program {
     pub expiry_days: u32,
     /// The most of a receipt's to-pay amount points may pay, in percent.
     pub max_redeem_percent: u32,
+    /// Profile fields the till asks the customer for when missing or older than
+    /// their age (`profile_requests` in the calculation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_fields: Vec<crate::profile::RequiredField>,
 }
 
 impl Default for Program {
@@ -27,6 +31,7 @@ impl Default for Program {
             pending_days: 14,
             expiry_days: 0,
             max_redeem_percent: 100,
+            required_fields: Vec::new(),
         }
     }
 }
@@ -61,6 +66,7 @@ impl Program {
                 "must be between 0 and 100",
             ));
         }
+        crate::profile::validate_required_fields(&self.required_fields)?;
         Ok(())
     }
 }

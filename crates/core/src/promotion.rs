@@ -101,6 +101,11 @@ pub struct Audience {
     /// identifier: a customer holding one).
     #[serde(default)]
     pub card_types: Vec<crate::customer::CardType>,
+    /// Only customers who filled in every field the program requires
+    /// (`required_fields`): with a per-customer limit of one use, a reward for the
+    /// completed questionnaire.
+    #[serde(default)]
+    pub profile_completed: bool,
 }
 
 impl Audience {
@@ -120,6 +125,7 @@ impl Audience {
             && (self.card_types.is_empty()
                 || customer
                     .is_some_and(|c| c.card_types.iter().any(|t| self.card_types.contains(t))))
+            && (!self.profile_completed || customer.is_some_and(|c| c.profile_complete))
     }
 }
 

@@ -117,7 +117,7 @@ impl Batch<'_> {
         let changed: Vec<_> = self.ledgers.iter().flat_map(|c| &c.changed_lots).collect();
         if !changed.is_empty() {
             open(&mut query, &mut first, "lots_changed");
-            query.push("UPDATE lots SET remaining = v.remaining, state = v.state FROM UNNEST(");
+            query.push("UPDATE lots SET remaining = v.remaining, state = v.state, customer_id = v.customer_id FROM UNNEST(");
             query.push_bind(changed.iter().map(|l| l.lot_id.clone()).collect::<Vec<_>>());
             query.push("::TEXT[], ");
             query.push_bind(changed.iter().map(|l| l.remaining).collect::<Vec<_>>());
@@ -128,7 +128,16 @@ impl Batch<'_> {
                     .map(|l| l.state.as_str().to_string())
                     .collect::<Vec<_>>(),
             );
-            query.push("::TEXT[]) AS v (lot_id, remaining, state) WHERE lots.lot_id = v.lot_id)");
+            query.push("::TEXT[], ");
+            query.push_bind(
+                changed
+                    .iter()
+                    .map(|l| l.customer_id.clone())
+                    .collect::<Vec<_>>(),
+            );
+            query.push(
+                "::TEXT[]) AS v (lot_id, remaining, state, customer_id) WHERE lots.lot_id = v.lot_id)",
+            );
         }
 
         let entries: Vec<_> = self.ledgers.iter().flat_map(|c| &c.entries).collect();

@@ -5,7 +5,9 @@ use sqlx::{Connection, PgConnection, Row};
 use std::collections::HashMap;
 use tessera_core::ledger::Account;
 use tessera_core::refund::ReceiptRecord;
-use tessera_store::check_ledger::{balance_violations, lot_violations, StoredAccount, StoredLot};
+use tessera_store::check_ledger::{
+    balance_violations, lot_violations, transfer_violations, StoredAccount, StoredLot,
+};
 use tessera_store::{CheckItem, CheckReport, StoreResult};
 
 /// Runs every check and reports each with the number of rows it looked at. Other
@@ -28,7 +30,7 @@ async fn run_all(conn: &mut PgConnection) -> StoreResult<CheckReport> {
     let mut report = CheckReport::default();
     report.items.push(double_entry(conn).await?);
     report.items.push(customer_balances(conn).await?);
-    report.items.push(lots(conn).await?);
+    report.items.extend(lots(conn).await?);
     report.items.push(receipts(conn).await?);
     report.items.push(promotion_usage(conn).await?);
     report
@@ -37,6 +39,7 @@ async fn run_all(conn: &mut PgConnection) -> StoreResult<CheckReport> {
     report
         .items
         .push(crate::check_vouchers::certificates(conn).await?);
+    report.items.extend(crate::check_profiles::run(conn).await?);
     Ok(report)
 }
 
@@ -129,7 +132,7 @@ async fn customer_balances(conn: &mut PgConnection) -> StoreResult<CheckItem> {
     Ok(balance_violations(sums, &accounts(conn).await?))
 }
 
-async fn lots(conn: &mut PgConnection) -> StoreResult<CheckItem> {
+async fn lots(conn: &mut PgConnection) -> StoreResult<Vec<CheckItem>> {
     // One pass over the entries, grouped by lot (no per-lot sub-query).
     let by_lot: HashMap<String, (i64, i64)> = sqlx::query(
         "SELECT lot_id,
@@ -153,7 +156,33 @@ async fn lots(conn: &mut PgConnection) -> StoreResult<CheckItem> {
             .iter()
             .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4)))
             .collect();
-    Ok(lot_violations(by_lot, &lots, &accounts(conn).await?))
+    let by_op: HashMap<String, i64> = sqlx::query(
+        "SELECT COALESCE(op_id, ''),
+                SUM(CASE WHEN credit = 'transfer' THEN amount ELSE -amount END)::BIGINT
+         FROM entries WHERE debit = 'transfer' OR credit = 'transfer' GROUP BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    .iter()
+    .map(|row| (row.get(0), row.get(1)))
+    .collect();
+    let latest: HashMap<String, String> = sqlx::query(
+        "SELECT e.lot_id, e.customer_id FROM entries e
+         JOIN (SELECT lot_id, MAX(entry_id) AS id FROM entries
+               WHERE kind = 'transfer_in' AND lot_id IS NOT NULL GROUP BY lot_id) m
+           ON m.id = e.entry_id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    .iter()
+    .map(|row| (row.get(0), row.get(1)))
+    .collect();
+    Ok(vec![
+        lot_violations(by_lot, &lots, &accounts(conn).await?),
+        transfer_violations(by_op, latest, &lots),
+    ])
 }
 
 async fn receipts(conn: &mut PgConnection) -> StoreResult<CheckItem> {

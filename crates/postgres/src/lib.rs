@@ -10,10 +10,17 @@
 
 mod batch;
 mod check;
+mod check_profiles;
 mod check_vouchers;
+mod history;
+mod identifiers;
+mod merges;
 mod pool;
+mod profile_tx;
+mod profiles;
 mod rows;
 mod schema;
+mod search;
 mod segments;
 mod time;
 mod tx;
@@ -40,9 +47,13 @@ use tessera_core::receipt::CustomerRef;
 use tessera_core::reward::{Certificate, Grant};
 use tessera_core::segment::{MembershipChange, Segment};
 use tessera_core::ErrorCode;
+use tessera_store::crm_command::{
+    CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile,
+};
 use tessera_store::{
-    service, CancelCommand, CheckReport, CommitCommand, PromotionRecord, ReturnCommand, Store,
-    StoreError, StoreResult, StoredEntry, StoredReceipt,
+    crm, service, CancelCommand, CheckReport, CommitCommand, MergeCandidate, MergeRecord,
+    ProfileEvent, PromotionRecord, ReturnCommand, Store, StoreError, StoreResult, StoredEntry,
+    StoredProfile, StoredReceipt,
 };
 use time::ts;
 use tx::PgTx;
@@ -192,6 +203,27 @@ impl PostgresStore {
 
     async fn reader(&self) -> StoreResult<pool::Conn> {
         self.pool.acquire().await.map_err(db)
+    }
+
+    /// Creates `schema` (if needed) with the migrations up to `version` only, as an
+    /// older release left it (tests of a migration); open it with
+    /// [`open_in_schema`](Self::open_in_schema) to apply the rest.
+    #[doc(hidden)]
+    pub async fn migrate_schema_to(url: &str, schema: &str, version: i64) -> StoreResult<()> {
+        let options = PgConnectOptions::from_str(url).map_err(db)?;
+        let mut conn = options.connect().await.map_err(db)?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+        conn.close().await.map_err(db)?;
+        let mut conn = options
+            .options([("search_path", schema)])
+            .connect()
+            .await
+            .map_err(db)?;
+        schema::migrate_to(&mut conn, version).await.map_err(db)?;
+        conn.close().await.map_err(db)
     }
 
     /// Drops a schema made by [`open_in_schema`](Self::open_in_schema) (tests).
@@ -493,6 +525,81 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<StoredEntry>> {
         read!(self, |conn| rows::entries(conn, customer_id, after, limit))
+    }
+
+    async fn crm(&self, command: CrmCommand) -> StoreResult<CrmOutcome> {
+        let command = Arc::new(command);
+        self.transaction(Box::new(move |conn| {
+            let command = command.clone();
+            Box::pin(async move {
+                let mut tx = PgTx::new(conn);
+                let outcome = crm::apply(&mut tx, &command).await;
+                tx.finish(outcome).await
+            })
+        }))
+        .await
+    }
+
+    async fn profile(&self, customer_id: &str) -> StoreResult<Option<StoredProfile>> {
+        read!(self, |conn| profiles::profile(conn, customer_id))
+    }
+
+    async fn profile_events(
+        &self,
+        customer_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ProfileEvent>> {
+        read!(self, |conn| history::events(
+            conn,
+            customer_id,
+            after,
+            limit
+        ))
+    }
+
+    async fn search_customers(
+        &self,
+        query: &CustomerQuery,
+        limit: u32,
+    ) -> StoreResult<Vec<String>> {
+        read!(self, |conn| search::search_customers(conn, query, limit))
+    }
+
+    async fn merge_candidates(&self, filter: &CandidateFilter) -> StoreResult<Vec<MergeCandidate>> {
+        read!(self, |conn| merges::candidates(conn, filter))
+    }
+
+    async fn merges_into(&self, survivor_id: &str) -> StoreResult<Vec<MergeRecord>> {
+        read!(self, |conn| merges::merges_into(conn, survivor_id))
+    }
+
+    async fn customer_receipts(
+        &self,
+        customer_ids: &[String],
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredReceipt>> {
+        read!(self, |conn| history::customer_receipts(
+            conn,
+            customer_ids,
+            offset,
+            limit
+        ))
+    }
+
+    async fn match_profiles(&self) -> StoreResult<Vec<MatchProfile>> {
+        let mut conn = self.reader().await?;
+        // Customers, identifiers and cards from one snapshot.
+        let mut tx = conn
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(db)?;
+        let profiles = search::match_profiles(&mut tx).await;
+        if tx.rollback().await.is_ok() {
+            conn.settle();
+        }
+        profiles
     }
 
     async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>> {

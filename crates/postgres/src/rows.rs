@@ -11,7 +11,9 @@ use tessera_core::limits::{Usage, UsageDelta};
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::ErrorCode;
-use tessera_store::{ReceiptVersion, StoreError, StoreResult, StoredEntry, StoredReceipt};
+use tessera_store::{
+    ReceiptVersion, StoreError, StoreResult, StoredEntry, StoredProfile, StoredReceipt,
+};
 
 /// A database error: contention (serialization failure, deadlock, a unique row a
 /// concurrent transaction inserted first) is retryable, anything else is a failure.
@@ -45,19 +47,63 @@ pub async fn upsert_document<T: serde::Serialize>(
     Ok(())
 }
 
-fn json_err(error: serde_json::Error) -> StoreError {
+pub fn json_err(error: serde_json::Error) -> StoreError {
     StoreError::backend(format!("stored JSON is unreadable: {error}"))
 }
 
-/// The statement that finds the id of the customer a till's identifier names.
+/// The statement that finds the id of the customer a till's identifier names: only an
+/// active card identifies, a phone is an identifier of kind `phone`, and a customer
+/// merged into another is that other one (merges repoint, so one step is enough).
 fn resolve_sql(reference: &CustomerRef) -> (&'static str, &String) {
     match reference {
-        CustomerRef::Card(card) => ("SELECT customer_id FROM cards WHERE card = $1", card),
-        CustomerRef::Phone(phone) => ("SELECT customer_id FROM customers WHERE phone = $1", phone),
+        CustomerRef::Card(card) => (
+            "SELECT customer_id FROM cards WHERE card = $1 AND status = 'active'",
+            card,
+        ),
+        CustomerRef::Phone(phone) => (
+            "SELECT customer_id FROM customer_identifiers WHERE kind = 'phone' AND value = $1",
+            phone,
+        ),
         CustomerRef::CustomerId(id) => (
-            "SELECT customer_id FROM customers WHERE customer_id = $1",
+            "SELECT COALESCE(merged_into, customer_id) AS customer_id FROM customers WHERE customer_id = $1",
             id,
         ),
+    }
+}
+
+/// As [`resolve_sql`], with a second column `card_status`: the status of a presented
+/// card whatever it is (NULL for other identifiers), so that a blocked or replaced
+/// card is refused rather than taken for an unknown one.
+fn resolve_with_status_sql(reference: &CustomerRef) -> (&'static str, &String) {
+    match reference {
+        CustomerRef::Card(card) => (
+            "SELECT customer_id, status AS card_status FROM cards WHERE card = $1",
+            card,
+        ),
+        CustomerRef::Phone(phone) => (
+            "SELECT customer_id, NULL::TEXT AS card_status FROM customer_identifiers
+             WHERE kind = 'phone' AND value = $1",
+            phone,
+        ),
+        CustomerRef::CustomerId(id) => (
+            "SELECT COALESCE(merged_into, customer_id) AS customer_id, NULL::TEXT AS card_status
+             FROM customers WHERE customer_id = $1",
+            id,
+        ),
+    }
+}
+
+/// `card_blocked` for a presented card that is not active.
+fn unusable_card(reference: &CustomerRef, card_status: Option<&str>) -> StoreResult<()> {
+    match (reference, card_status) {
+        (CustomerRef::Card(card), Some(status)) if status != "active" => {
+            Err(StoreError::Domain(tessera_core::CoreError::field(
+                ErrorCode::CardBlocked,
+                reference.field(),
+                format!("card {card} is {status}"),
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -65,197 +111,54 @@ pub async fn resolve_customer(
     conn: &mut PgConnection,
     reference: &CustomerRef,
 ) -> StoreResult<Option<String>> {
-    let (sql, value) = resolve_sql(reference);
+    let (sql, value) = resolve_with_status_sql(reference);
     let row = sqlx::query(sql)
         .bind(value)
         .fetch_optional(&mut *conn)
         .await
         .map_err(db)?;
-    Ok(row.map(|r| r.get::<String, _>(0)))
-}
-
-/// Inserts a customer with their cards and empty accounts. A phone or card that
-/// already belongs to someone is refused by the unique constraints (no extra look-up
-/// on the way in); the caller's savepoint or transaction undoes the partial insert.
-pub async fn insert_customer(conn: &mut PgConnection, customer: &Customer) -> StoreResult<()> {
-    let taken = |error: sqlx::Error, customer: &Customer| -> StoreError {
-        let unique = matches!(&error, sqlx::Error::Database(e) if e.is_unique_violation());
-        if !unique {
-            return db(error);
-        }
-        let phone_key = matches!(&error, sqlx::Error::Database(e) if e.constraint() == Some("customers_phone_key"));
-        if phone_key {
-            let phone = customer.phone.clone().unwrap_or_default();
-            return StoreError::Domain(tessera_core::CoreError::field(
-                ErrorCode::PhoneTaken,
-                "phone",
-                format!("phone {phone} already belongs to another customer"),
-            ));
-        }
-        db(error)
+    let Some(row) = row else {
+        return Ok(None);
     };
-    sqlx::query("INSERT INTO customers (customer_id, name, phone, email, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&customer.customer_id)
-        .bind(&customer.name)
-        .bind(&customer.phone)
-        .bind(&customer.email)
-        .bind(ts(customer.created_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| taken(e, customer))?;
-    for (idx, card) in customer.cards.iter().enumerate() {
-        let inserted =
-            sqlx::query("INSERT INTO cards (card, customer_id, card_type) VALUES ($1, $2, $3)")
-                .bind(&card.number)
-                .bind(&customer.customer_id)
-                .bind(card.card_type.as_str())
-                .execute(&mut *conn)
-                .await;
-        match inserted {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Domain(tessera_core::CoreError::field(
-                    ErrorCode::CardTaken,
-                    format!("cards[{idx}]"),
-                    format!("card {} already belongs to another customer", card.number),
-                )));
-            }
-            Err(error) => return Err(db(error)),
-        }
-    }
-    sqlx::query(
-        "INSERT INTO customer_accounts (customer_id, pending, available) VALUES ($1, 0, 0)",
-    )
-    .bind(&customer.customer_id)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    Ok(())
+    unusable_card(reference, row.get::<Option<&str>, _>(1))?;
+    Ok(Some(row.get::<String, _>(0)))
 }
 
-/// Inserts a customer with their cards and empty accounts with one statement (a
-/// commit registering a new member). A taken phone is `phone_taken`; a taken card or
-/// customer id is contention (a unique violation the caller reruns or reports).
+/// Inserts a customer registered by a commit (a new member's card): its profile,
+/// empty account and cards with one statement ([`crate::profiles::insert_profiles`]).
+/// A taken card is `card_taken`, which the commit reruns as contention.
 pub async fn insert_customer_at_once(
     conn: &mut PgConnection,
     customer: &Customer,
 ) -> StoreResult<()> {
-    let cards: Vec<&str> = customer.cards.iter().map(|c| c.number.as_str()).collect();
-    let types: Vec<&str> = customer
-        .cards
-        .iter()
-        .map(|c| c.card_type.as_str())
-        .collect();
-    let inserted = sqlx::query(
-        "WITH c AS (INSERT INTO customers (customer_id, name, phone, email, created_at)
-                    VALUES ($1, $2, $3, $4, $5)),
-              k AS (INSERT INTO cards (card, customer_id, card_type)
-                    SELECT card, $1, card_type FROM UNNEST($6::TEXT[], $7::TEXT[]) AS k (card, card_type)),
-              a AS (INSERT INTO customer_accounts (customer_id, pending, available) VALUES ($1, 0, 0))
-         SELECT 1",
-    )
-    .bind(&customer.customer_id)
-    .bind(&customer.name)
-    .bind(&customer.phone)
-    .bind(&customer.email)
-    .bind(ts(customer.created_at))
-    .bind(&cards)
-    .bind(&types)
-    .execute(&mut *conn)
-    .await;
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(e)) if e.constraint() == Some("customers_phone_key") => {
-            let phone = customer.phone.clone().unwrap_or_default();
-            Err(StoreError::Domain(tessera_core::CoreError::field(
-                ErrorCode::PhoneTaken,
-                "phone",
-                format!("phone {phone} already belongs to another customer"),
-            )))
-        }
-        Err(error) => Err(db(error)),
-    }
+    let profile = StoredProfile::from_customer(customer, "api");
+    crate::profiles::insert_profiles(conn, std::slice::from_ref(&profile)).await
 }
 
-/// Inserts many customers with few statements (100 rows each). When a chunk hits a
-/// taken phone or card, it is undone and inserted row by row to name the field at
-/// fault; the caller's savepoint undoes the earlier chunks.
+/// Inserts many customers (`POST /v1/customers`) as profiles, their phones and emails
+/// as identifiers, with one statement per thousand. A taken phone or card fails the
+/// whole batch, naming the first in order; the caller's transaction undoes the rest.
 pub async fn insert_customers(conn: &mut PgConnection, customers: &[Customer]) -> StoreResult<()> {
-    for chunk in customers.chunks(100) {
-        sqlx::query("SAVEPOINT customers_chunk")
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-        match insert_chunk(conn, chunk).await {
-            Ok(()) => {
-                sqlx::query("RELEASE customers_chunk")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db)?;
-            }
-            Err(error) => {
-                sqlx::query("ROLLBACK TO customers_chunk")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db)?;
-                sqlx::query("RELEASE customers_chunk")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db)?;
-                if !matches!(&error, sqlx::Error::Database(e) if e.is_unique_violation()) {
-                    return Err(db(error));
-                }
-                for customer in chunk {
-                    insert_customer(conn, customer).await?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn insert_chunk(conn: &mut PgConnection, chunk: &[Customer]) -> Result<(), sqlx::Error> {
-    let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-        "INSERT INTO customers (customer_id, name, phone, email, created_at) ",
-    );
-    insert.push_values(chunk, |mut row, c| {
-        row.push_bind(&c.customer_id)
-            .push_bind(&c.name)
-            .push_bind(&c.phone)
-            .push_bind(&c.email)
-            .push_bind(ts(c.created_at));
-    });
-    insert.build().execute(&mut *conn).await?;
-    let cards: Vec<(&Card, &String)> = chunk
+    let profiles: Vec<StoredProfile> = customers
         .iter()
-        .flat_map(|c| c.cards.iter().map(move |card| (card, &c.customer_id)))
+        .map(|c| StoredProfile::from_customer(c, "api"))
         .collect();
-    if !cards.is_empty() {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-            "INSERT INTO cards (card, customer_id, card_type) ",
-        );
-        insert.push_values(&cards, |mut row, (card, customer_id)| {
-            row.push_bind(&card.number)
-                .push_bind(*customer_id)
-                .push_bind(card.card_type.as_str());
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-        "INSERT INTO customer_accounts (customer_id, pending, available) ",
-    );
-    insert.push_values(chunk, |mut row, c| {
-        row.push_bind(&c.customer_id)
-            .push_bind(0i64)
-            .push_bind(0i64);
-    });
-    insert.build().execute(&mut *conn).await?;
-    Ok(())
+    crate::profiles::insert_profiles(conn, &profiles).await
 }
 
+/// A customer as registered: the display name, the oldest phone and email, the active
+/// cards; one statement.
 pub async fn customer(conn: &mut PgConnection, customer_id: &str) -> StoreResult<Option<Customer>> {
     let Some(row) = sqlx::query(
-        "SELECT customer_id, name, phone, email, created_at FROM customers WHERE customer_id = $1",
+        "SELECT c.customer_id, c.name,
+                (SELECT i.value FROM customer_identifiers i WHERE i.customer_id = c.customer_id
+                 AND i.kind = 'phone' ORDER BY i.added_at, i.value COLLATE \"C\" LIMIT 1),
+                (SELECT i.value FROM customer_identifiers i WHERE i.customer_id = c.customer_id
+                 AND i.kind = 'email' ORDER BY i.added_at, i.value COLLATE \"C\" LIMIT 1),
+                c.created_at,
+                (SELECT json_agg(json_build_array(k.card, k.card_type) ORDER BY k.card COLLATE \"C\") FROM cards k
+                 WHERE k.customer_id = c.customer_id AND k.status = 'active')::TEXT
+         FROM customers c WHERE c.customer_id = $1",
     )
     .bind(customer_id)
     .fetch_optional(&mut *conn)
@@ -264,25 +167,24 @@ pub async fn customer(conn: &mut PgConnection, customer_id: &str) -> StoreResult
     else {
         return Ok(None);
     };
-    let cards =
-        sqlx::query("SELECT card, card_type FROM cards WHERE customer_id = $1 ORDER BY card")
-            .bind(customer_id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(|r| Card {
-                number: r.get(0),
-                card_type: CardType::parse(&r.get::<String, _>(1)).unwrap_or_default(),
-            })
-            .collect();
+    let cards: Vec<(String, String)> = row
+        .get::<Option<String>, _>(5)
+        .map(|text| serde_json::from_str(&text).map_err(json_err))
+        .transpose()?
+        .unwrap_or_default();
     Ok(Some(Customer {
         customer_id: row.get(0),
         name: row.get(1),
         phone: row.get(2),
         email: row.get(3),
         created_at: parse_ts(&row.get::<String, _>(4))?,
-        cards,
+        cards: cards
+            .into_iter()
+            .map(|(number, card_type)| Card {
+                number,
+                card_type: CardType::parse(&card_type).unwrap_or_default(),
+            })
+            .collect(),
     }))
 }
 
@@ -319,7 +221,7 @@ pub async fn find_ledger(
     conn: &mut PgConnection,
     reference: &CustomerRef,
 ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
-    let (resolve, value) = resolve_sql(reference);
+    let (resolve, value) = resolve_with_status_sql(reference);
     // The identifier is parameter 2 (parameter 1 is the presented card, if any).
     let resolve_c = resolve.replace("$1", "$2");
     let columns = LOT_COLUMNS
@@ -327,17 +229,17 @@ pub async fn find_ledger(
         .map(|c| format!("l.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    // With a card, the presented card's type; otherwise those of all the cards. Two
-    // texts rather than `$1 IS NULL OR card = $1`, which PostgreSQL cannot plan once
-    // for every value: it would plan the statement again at every execution.
+    // With a card, the presented card's type; otherwise those of all the active
+    // cards. Two texts rather than `$1 IS NULL OR card = $1`, which PostgreSQL cannot
+    // plan once for every value: it would plan the statement again at every execution.
     let (presented, card_filter) = match reference {
         CustomerRef::Card(card) => (Some(card), "k.card = $1"),
-        _ => (None, "$1::TEXT IS NULL"),
+        _ => (None, "$1::TEXT IS NULL AND k.status = 'active'"),
     };
     // The customer's facts are computed once in `c`, not once per lot row.
     let sql = format!(
         "WITH c AS MATERIALIZED (
-             SELECT r.customer_id,
+             SELECT r.customer_id, r.card_status,
                     NOT EXISTS (SELECT 1 FROM receipts x WHERE x.customer_id = r.customer_id)
                         AS first_purchase,
                     (SELECT string_agg(k.card_type, ',') FROM cards k
@@ -347,13 +249,14 @@ pub async fn find_ledger(
                      WHERE m.customer_id = r.customer_id) AS segments
              FROM ({resolve_c}) r)
          SELECT c.customer_id, a.pending, a.available, c.first_purchase,
-                t.value, t.until, t.granted_at, c.card_types, c.segments, {columns}
+                t.value, t.until, t.granted_at, c.card_types, c.segments, c.card_status, {columns}
          FROM c
          LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
          LEFT JOIN (SELECT g.value, g.until, g.granted_at FROM customer_grants g, c gc
                     WHERE g.customer_id = gc.customer_id AND g.kind = 'tier' AND NOT g.revoked
                     ORDER BY g.granted_at DESC, g.grant_id DESC LIMIT 1) t ON TRUE
-         LEFT JOIN lots l ON l.customer_id = c.customer_id AND (l.state = 'pending' OR l.remaining > 0)"
+         LEFT JOIN lots l ON l.customer_id = c.customer_id AND (l.state = 'pending' OR l.remaining > 0)
+             AND (c.card_status IS NULL OR c.card_status = 'active')"
     );
     let rows = sqlx::query(&sql)
         .bind(presented)
@@ -364,6 +267,7 @@ pub async fn find_ledger(
     let Some(first) = rows.first() else {
         return Ok(None);
     };
+    unusable_card(reference, first.get::<Option<&str>, _>(9))?;
     let tier = match first.get::<Option<String>, _>(4) {
         Some(tier) => Some(TierGrant {
             tier,
@@ -394,11 +298,12 @@ pub async fn find_ledger(
         tier,
         card_types,
         segments,
+        profile_complete: false,
     };
     let mut lots = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.get::<Option<String>, _>(9).is_some() {
-            lots.push(lot_at(row, 9)?);
+        if row.get::<Option<String>, _>(10).is_some() {
+            lots.push(lot_at(row, 10)?);
         }
     }
     Ok(Some((
@@ -627,6 +532,65 @@ async fn open_lots(
     Ok(lots)
 }
 
+/// The customer holding `customer_id`'s points (itself, or the customer it was merged
+/// into) with its account row locked and its balances as locked, in one statement; or
+/// `None` when there is no such account.
+pub async fn lock_owner(
+    conn: &mut PgConnection,
+    customer_id: &str,
+) -> StoreResult<Option<(String, i64, i64)>> {
+    let row = sqlx::query(
+        "SELECT a.customer_id, a.pending, a.available FROM customer_accounts a
+         WHERE a.customer_id = (SELECT COALESCE(merged_into, customer_id) FROM customers
+                                WHERE customer_id = $1)
+         FOR UPDATE",
+    )
+    .bind(customer_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+}
+
+/// The open lots of `owner` and the lots in `extra_lots`, read after
+/// [`lock_owner`]'s lock, with the holder of `customer_id`'s points as it is now: a
+/// merge that committed while the lock waited shows as another holder (one
+/// statement).
+pub async fn owner_lots(
+    conn: &mut PgConnection,
+    customer_id: &str,
+    owner: &str,
+    extra_lots: &[String],
+) -> StoreResult<(Option<String>, Vec<Lot>)> {
+    let rows = sqlx::query(&format!(
+        "WITH o AS (SELECT COALESCE(merged_into, customer_id) AS owner FROM customers
+                    WHERE customer_id = $1)
+         SELECT o.owner, l.* FROM o LEFT JOIN (
+             SELECT {LOT_COLUMNS} FROM lots WHERE customer_id = $2 AND (state = 'pending' OR remaining > 0)
+             UNION ALL
+             SELECT {LOT_COLUMNS} FROM lots WHERE lot_id = ANY($3)) l ON TRUE"
+    ))
+    .bind(customer_id)
+    .bind(owner)
+    .bind(extra_lots)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut now = None;
+    let mut lots: Vec<Lot> = Vec::new();
+    for row in &rows {
+        now = row.get::<Option<String>, _>(0);
+        if row.get::<Option<String>, _>(1).is_none() {
+            continue;
+        }
+        let lot = lot_at(row, 1)?;
+        if !lots.iter().any(|l| l.lot_id == lot.lot_id) {
+            lots.push(lot);
+        }
+    }
+    Ok((now, lots))
+}
+
 /// Persists the changes of many customers' ledgers with one statement (see
 /// [`crate::batch`]).
 pub async fn save_ledgers(conn: &mut PgConnection, all: &[&LedgerChanges]) -> StoreResult<()> {
@@ -809,7 +773,7 @@ pub async fn receipt(
     Ok(Some(StoredReceipt { record, versions }))
 }
 
-fn version_from_row(row: &PgRow) -> StoreResult<ReceiptVersion> {
+pub fn version_from_row(row: &PgRow) -> StoreResult<ReceiptVersion> {
     Ok(ReceiptVersion {
         receipt_id: row.get(0),
         version: row.get::<i64, _>(1) as u32,

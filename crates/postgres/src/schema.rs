@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_schema.sql")),
     (2, include_str!("../migrations/0002_refused_commits.sql")),
     (3, include_str!("../migrations/0003_lz4_receipts.sql")),
+    (4, include_str!("../migrations/0004_profiles.sql")),
 ];
 
 /// The advisory lock key of migrations ("tessera" in ASCII, as a number).
@@ -15,11 +16,17 @@ const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
 
 /// Applies the migrations the database has not seen yet.
 pub async fn migrate(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    migrate_to(conn, i64::MAX).await
+}
+
+/// Applies the migrations up to `last` the database has not seen yet (tests of a
+/// migration start from the schema before it).
+pub async fn migrate_to(conn: &mut PgConnection, last: i64) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *conn)
         .await?;
-    let outcome = apply(conn).await;
+    let outcome = apply(conn, last).await;
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut *conn)
@@ -27,7 +34,7 @@ pub async fn migrate(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     outcome
 }
 
-async fn apply(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+async fn apply(conn: &mut PgConnection, last: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     )
@@ -40,11 +47,16 @@ async fn apply(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         .map(|row| row.get::<i64, _>(0))
         .collect();
     for (version, sql) in MIGRATIONS {
-        if applied.contains(version) {
+        if applied.contains(version) || *version > last {
             continue;
         }
         let mut tx = conn.begin().await?;
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        if *version == 4 {
+            // Name keys are folded in Rust (Cyrillic and Latin spellings meet), which
+            // SQL cannot do.
+            crate::profiles::write_all_name_keys(&mut tx).await?;
+        }
         sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
             .bind(version)
             .execute(&mut *tx)

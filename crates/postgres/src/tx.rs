@@ -32,7 +32,7 @@ use tessera_store::{
 };
 
 pub struct PgTx<'c> {
-    conn: &'c mut PgConnection,
+    pub(crate) conn: &'c mut PgConnection,
     /// The customer a commit names, locked with the first statement.
     customer: Option<CustomerRef>,
     /// The account row locked for `customer`, once the first statement ran.
@@ -41,8 +41,20 @@ pub struct PgTx<'c> {
     locked_coupons: HashSet<String>,
     locked_certificates: HashSet<String>,
     locked_usage: HashSet<(String, String)>,
+    /// The account row [`LedgerTx::ledger_owner`] locked, with the balances it read:
+    /// the next `load_ledger` of that owner reads only the lots.
+    owner_lock: Option<OwnerLock>,
     /// Writes not sent yet.
     pending: Pending,
+}
+
+/// An account row locked by `ledger_owner`.
+struct OwnerLock {
+    /// The customer asked about (a receipt's customer, perhaps merged since).
+    asked: String,
+    owner: String,
+    pending: i64,
+    available: i64,
 }
 
 /// The writes gathered for the last statement.
@@ -79,6 +91,7 @@ impl<'c> PgTx<'c> {
             locked_coupons: HashSet::new(),
             locked_certificates: HashSet::new(),
             locked_usage: HashSet::new(),
+            owner_lock: None,
             pending: Pending::default(),
         }
     }
@@ -94,7 +107,7 @@ impl<'c> PgTx<'c> {
 
     /// Sends the gathered writes, with the receipt's `record` and `version` if given,
     /// as one statement.
-    async fn flush(
+    pub(crate) async fn flush(
         &mut self,
         receipt: Option<(&ReceiptRecord, &ReceiptVersion, bool)>,
     ) -> StoreResult<()> {
@@ -240,17 +253,59 @@ impl LedgerTx for PgTx<'_> {
         }
     }
 
+    /// Resolves the holder of the points and locks their account row in one
+    /// statement, reading the balances too, so that the `load_ledger` that follows
+    /// costs one statement, as before merges existed.
+    async fn ledger_owner(&mut self, customer_id: &str) -> StoreResult<String> {
+        self.flush(None).await?;
+        self.owner_lock = None;
+        let Some((owner, pending, available)) = rows::lock_owner(self.conn, customer_id).await?
+        else {
+            return Ok(customer_id.to_string());
+        };
+        self.owner_lock = Some(OwnerLock {
+            asked: customer_id.to_string(),
+            owner: owner.clone(),
+            pending,
+            available,
+        });
+        Ok(owner)
+    }
+
     async fn load_ledger(
         &mut self,
         customer_id: &str,
         extra_lots: &[String],
     ) -> StoreResult<CustomerLedger> {
         self.flush(None).await?;
-        rows::load_ledger(self.conn, customer_id, extra_lots, true).await
+        let Some(lock) = self
+            .owner_lock
+            .take()
+            .filter(|lock| lock.owner == customer_id)
+        else {
+            return rows::load_ledger(self.conn, customer_id, extra_lots, true).await;
+        };
+        let (owner_now, lots) =
+            rows::owner_lots(self.conn, &lock.asked, &lock.owner, extra_lots).await?;
+        if owner_now.as_deref() != Some(lock.owner.as_str()) {
+            // A merge committed while the lock waited: the rerun locks the new holder.
+            return Err(StoreError::Contention(format!(
+                "customer {} was merged while its account was locked",
+                lock.asked
+            )));
+        }
+        Ok(CustomerLedger::new(
+            lock.owner,
+            lock.pending,
+            lock.available,
+            lots,
+        ))
     }
 
     /// Gathered: the customer's rows are locked (their account row) or new.
     async fn save_ledger(&mut self, changes: &LedgerChanges) -> StoreResult<()> {
+        // Balances read by `ledger_owner` are stale once a change is saved.
+        self.owner_lock = None;
         if self
             .pending
             .ledgers

@@ -157,6 +157,7 @@ fn commit(config: &Arc<ConfigSnapshot>, request: ReceiptRequest) -> CommitComman
         new_code: tessera_store::contract::counting_codes(),
         now: t0(),
         render: Arc::new(|c: &Committed| serde_json::to_vec(&c.record).unwrap()),
+        profile_complete: None,
     }
 }
 

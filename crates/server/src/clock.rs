@@ -59,6 +59,13 @@ pub fn code_source() -> tessera_store::CodeSource {
 /// A new customer id: `cus_` and 26 Crockford base-32 characters, time-ordered
 /// (48 bits of milliseconds) with 80 random bits, like a ULID.
 pub fn new_customer_id(now: DateTime<Utc>) -> String {
+    new_id("cus", now)
+}
+
+/// A new id of any kind: `<prefix>_` and 26 Crockford base-32 characters,
+/// time-ordered (48 bits of milliseconds) with 80 random bits, like a ULID (merges
+/// `mrg_`, review candidates `cand_`, customers `cus_`).
+pub fn new_id(prefix: &str, now: DateTime<Utc>) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let millis = now.timestamp_millis().max(0) as u128 & ((1 << 48) - 1);
     let random: u128 = rand::rng().random::<u128>() & ((1 << 80) - 1);
@@ -68,5 +75,5 @@ pub fn new_customer_id(now: DateTime<Utc>) -> String {
         *slot = ALPHABET[(value & 31) as usize];
         value >>= 5;
     }
-    format!("cus_{}", String::from_utf8_lossy(&chars))
+    format!("{prefix}_{}", String::from_utf8_lossy(&chars))
 }

@@ -30,9 +30,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | CertificateInvalid
         | CertificateExceedsTotal => StatusCode::UNPROCESSABLE_ENTITY,
         StoreNotFound | CustomerNotFound | ProductNotFound | PromotionNotFound
-        | ReceiptNotFound | RouteNotFound | CouponSeriesNotFound | SegmentNotFound => {
-            StatusCode::NOT_FOUND
-        }
+        | ReceiptNotFound | RouteNotFound | CouponSeriesNotFound | SegmentNotFound
+        | MergeNotFound | CandidateNotFound | CardNotFound => StatusCode::NOT_FOUND,
         InsufficientPoints
         | CertificateInsufficient
         | QuoteChanged
@@ -41,7 +40,13 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ReturnExceedsPurchase
         | ReceiptCancelled
         | CardTaken
-        | PhoneTaken => StatusCode::CONFLICT,
+        | PhoneTaken
+        | ExternalIdTaken
+        | CustomerMerged
+        | CardBlocked
+        | MergeConflict
+        | AdjustmentConflict => StatusCode::CONFLICT,
+        CustomerErased => StatusCode::GONE,
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden => StatusCode::FORBIDDEN,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

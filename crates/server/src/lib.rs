@@ -5,9 +5,11 @@ pub mod clock;
 pub mod error;
 pub mod json;
 pub mod openapi;
+pub mod query;
 pub mod render;
 mod routes;
 mod state;
+mod till_profile;
 
 pub use state::{AppState, ServerOptions};
 
@@ -67,10 +69,72 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/segments/{segment_id}/members",
             post(routes::segments::change_members),
         )
-        .route("/v1/customers", post(routes::customers::create_customer))
+        .route(
+            "/v1/customers",
+            post(routes::customers::create_customer).get(routes::profiles::search_customers),
+        )
+        .route(
+            "/v1/import/customers",
+            post(routes::import::import).layer(axum::extract::DefaultBodyLimit::max(
+                routes::import::MAX_IMPORT_BYTES,
+            )),
+        )
         .route(
             "/v1/customers/{customer_id}",
-            get(routes::customers::get_customer),
+            get(routes::profiles::get_customer).patch(routes::profiles::patch_customer),
+        )
+        .route(
+            "/v1/customers/{customer_id}/receipts",
+            get(routes::timeline::customer_receipts),
+        )
+        .route(
+            "/v1/customers/{customer_id}/timeline",
+            get(routes::timeline::timeline),
+        )
+        .route(
+            "/v1/customers/{customer_id}/merge",
+            post(routes::merges::merge_customers),
+        )
+        .route(
+            "/v1/customers/{customer_id}/unmerge",
+            post(routes::merges::unmerge_customer),
+        )
+        .route("/v1/merge-candidates", get(routes::merges::list_candidates))
+        .route(
+            "/v1/merge-candidates/{candidate_id}/accept",
+            post(routes::merges::accept_candidate),
+        )
+        .route(
+            "/v1/merge-candidates/{candidate_id}/reject",
+            post(routes::merges::reject_candidate),
+        )
+        .route(
+            "/v1/customers/{customer_id}/adjustments",
+            post(routes::service_desk::adjust),
+        )
+        .route(
+            "/v1/customers/{customer_id}/cards",
+            post(routes::service_desk::add_card),
+        )
+        .route(
+            "/v1/customers/{customer_id}/cards/{number}/block",
+            post(routes::service_desk::block_card),
+        )
+        .route(
+            "/v1/customers/{customer_id}/cards/{number}/unblock",
+            post(routes::service_desk::unblock_card),
+        )
+        .route(
+            "/v1/customers/{customer_id}/cards/{number}/replace",
+            post(routes::service_desk::replace_card),
+        )
+        .route(
+            "/v1/customers/{customer_id}/erase",
+            post(routes::privacy::erase_customer),
+        )
+        .route(
+            "/v1/customers/{customer_id}/export",
+            get(routes::privacy::export_customer),
         )
         .route(
             "/v1/customers/{customer_id}/balance",

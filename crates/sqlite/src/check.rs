@@ -1,12 +1,14 @@
 //! `tessera check`: verifies the ledger's invariants from the stored rows alone.
 
-use crate::check_vouchers;
 use crate::sql::{all, one, RowExt};
+use crate::{check_profiles, check_vouchers};
 use rusqlite::Connection;
 use std::collections::HashMap;
 use tessera_core::ledger::Account;
 use tessera_core::refund::ReceiptRecord;
-use tessera_store::check_ledger::{balance_violations, lot_violations, StoredAccount, StoredLot};
+use tessera_store::check_ledger::{
+    balance_violations, lot_violations, transfer_violations, StoredAccount, StoredLot,
+};
 use tessera_store::{CheckItem, CheckReport, StoreResult};
 
 /// Runs every check and reports each with the number of rows it looked at.
@@ -14,7 +16,7 @@ pub fn run(conn: &Connection) -> StoreResult<CheckReport> {
     let mut report = CheckReport::default();
     report.items.push(double_entry(conn)?);
     report.items.push(customer_balances(conn)?);
-    report.items.push(lots(conn)?);
+    report.items.extend(lots(conn)?);
     report.items.push(receipts(conn)?);
     let records = check_vouchers::records(conn)?;
     report.items.push(promotion_usage(conn, &records)?);
@@ -22,6 +24,7 @@ pub fn run(conn: &Connection) -> StoreResult<CheckReport> {
     report
         .items
         .push(check_vouchers::certificates(conn, &records)?);
+    report.items.extend(check_profiles::run(conn)?);
     Ok(report)
 }
 
@@ -103,7 +106,7 @@ fn customer_balances(conn: &Connection) -> StoreResult<CheckItem> {
     Ok(balance_violations(sums, &accounts(conn)?))
 }
 
-fn lots(conn: &Connection) -> StoreResult<CheckItem> {
+fn lots(conn: &Connection) -> StoreResult<Vec<CheckItem>> {
     // One pass over the entries, grouped by lot (no per-lot sub-query).
     let by_lot: HashMap<String, (i64, i64)> = all(
         conn,
@@ -124,7 +127,31 @@ fn lots(conn: &Connection) -> StoreResult<CheckItem> {
         [],
         |row| Ok((row.at(0)?, row.at(1)?, row.at(2)?, row.at(3)?, row.at(4)?)),
     )?;
-    Ok(lot_violations(by_lot, &lots, &accounts(conn)?))
+    let by_op: HashMap<String, i64> = all(
+        conn,
+        "SELECT COALESCE(op_id, ''),
+                SUM(CASE WHEN credit = 'transfer' THEN amount ELSE -amount END)
+         FROM entries WHERE debit = 'transfer' OR credit = 'transfer' GROUP BY 1",
+        [],
+        |row| Ok((row.at(0)?, row.at(1)?)),
+    )?
+    .into_iter()
+    .collect();
+    let latest: HashMap<String, String> = all(
+        conn,
+        "SELECT e.lot_id, e.customer_id FROM entries e
+         JOIN (SELECT lot_id, MAX(entry_id) AS id FROM entries
+               WHERE kind = 'transfer_in' AND lot_id IS NOT NULL GROUP BY lot_id) m
+           ON m.id = e.entry_id",
+        [],
+        |row| Ok((row.at(0)?, row.at(1)?)),
+    )?
+    .into_iter()
+    .collect();
+    Ok(vec![
+        lot_violations(by_lot, &lots, &accounts(conn)?),
+        transfer_violations(by_op, latest, &lots),
+    ])
 }
 
 fn receipts(conn: &Connection) -> StoreResult<CheckItem> {

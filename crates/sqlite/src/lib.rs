@@ -11,12 +11,18 @@
 //! its own and never waits on another thread within a group.
 
 mod check;
+mod check_profiles;
 mod check_vouchers;
 mod checkpointer;
+mod identifiers;
+mod merges;
 mod packed;
+mod profile_tx;
+mod profiles;
 mod readers;
 mod rows;
 mod schema;
+mod search;
 mod segments;
 mod sql;
 mod time;
@@ -38,9 +44,13 @@ use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::reward::{Certificate, Grant};
 use tessera_core::segment::{MembershipChange, Segment};
+use tessera_store::crm_command::{
+    CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile,
+};
 use tessera_store::{
-    CancelCommand, CheckReport, CommitCommand, PromotionRecord, ReturnCommand, Store, StoreError,
-    StoreResult, StoredEntry, StoredReceipt,
+    CancelCommand, CheckReport, CommitCommand, MergeCandidate, MergeRecord, ProfileEvent,
+    PromotionRecord, ReturnCommand, Store, StoreError, StoreResult, StoredEntry, StoredProfile,
+    StoredReceipt,
 };
 use tokio::sync::{mpsc, oneshot};
 use writer::{ConfigWrite, Job};
@@ -64,7 +74,7 @@ impl SqliteStore {
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url);
         let mut writer_conn = readers::open_writer(path)?;
-        schema::migrate(&mut writer_conn).map_err(sql::db)?;
+        schema::migrate(&mut writer_conn)?;
         let readers = Readers::new(path);
         // Fail now, not at the first request, if the file cannot be read.
         readers.read(|_| Ok(()))?;
@@ -266,7 +276,7 @@ impl Store for SqliteStore {
     }
 
     async fn customer(&self, customer_id: &str) -> StoreResult<Option<Customer>> {
-        self.readers.read(|c| rows::customer(c, customer_id))
+        self.readers.read(|c| profiles::customer(c, customer_id))
     }
 
     async fn find_customer(&self, reference: &CustomerRef) -> StoreResult<Option<String>> {
@@ -300,6 +310,56 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<StoredEntry>> {
         self.readers
             .read(|c| rows::entries(c, customer_id, after, limit))
+    }
+
+    async fn crm(&self, command: CrmCommand) -> StoreResult<CrmOutcome> {
+        self.submit(|reply| Job::Crm(Box::new(command), reply))
+            .await
+    }
+
+    async fn profile(&self, customer_id: &str) -> StoreResult<Option<StoredProfile>> {
+        self.readers.read(|c| profiles::profile(c, customer_id))
+    }
+
+    async fn profile_events(
+        &self,
+        customer_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ProfileEvent>> {
+        self.readers
+            .read(|c| merges::events(c, customer_id, after, limit))
+    }
+
+    async fn search_customers(
+        &self,
+        query: &CustomerQuery,
+        limit: u32,
+    ) -> StoreResult<Vec<String>> {
+        self.readers
+            .read(|c| search::search_customers(c, query, limit))
+    }
+
+    async fn merge_candidates(&self, filter: &CandidateFilter) -> StoreResult<Vec<MergeCandidate>> {
+        self.readers.read(|c| merges::candidates(c, filter))
+    }
+
+    async fn merges_into(&self, survivor_id: &str) -> StoreResult<Vec<MergeRecord>> {
+        self.readers.read(|c| merges::merges_into(c, survivor_id))
+    }
+
+    async fn customer_receipts(
+        &self,
+        customer_ids: &[String],
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredReceipt>> {
+        self.readers
+            .read(|c| rows::customer_receipts(c, customer_ids, offset, limit))
+    }
+
+    async fn match_profiles(&self) -> StoreResult<Vec<MatchProfile>> {
+        self.readers.read(search::match_profiles)
     }
 
     async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>> {

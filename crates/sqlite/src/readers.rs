@@ -40,7 +40,9 @@ pub fn open_writer(path: &str) -> StoreResult<Connection> {
          PRAGMA wal_autocheckpoint = 10000;",
     )
     .map_err(db)?;
-    conn.set_prepared_statement_cache_capacity(64);
+    // The receipt writes and the CRM writes together use more than 64 statements; a
+    // group mixing them must not evict and prepare again inside its loops.
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
 

@@ -3,12 +3,12 @@
 //! connection (the writer's, or a reader's), with cached prepared statements.
 
 use crate::packed;
-use crate::sql::{all, db, exec, is_unique_violation, marks, one, RowExt};
+use crate::sql::{all, db, exec, marks, one, RowExt};
 use crate::time::{parse_offset, parse_ts, ts};
 use rusqlite::{params, params_from_iter, Connection, Row};
 use std::collections::HashMap;
 use std::sync::LazyLock;
-use tessera_core::customer::{Card, CardType, Customer, CustomerFacts, TierGrant};
+use tessera_core::customer::{CardType, CustomerFacts, TierGrant};
 use tessera_core::ledger::{
     Account, CustomerLedger, Entry, EntryKind, LedgerChanges, Lot, LotState,
 };
@@ -43,12 +43,18 @@ pub fn json_err(error: serde_json::Error) -> StoreError {
     StoreError::backend(format!("stored JSON is unreadable: {error}"))
 }
 
-/// The statements that find the id of the customer a till's identifier names: by
-/// card, by phone, by customer id.
+/// The statements that find the customer a till's identifier names, with the status
+/// of the presented card: by card (only an active card identifies; the primary key),
+/// by phone (the primary key of `customer_identifiers`), by customer id (a merged
+/// customer stands for the survivor holding its points). One indexed look-up each:
+/// they run on every receipt.
 const RESOLVE: [&str; 3] = [
-    "SELECT customer_id FROM cards WHERE card = ?",
-    "SELECT customer_id FROM customers WHERE phone = ?",
-    "SELECT customer_id FROM customers WHERE customer_id = ?",
+    "SELECT customer_id, status AS card_status FROM cards WHERE card = ?",
+    "SELECT customer_id, 'active' AS card_status FROM customer_identifiers
+     WHERE kind = 'phone' AND value = ?",
+    "SELECT CASE WHEN status = 'merged' THEN merged_into ELSE customer_id END AS customer_id,
+            'active' AS card_status
+     FROM customers WHERE customer_id = ?",
 ];
 
 /// Which of [`RESOLVE`] an identifier takes, and its value.
@@ -60,106 +66,38 @@ fn resolve_kind(reference: &CustomerRef) -> (usize, &String) {
     }
 }
 
+/// The refusal of a presented card that is not active (`status` as stored).
+fn usable_card(reference: &CustomerRef, status: &str) -> StoreResult<()> {
+    if status == "active" {
+        return Ok(());
+    }
+    let number = match reference {
+        CustomerRef::Card(card) => card.as_str(),
+        _ => "",
+    };
+    let why = match status {
+        "replaced" => "was replaced by another card",
+        _ => "is blocked",
+    };
+    Err(StoreError::Domain(tessera_core::CoreError::field(
+        ErrorCode::CardBlocked,
+        "customer.card",
+        format!("card {number} {why}"),
+    )))
+}
+
 pub fn resolve_customer(conn: &Connection, reference: &CustomerRef) -> StoreResult<Option<String>> {
     let (kind, value) = resolve_kind(reference);
-    one(conn, RESOLVE[kind], [value], |r| r.at(0))
-}
-
-/// Inserts a customer with their cards and empty accounts. A phone or card that
-/// already belongs to someone is refused by the unique constraints (no extra look-up
-/// on the way in); the caller's savepoint or transaction undoes the partial insert.
-pub fn insert_customer(conn: &Connection, customer: &Customer) -> StoreResult<()> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO customers (customer_id, name, phone, email, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                customer.customer_id,
-                customer.name,
-                customer.phone,
-                customer.email,
-                ts(customer.created_at)
-            ])
-        });
-    if let Err(error) = inserted {
-        if is_unique_violation(&error) && error.to_string().contains("customers.phone") {
-            let phone = customer.phone.clone().unwrap_or_default();
-            return Err(StoreError::Domain(tessera_core::CoreError::field(
-                ErrorCode::PhoneTaken,
-                "phone",
-                format!("phone {phone} already belongs to another customer"),
-            )));
+    let found = one(conn, RESOLVE[kind], [value], |r| {
+        Ok((r.at::<Option<String>>(0)?, r.at::<String>(1)?))
+    })?;
+    match found {
+        Some((customer_id, status)) => {
+            usable_card(reference, &status)?;
+            Ok(customer_id)
         }
-        return Err(db(error));
+        None => Ok(None),
     }
-    for (idx, card) in customer.cards.iter().enumerate() {
-        let inserted = conn
-            .prepare_cached("INSERT INTO cards (card, customer_id, card_type) VALUES (?, ?, ?)")
-            .and_then(|mut s| {
-                s.execute(params![
-                    card.number,
-                    customer.customer_id,
-                    card.card_type.as_str()
-                ])
-            });
-        match inserted {
-            Ok(_) => {}
-            Err(error) if is_unique_violation(&error) => {
-                return Err(StoreError::Domain(tessera_core::CoreError::field(
-                    ErrorCode::CardTaken,
-                    format!("cards[{idx}]"),
-                    format!("card {} already belongs to another customer", card.number),
-                )));
-            }
-            Err(error) => return Err(db(error)),
-        }
-    }
-    exec(
-        conn,
-        "INSERT INTO customer_accounts (customer_id, pending, available) VALUES (?, 0, 0)",
-        [&customer.customer_id],
-    )?;
-    Ok(())
-}
-
-/// Inserts many customers; the first taken phone or card fails the batch with the
-/// field at fault, and the caller's savepoint undoes the rest.
-pub fn insert_customers(conn: &Connection, customers: &[Customer]) -> StoreResult<()> {
-    customers.iter().try_for_each(|c| insert_customer(conn, c))
-}
-
-pub fn customer(conn: &Connection, customer_id: &str) -> StoreResult<Option<Customer>> {
-    let Some(mut customer) = one(
-        conn,
-        "SELECT customer_id, name, phone, email, created_at FROM customers WHERE customer_id = ?",
-        [customer_id],
-        |row| {
-            Ok(Customer {
-                customer_id: row.at(0)?,
-                name: row.at(1)?,
-                phone: row.at(2)?,
-                email: row.at(3)?,
-                created_at: parse_ts(&row.at::<String>(4)?)?,
-                cards: Vec::new(),
-            })
-        },
-    )?
-    else {
-        return Ok(None);
-    };
-    customer.cards = all(
-        conn,
-        "SELECT card, card_type FROM cards WHERE customer_id = ? ORDER BY card",
-        [customer_id],
-        |r| {
-            Ok(Card {
-                number: r.at(0)?,
-                card_type: CardType::parse(&r.at::<String>(1)?).unwrap_or_default(),
-            })
-        },
-    )?;
-    Ok(Some(customer))
 }
 
 /// The columns of a lot, in the order [`lot_at`] reads them (a macro, so statements can
@@ -205,17 +143,18 @@ static FIND_LEDGER: LazyLock<[String; 3]> = LazyLock::new(|| {
         // The customer's facts are computed once in `c`, not once per lot row.
         format!(
             "WITH c AS MATERIALIZED (
-                 SELECT r.customer_id,
+                 SELECT r.customer_id, r.card_status,
                         NOT EXISTS (SELECT 1 FROM receipts x WHERE x.customer_id = r.customer_id)
                             AS first_purchase,
                         (SELECT group_concat(k.card_type, ',') FROM cards k
-                         WHERE k.customer_id = r.customer_id AND (?1 IS NULL OR k.card = ?1))
+                         WHERE k.customer_id = r.customer_id AND k.status = 'active'
+                           AND (?1 IS NULL OR k.card = ?1))
                             AS card_types,
                         (SELECT group_concat(m.segment_id, ',') FROM segment_members m
                          WHERE m.customer_id = r.customer_id) AS segments
                  FROM ({resolve}) r)
              SELECT c.customer_id, a.pending, a.available, c.first_purchase,
-                    t.value, t.until, t.granted_at, c.card_types, c.segments, {}
+                    t.value, t.until, t.granted_at, c.card_types, c.segments, c.card_status, {}
              FROM c
              LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
              LEFT JOIN (SELECT g.value, g.until, g.granted_at FROM customer_grants g, c gc
@@ -243,10 +182,11 @@ pub fn find_ledger(
     let mut lots = Vec::new();
     all(conn, sql, params![presented, value], |row| {
         if head.is_none() {
+            usable_card(reference, &row.at::<String>(9)?)?;
             head = Some(ledger_head(row)?);
         }
-        if row.at::<Option<String>>(9)?.is_some() {
-            lots.push(lot_at(row, 9)?);
+        if row.at::<Option<String>>(10)?.is_some() {
+            lots.push(lot_at(row, 10)?);
         }
         Ok(())
     })?;
@@ -288,6 +228,7 @@ fn ledger_head(row: &Row) -> StoreResult<(String, i64, i64, CustomerFacts)> {
         tier,
         card_types,
         segments,
+        profile_complete: false,
     };
     Ok((
         row.at(0)?,
@@ -350,7 +291,9 @@ pub fn save_ledgers(conn: &Connection, all_changes: &[&LedgerChanges]) -> StoreR
         ))
         .map_err(db)?;
     let mut update_lot = conn
-        .prepare_cached("UPDATE lots SET remaining = ?, state = ? WHERE lot_id = ?")
+        .prepare_cached(
+            "UPDATE lots SET remaining = ?, state = ?, customer_id = ? WHERE lot_id = ?",
+        )
         .map_err(db)?;
     let mut insert_entry = conn
         .prepare_cached(
@@ -382,7 +325,12 @@ pub fn save_ledgers(conn: &Connection, all_changes: &[&LedgerChanges]) -> StoreR
         }
         for lot in &changes.changed_lots {
             let changed = update_lot
-                .execute(params![lot.remaining, lot.state.as_str(), lot.lot_id])
+                .execute(params![
+                    lot.remaining,
+                    lot.state.as_str(),
+                    lot.customer_id,
+                    lot.lot_id
+                ])
                 .map_err(db)?;
             if changed != 1 {
                 return Err(StoreError::backend(format!("no lot {}", lot.lot_id)));
@@ -527,6 +475,38 @@ pub fn receipt(conn: &Connection, receipt_id: &str) -> StoreResult<Option<Stored
         },
     )?;
     Ok(Some(StoredReceipt { record, versions }))
+}
+
+/// The receipts of these customers, newest first (by the instant, whatever the
+/// till's offset, then by id, descending), skipping `offset`, with their versions.
+pub fn customer_receipts(
+    conn: &Connection,
+    customer_ids: &[String],
+    offset: u32,
+    limit: u32,
+) -> StoreResult<Vec<StoredReceipt>> {
+    let mut found: Vec<(chrono::DateTime<chrono::Utc>, String)> = Vec::new();
+    for customer_id in customer_ids {
+        // `at` keeps the till's offset, so its text does not sort by time: the dates
+        // are compared here, and only the page's records are read.
+        found.extend(all(
+            conn,
+            "SELECT receipt_id, at FROM receipts WHERE customer_id = ?",
+            [customer_id],
+            |r| {
+                let at = parse_offset(&r.at::<String>(1)?)?.with_timezone(&chrono::Utc);
+                Ok((at, r.at::<String>(0)?))
+            },
+        )?);
+    }
+    found.sort_by(|a, b| b.cmp(a));
+    found.dedup();
+    found
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .filter_map(|(_, receipt_id)| receipt(conn, &receipt_id).transpose())
+        .collect()
 }
 
 pub fn commit_response(

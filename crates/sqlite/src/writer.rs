@@ -3,10 +3,10 @@
 //! after that transaction is durable. Each write runs under its own savepoint, so a
 //! refused write leaves the others of its group untouched.
 
-use crate::rows;
 use crate::sql::{db, exec, one, RowExt};
 use crate::time::ts;
 use crate::vouchers;
+use crate::{profiles, rows};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
@@ -21,6 +21,7 @@ use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::reward::Certificate;
+use tessera_store::crm_command::{CrmCommand, CrmOutcome};
 use tessera_store::{
     service, CancelCommand, CommitCommand, LedgerTx, NewRewards, ReceiptVersion, ReturnCommand,
     StoreError, StoreResult, StoredReceipt,
@@ -38,6 +39,8 @@ pub enum Job {
     Config(ConfigWrite, oneshot::Sender<StoreResult<bool>>),
     Customers(Vec<Customer>, oneshot::Sender<StoreResult<bool>>),
     CatchUp(DateTime<Utc>, u32, oneshot::Sender<StoreResult<u32>>),
+    /// A CRM write, decided by `tessera_store::crm::apply`.
+    Crm(Box<CrmCommand>, oneshot::Sender<StoreResult<CrmOutcome>>),
     /// Switches `synchronous` between FULL (every acknowledged write is on disk) and
     /// OFF (bulk loading a database that is rebuilt from scratch if it fails).
     Durable(bool, oneshot::Sender<StoreResult<bool>>),
@@ -62,6 +65,7 @@ enum Answer {
     Bytes(StoreResult<Vec<u8>>),
     Flag(StoreResult<bool>),
     Count(StoreResult<u32>),
+    Crm(StoreResult<CrmOutcome>),
 }
 
 impl Answer {
@@ -70,6 +74,7 @@ impl Answer {
             Answer::Bytes(r) => r.is_ok(),
             Answer::Flag(r) => r.is_ok(),
             Answer::Count(r) => r.is_ok(),
+            Answer::Crm(r) => r.is_ok(),
         }
     }
 
@@ -81,6 +86,7 @@ impl Answer {
             Answer::Bytes(Err(e)) => backend(e),
             Answer::Flag(Err(e)) => backend(e),
             Answer::Count(Err(e)) => backend(e),
+            Answer::Crm(Err(e)) => backend(e),
             _ => false,
         }
     }
@@ -91,6 +97,7 @@ impl Answer {
             Job::Commit(..) | Job::Return(..) | Job::Cancel(..) => Answer::Bytes(Err(error)),
             Job::Config(..) | Job::Customers(..) | Job::Durable(..) => Answer::Flag(Err(error)),
             Job::CatchUp(..) => Answer::Count(Err(error)),
+            Job::Crm(..) => Answer::Crm(Err(error)),
         }
     }
 
@@ -100,6 +107,7 @@ impl Answer {
             Answer::Bytes(Ok(_)) => Answer::Bytes(Err(StoreError::backend(message))),
             Answer::Flag(Ok(_)) => Answer::Flag(Err(StoreError::backend(message))),
             Answer::Count(Ok(_)) => Answer::Count(Err(StoreError::backend(message))),
+            Answer::Crm(Ok(_)) => Answer::Crm(Err(StoreError::backend(message))),
             other => other,
         }
     }
@@ -107,11 +115,12 @@ impl Answer {
 
 impl Job {
     /// Whether the job can be refused by a business rule after it has written
-    /// something (a batch of customers whose third card is taken). Such jobs run under
-    /// a savepoint; every other job decides everything before its first write, so a
-    /// business refusal leaves nothing to undo.
+    /// something (a batch of customers whose third card is taken, a CRM write meeting a
+    /// taken identifier in a unique index). Such jobs run under a savepoint; every
+    /// other job decides everything before its first write, so a business refusal
+    /// leaves nothing to undo.
     fn may_fail_after_writing(&self) -> bool {
-        matches!(self, Job::Customers(..))
+        matches!(self, Job::Customers(..) | Job::Crm(..))
     }
 
     fn reply(self, answer: Answer) {
@@ -125,6 +134,7 @@ impl Job {
                 drop(tx.send(r))
             }
             (Job::CatchUp(_, _, tx), Answer::Count(r)) => drop(tx.send(r)),
+            (Job::Crm(_, tx), Answer::Crm(r)) => drop(tx.send(r)),
             (job, _) => {
                 let answer = Answer::failed(&job, "internal: answer of the wrong kind");
                 job.reply(answer);
@@ -269,9 +279,10 @@ async fn run_job(conn: &mut Connection, job: &Job) -> Answer {
         Job::Cancel(command, _) => Answer::Bytes(service::cancel_receipt(&mut tx, command).await),
         Job::Config(write, _) => Answer::Flag(write_config(tx.conn, write)),
         Job::Customers(customers, _) => {
-            Answer::Flag(rows::insert_customers(tx.conn, customers).map(|_| true))
+            Answer::Flag(profiles::insert_customers(tx.conn, customers).map(|_| true))
         }
         Job::CatchUp(now, limit, _) => Answer::Count(catch_up_due(tx.conn, *now, *limit)),
+        Job::Crm(command, _) => Answer::Crm(tessera_store::crm::apply(&mut tx, command).await),
         // Not allowed inside a transaction; the loop takes it only between groups.
         Job::Durable(..) => Answer::Flag(Err(StoreError::backend(
             "durability can only change between groups",
@@ -403,7 +414,7 @@ impl LedgerTx for SqliteTx<'_> {
     }
 
     async fn insert_customer(&mut self, customer: &Customer) -> StoreResult<()> {
-        rows::insert_customer(self.conn, customer)
+        profiles::insert_customer(self.conn, customer)
     }
 
     async fn load_ledger(

@@ -29,6 +29,10 @@ pub struct CommitCommand {
     pub new_code: CodeSource,
     pub now: DateTime<Utc>,
     pub render: Renderer<Committed>,
+    /// Whether the customer's profile has every field the program requires, as the
+    /// server found it (it reads the profile, which the ledger read does not); `None`
+    /// when the program requires none.
+    pub profile_complete: Option<bool>,
 }
 
 /// A committed receipt, as rendered into the commit response.

@@ -46,6 +46,7 @@ pub fn program_with(pending_days: u32, expiry_days: u32) -> Program {
         pending_days,
         expiry_days,
         max_redeem_percent: 100,
+        required_fields: Vec::new(),
     }
 }
 
@@ -134,6 +135,14 @@ pub fn counting_codes() -> crate::command::CodeSource {
     })
 }
 
+pub(crate) fn commit_for_tests(
+    config: &Arc<ConfigSnapshot>,
+    request: ReceiptRequest,
+    now: DateTime<Utc>,
+) -> CommitCommand {
+    commit(config, request, now)
+}
+
 fn commit(
     config: &Arc<ConfigSnapshot>,
     request: ReceiptRequest,
@@ -154,6 +163,7 @@ fn commit(
             )
             .into_bytes()
         }),
+        profile_complete: None,
     }
 }
 
@@ -193,6 +203,10 @@ where
     outcome?;
     let store = open().await;
     let outcome = refusals_are_remembered(store.as_ref()).await;
+    store.close().await;
+    outcome?;
+    let store = open().await;
+    let outcome = crate::contract_crm::profiles_merges_and_privacy(store.as_ref()).await;
     store.close().await;
     outcome
 }

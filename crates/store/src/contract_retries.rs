@@ -139,6 +139,7 @@ async fn apply(
                     render: Arc::new(|c: &Committed| {
                         format!("{:?}", c.record.calculation).into_bytes()
                     }),
+                    profile_complete: None,
                 })
                 .await
         }

@@ -35,6 +35,7 @@ fn commit(
         new_code: counting_codes(),
         now,
         render: Arc::new(|c: &Committed| serde_json::to_vec(&c.record).unwrap_or_default()),
+        profile_complete: None,
     }
 }
 

@@ -40,6 +40,14 @@ impl StoreError {
             if crate::service::REMEMBERED_REFUSALS.contains(&error.code))
     }
 
+    /// The business error's code, if it is one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            StoreError::Domain(error) => Some(error.code),
+            _ => None,
+        }
+    }
+
     /// A database failure.
     pub fn backend(error: impl std::fmt::Display) -> Self {
         StoreError::Backend(error.to_string())

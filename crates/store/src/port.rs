@@ -2,7 +2,9 @@
 //! orchestration inside one adapter transaction.
 
 use crate::command::{CancelCommand, CommitCommand, ReturnCommand};
+use crate::crm_command::{CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile};
 use crate::error::StoreError;
+use crate::profile::{MergeCandidate, MergeRecord, ProfileEvent, StoredProfile};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -181,6 +183,38 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<StoredEntry>>;
 
+    /// A CRM write (profile change, merge, unmerge, review decision, adjustment, card
+    /// operation, erasure, import batch), all or nothing, in one transaction; the
+    /// decisions are [`crate::crm::apply`]'s.
+    async fn crm(&self, command: CrmCommand) -> StoreResult<CrmOutcome>;
+    /// A profile with its identifiers and cards, whatever its status.
+    async fn profile(&self, customer_id: &str) -> StoreResult<Option<StoredProfile>>;
+    /// The customer's history entries with `event_id > after`, oldest first.
+    async fn profile_events(
+        &self,
+        customer_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ProfileEvent>>;
+    /// Ids of the customers a query finds (merged and erased ones left out), at most
+    /// `limit`, sorted by id.
+    async fn search_customers(&self, query: &CustomerQuery, limit: u32)
+        -> StoreResult<Vec<String>>;
+    /// The review queue, by candidate id.
+    async fn merge_candidates(&self, filter: &CandidateFilter) -> StoreResult<Vec<MergeCandidate>>;
+    /// The merges into `survivor_id` that are not undone, oldest first.
+    async fn merges_into(&self, survivor_id: &str) -> StoreResult<Vec<MergeRecord>>;
+    /// The receipts of these customers, newest first (by date, then id), skipping
+    /// `offset`.
+    async fn customer_receipts(
+        &self,
+        customer_ids: &[String],
+        offset: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredReceipt>>;
+    /// Every active profile as the import matcher needs it.
+    async fn match_profiles(&self) -> StoreResult<Vec<MatchProfile>>;
+
     /// Commits a receipt exactly once; returns the stored response.
     async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>>;
     async fn return_receipt(&self, command: ReturnCommand) -> StoreResult<Vec<u8>>;
@@ -244,6 +278,11 @@ pub trait LedgerTx: Send {
         reference: &CustomerRef,
     ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>>;
     async fn insert_customer(&mut self, customer: &Customer) -> StoreResult<()>;
+    /// The customer that holds `customer_id`'s points now: itself, or the customer it
+    /// was merged into (a return of a receipt made before a merge goes there).
+    async fn ledger_owner(&mut self, customer_id: &str) -> StoreResult<String> {
+        Ok(customer_id.to_string())
+    }
     /// The customer's balances, open lots, and the lots named in `extra_lots`.
     async fn load_ledger(
         &mut self,

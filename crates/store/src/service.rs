@@ -62,8 +62,11 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     let mut ledger = match &request.customer {
         None => None,
         Some(reference) => match tx.find_ledger(reference).await? {
-            Some((mut ledger, facts)) => {
+            Some((mut ledger, mut facts)) => {
                 ledger.catch_up(command.now);
+                if let Some(complete) = command.profile_complete {
+                    facts.profile_complete = complete;
+                }
                 view = Some(CustomerView::known(
                     &ledger.customer_id,
                     ledger.available,
@@ -625,7 +628,8 @@ async fn reverse_points(
             .collect();
         lots.extend(record.earn_lot_id.iter().cloned());
         lots.extend(record.issued.bonus_lots.iter().map(|(lot, _)| lot.clone()));
-        let mut ledger = tx.load_ledger(customer_id, &lots).await?;
+        let owner = tx.ledger_owner(customer_id).await?;
+        let mut ledger = tx.load_ledger(&owner, &lots).await?;
         ledger.catch_up(now);
         let context = Context {
             receipt_id: Some(&record.receipt_id),

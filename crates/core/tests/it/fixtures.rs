@@ -174,6 +174,7 @@ pub fn customer(available: Points, pending: Points) -> CustomerView {
         tier: None,
         segments: Vec::new(),
         card_types: Vec::new(),
+        profile_complete: false,
     }
 }
 

@@ -506,6 +506,9 @@ fn check(
             EntryKind::RedeemRefund => &mut moved.refunded,
             EntryKind::Expire => &mut moved.expired,
             EntryKind::Mature => continue,
+            EntryKind::TransferOut | EntryKind::TransferIn | EntryKind::Adjust => {
+                return Err(TestCaseError::fail(format!("unexpected entry {entry:?}")));
+            }
         };
         *total += entry.amount;
     }

@@ -3,15 +3,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod adjustment;
 mod consent;
 mod contact;
 mod effect_returns;
 mod effects;
 mod fixtures;
+mod import;
 mod ledger;
 mod ledger_model;
 mod matching;
 mod pricing;
+mod profile;
 mod returns;
 mod rewards;
 mod stacking;
+mod transfer;

@@ -1,5 +1,6 @@
 //! `/v1/customers`.
 
+use super::profiles::not_found;
 use crate::clock::new_customer_id;
 use crate::error::ApiError;
 use crate::json::Body;
@@ -9,10 +10,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
-use tessera_api::convert::{balance_out, customer_from, customer_out, entry_out, parse_at};
-use tessera_api::{BalanceOut, CustomerBody, CustomerCreated, CustomerOut, ErrorBody, LedgerOut};
+use tessera_api::convert::{balance_out, customer_from, entry_out, parse_at};
+use tessera_api::{BalanceOut, CustomerBody, CustomerCreated, ErrorBody, LedgerOut};
 use tessera_core::ledger::CustomerLedger;
-use tessera_core::ErrorCode;
 use utoipa::IntoParams;
 
 /// Registers a customer.
@@ -29,34 +29,10 @@ pub async fn create_customer(
     Ok((StatusCode::CREATED, Json(CustomerCreated { customer_id })))
 }
 
-/// A customer with their balance now.
-#[utoipa::path(get, path = "/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = String, Path)),
-    responses((status = 200, body = CustomerOut), (status = 404, body = ErrorBody)))]
-pub async fn get_customer(
-    State(state): State<Arc<AppState>>,
-    Path(customer_id): Path<String>,
-) -> Result<Json<CustomerOut>, ApiError> {
-    let customer = state
-        .store
-        .customer(&customer_id)
-        .await?
-        .ok_or_else(|| not_found(&customer_id))?;
-    let ledger = state.store.customer_ledger(&customer_id).await?;
-    let grants = state.store.grants(&customer_id).await?;
-    let segments = state.store.customer_segments(&customer_id).await?;
-    let now = state.clock.now();
-    Ok(Json(customer_out(
-        &customer,
-        &as_of(ledger, now).1,
-        &grants,
-        &segments,
-        now,
-    )))
-}
-
 /// `?at=` projects the balance to an instant.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BalanceQuery {
     /// RFC 3339; default now. An instant in the past reads as now.
     pub at: Option<String>,
@@ -86,6 +62,7 @@ pub async fn get_balance(
 /// Paging of the ledger.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
     /// Entries after this entry id.
     pub after: Option<i64>,
@@ -130,11 +107,4 @@ pub fn as_of(
     ledger.catch_up(now);
     let balance = ledger.balance_at(now);
     (ledger, balance)
-}
-
-fn not_found(customer_id: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::CustomerNotFound,
-        format!("no customer {customer_id:?}"),
-    )
 }

@@ -3,10 +3,16 @@
 pub mod catalog;
 pub mod coupons;
 pub mod customers;
+pub mod import;
+pub mod merges;
+pub mod privacy;
+pub mod profiles;
 pub mod program;
 pub mod promotions;
 pub mod receipts;
 pub mod segments;
+pub mod service_desk;
+pub mod timeline;
 
 use crate::error::ApiError;
 use axum::http::header;

@@ -6,16 +6,17 @@ use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
 use crate::render::{commit_renderer, return_renderer};
 use crate::routes::customers::as_of;
+use crate::till_profile;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
-use tessera_api::convert::{calculation_out, parse_at, parse_qty, receipt_out};
+use tessera_api::convert::{calculation_out, parse_at, parse_qty};
 use tessera_api::{
     CalculationOut, CancelBody, ErrorBody, OfflineBody, OfflineOut, OfflineResultOut,
-    QuoteChangedOut, ReceiptBody, ReceiptOut, ReturnBody, ReturnOut, VersionOut,
+    QuoteChangedOut, ReceiptBody, ReceiptOut, ReturnBody, ReturnOut,
 };
 use tessera_core::pricing::CustomerView;
 use tessera_core::receipt::{CustomerRef, ReceiptRequest};
@@ -72,7 +73,7 @@ pub async fn quote(
     let mut ctx = config.context(request)?;
     let source = &mut service::StoreReads(state.store.as_ref());
     service::load_vouchers(&mut ctx, request, source).await?;
-    let view = match &request.customer {
+    let mut view = match &request.customer {
         None => None,
         Some(reference) => Some(match state.store.find_ledger(reference).await? {
             Some((ledger, facts)) => {
@@ -98,6 +99,11 @@ pub async fn quote(
             },
         }),
     };
+    let mut requests = Vec::new();
+    if let Some(view) = view.as_mut().filter(|v| !v.customer_id.is_empty()) {
+        requests = till_profile::requests_for(state, config, &view.customer_id, now).await?;
+        view.profile_complete = requests.is_empty();
+    }
     let customer_id = view
         .as_ref()
         .map(|v| v.customer_id.as_str())
@@ -108,13 +114,9 @@ pub async fn quote(
     if calculation.customer_id.as_deref() == Some("") {
         calculation.customer_id = None;
     }
-    Ok(calculation_out(
-        &request.receipt_id,
-        &calculation,
-        None,
-        false,
-        None,
-    ))
+    let mut out = calculation_out(&request.receipt_id, &calculation, None, false, None);
+    out.profile_requests = till_profile::requests_out(&requests);
+    Ok(out)
 }
 
 /// Commits a receipt exactly once.
@@ -148,18 +150,64 @@ async fn commit_one(
             format!("receipt {receipt_id} was already committed with a different body"),
         ));
     }
+    let mut body = body;
+    let profile_update = body.profile_update.take();
     let (request, expect_to_pay) = parse_receipt(body, now)?;
+    let config = state.config();
+    // What the customer told the cashier is written first, so that the receipt is
+    // priced with it (a `profile_completed` promotion); a new member's card has no
+    // profile yet, so theirs follows the receipt.
+    let known = match &request.customer {
+        Some(reference) => state.store.find_customer(reference).await?,
+        None => None,
+    };
+    if let (Some(update), Some(customer_id)) = (&profile_update, &known) {
+        till_profile::apply_update(state, &config, update.clone(), customer_id, &request, now)
+            .await?;
+    }
+    if profile_update.is_some() && request.customer.is_none() {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "profile_update",
+            "needs a customer on the receipt",
+        ));
+    }
+    let profile_complete = match &known {
+        Some(customer_id) if !config.program.required_fields.is_empty() => Some(
+            till_profile::requests_for(state, &config, customer_id, now)
+                .await?
+                .is_empty(),
+        ),
+        _ => None,
+    };
+    let new_customer_id = new_customer_id(now);
     let command = CommitCommand {
-        request,
+        request: request.clone(),
         request_hash: hash,
         expect_to_pay,
-        config: state.config(),
-        new_customer_id: new_customer_id(now),
+        config: config.clone(),
+        new_customer_id: new_customer_id.clone(),
         new_code: code_source(),
         now,
         render: commit_renderer(),
+        profile_complete,
     };
-    Ok(state.store.commit_receipt(command).await?)
+    let response = state.store.commit_receipt(command).await?;
+    if let (Some(update), None) = (profile_update, &known) {
+        if let Some(customer_id) = state
+            .store
+            .find_customer(
+                request
+                    .customer
+                    .as_ref()
+                    .unwrap_or(&CustomerRef::CustomerId(new_customer_id)),
+            )
+            .await?
+        {
+            till_profile::apply_update(state, &config, update, &customer_id, &request, now).await?;
+        }
+    }
+    Ok(response)
 }
 
 /// The most receipts one offline batch may carry.
@@ -312,18 +360,5 @@ pub async fn get_receipt(
             format!("no receipt {receipt_id:?} was committed"),
         )
     })?;
-    let versions = stored
-        .versions
-        .into_iter()
-        .map(|v| VersionOut {
-            version: v.version,
-            kind: v.kind,
-            op_id: v.op_id,
-            at: v.at.to_rfc3339(),
-            terminal_id: v.terminal_id,
-            recorded_at: tessera_api::convert::time_out(v.recorded_at),
-            response: serde_json::from_slice(&v.response).unwrap_or(serde_json::Value::Null),
-        })
-        .collect();
-    Ok(Json(receipt_out(&stored.record, versions)))
+    Ok(Json(tessera_api::stored_receipt_out(&stored)))
 }

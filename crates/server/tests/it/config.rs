@@ -58,7 +58,8 @@ async fn v1_needs_the_bearer_key_and_health_does_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn program_round_trips() {
     let app = spawn_app().await;
-    let body = json!({"currency":"RUB","point_value":100,"pending_days":14,"expiry_days":365,"max_redeem_percent":50});
+    let body = json!({"currency":"RUB","point_value":100,"pending_days":14,"expiry_days":365,"max_redeem_percent":50,
+        "required_fields":[{"field":"email","max_age_days":365},{"field":"attributes.size","max_age_days":null}]});
     let (status, out) = app.put("/v1/program", &body).await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(out, body);
@@ -73,8 +74,18 @@ async fn program_round_trips() {
     assert_eq!(status, 200, "{out}");
     assert_eq!(
         out,
-        json!({"currency":"USD","point_value":1,"pending_days":14,"expiry_days":0,"max_redeem_percent":100})
+        json!({"currency":"USD","point_value":1,"pending_days":14,"expiry_days":0,"max_redeem_percent":100,"required_fields":[]})
     );
+    let field = assert_error(
+        &app.put(
+            "/v1/program",
+            &json!({"currency":"RUB","point_value":100,"required_fields":[{"field":"shoe_size"}]}),
+        )
+        .await,
+        422,
+        "invalid_field",
+    );
+    assert_eq!(field.as_deref(), Some("required_fields[0].field"));
 
     let field = assert_error(
         &app.put("/v1/program", &json!({"currency":"rub","point_value":100}))

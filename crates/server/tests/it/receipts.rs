@@ -325,7 +325,7 @@ async fn unknown_card_registers_a_new_member_once() {
     assert_eq!(status, 200);
     assert_eq!(
         customer["cards"],
-        json!([{"number": "999900001111", "type": "plastic"}])
+        json!([{"number": "999900001111", "type": "plastic", "status": "active"}])
     );
     assert_eq!(customer["balance"], json!({"available":0,"pending":10}));
     // The card is now taken.
