@@ -157,7 +157,8 @@ pub struct LedgerOut {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EntryOut {
     pub entry_id: i64,
-    /// `earn`, `mature`, `redeem`, `redeem_refund`, `earn_reversal`, `expire`.
+    /// `earn`, `mature`, `redeem`, `redeem_refund`, `earn_reversal`, `expire`, `adjust`,
+    /// `transfer_out`, `transfer_in`.
     pub kind: String,
     pub debit: String,
     pub credit: String,

@@ -170,7 +170,7 @@ async fn customers(args: CustomerArgs) -> Result<()> {
         batch_size: args.batch_size,
         actor: args.actor,
     };
-    let mut new_id = |prefix: &str| tessera_server::clock::new_id(prefix, now);
+    let mut new_id = tessera_server::clock::monotonic_ids(now);
     let progress_bar = bar.clone();
     let mut progress = move |done: u64, total: u64| {
         progress_bar.set_length(total);

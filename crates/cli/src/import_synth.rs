@@ -25,6 +25,32 @@ pub struct SynthArgs {
 }
 
 const FIRST_F: &[&str] = &[
+    "Alina",
+    "Alla",
+    "Valentina",
+    "Valeria",
+    "Vera",
+    "Galina",
+    "Daria",
+    "Zhanna",
+    "Zoya",
+    "Inna",
+    "Kristina",
+    "Larisa",
+    "Lidia",
+    "Lyudmila",
+    "Margarita",
+    "Nadezhda",
+    "Nina",
+    "Polina",
+    "Raisa",
+    "Sofia",
+    "Taisia",
+    "Ulyana",
+    "Yana",
+    "Viktoria",
+    "Ksenia",
+    "Lyubov",
     "Anna",
     "Maria",
     "Elena",
@@ -43,6 +69,33 @@ const FIRST_F: &[&str] = &[
     "Ирина",
 ];
 const FIRST_M: &[&str] = &[
+    "Anatoly",
+    "Arkady",
+    "Boris",
+    "Vadim",
+    "Valery",
+    "Viktor",
+    "Vitaly",
+    "Vladimir",
+    "Gennady",
+    "Georgy",
+    "Grigory",
+    "Denis",
+    "Egor",
+    "Evgeny",
+    "Igor",
+    "Konstantin",
+    "Leonid",
+    "Maxim",
+    "Oleg",
+    "Roman",
+    "Ruslan",
+    "Stanislav",
+    "Stepan",
+    "Timur",
+    "Fedor",
+    "Yury",
+    "Yaroslav",
     "Ivan",
     "Sergey",
     "Alexander",
@@ -90,6 +143,31 @@ const LAST: &[&str] = &[
     "Borisov",
     "Yakovlev",
 ];
+/// Surname roots; with the endings below they make some 2,000 surnames, about as
+/// varied as a city's customers.
+const ROOTS: &[&str] = &[
+    "Belo", "Cherno", "Gromo", "Dubro", "Zhuko", "Karpo", "Kole", "Kras", "Lisits", "Mal",
+    "Medved", "Mel", "Naum", "Ovchin", "Pankrat", "Rodio", "Sever", "Tikho", "Ushak", "Frolo",
+    "Khar", "Tsvet", "Chist", "Shuv", "Shcherb", "Yudin", "Yasn", "Abram", "Bogdan", "Vlas",
+    "Gavril", "Davyd", "Efim", "Zuev", "Ignat", "Kirill", "Lavr", "Maksim", "Nestor", "Osip",
+    "Prokhor", "Rom", "Savel", "Timof", "Ustin", "Filipp", "Khrist", "Tsar", "Chaik", "Shilo",
+    "Archip", "Bazhen", "Vorob", "Golub", "Dyatl", "Erm", "Zhdan", "Zimin", "Isaak", "Kuzm",
+    "Lukin", "Mir", "Nikon", "Ostap", "Polyak", "Rusak", "Sazon", "Trof", "Uvar", "Fomin",
+    "Khudyak", "Tsyb", "Chudin", "Shat", "Shchuk", "Yurl", "Yakush", "Agap", "Bulat", "Vedern",
+];
+const ENDINGS: &[&str] = &[
+    "ov", "ev", "in", "sky", "enko", "uk", "ich", "ykh", "aev", "ikov", "ovich", "ets", "an",
+    "nik", "shin", "yan", "ko", "akov", "ilin", "usov", "ochkin", "tsev", "ishin", "ovsky", "urin",
+];
+
+fn surname(rng: &mut SmallRng) -> String {
+    let root = pick(rng, ROOTS);
+    if rng.random_bool(0.2) {
+        return pick(rng, LAST).to_string();
+    }
+    format!("{root}{}", pick(rng, ENDINGS))
+}
+
 const CITIES: &[&str] = &["Moscow", "Kazan", "Omsk", "Tver", "Samara", "Perm", "Ufa"];
 
 /// One person of the synthetic population.
@@ -111,8 +189,8 @@ fn pick<'a>(rng: &mut SmallRng, list: &[&'a str]) -> &'a str {
 fn person(rng: &mut SmallRng, n: u64) -> Person {
     let female = rng.random_bool(0.5);
     let first = pick(rng, if female { FIRST_F } else { FIRST_M }).to_string();
-    let mut last = pick(rng, LAST).to_string();
-    if female {
+    let mut last = surname(rng);
+    if female && (last.ends_with('v') || last.ends_with("in")) {
         last.push('a');
     }
     Person {

@@ -6,6 +6,7 @@ mod demo;
 mod demo_data;
 mod import;
 mod import_synth;
+mod search_bench;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -52,6 +53,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Play a chain's tills against a server and report throughput and latencies.
     Bench(bench::BenchArgs),
+    /// Time customer searches over HTTP on a loaded database.
+    BenchSearch(search_bench::SearchBenchArgs),
     /// Print the OpenAPI document.
     Openapi {
         /// Write it to this file instead of standard output.
@@ -89,6 +92,7 @@ fn run() -> Result<()> {
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Import(args) => import::run(args).await,
+            Command::BenchSearch(args) => search_bench::run(args).await,
             Command::Check { database } => check(&database).await,
             Command::Openapi { out } => {
                 let document = tessera_server::openapi::document();

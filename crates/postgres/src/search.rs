@@ -21,8 +21,16 @@ pub async fn search_customers(
 ) -> StoreResult<Vec<String>> {
     let (sql, value) = match query {
         CustomerQuery::NamePrefix(prefix) => (
-            "SELECT DISTINCT customer_id COLLATE \"C\" FROM customer_name_keys
-             WHERE key >= $1 AND key < $1 || chr(1114111) ORDER BY 1 LIMIT $2",
+            // The first matches in key order, so that a common prefix reads `limit`
+            // customers, not all of them.
+            "SELECT customer_id COLLATE \"C\" FROM (
+                 SELECT customer_id, MIN(key) AS first_key FROM (
+                     SELECT n.key, n.customer_id FROM customer_name_keys n
+                     JOIN customers c ON c.customer_id = n.customer_id
+                     WHERE n.key >= $1 AND n.key < $1 || chr(1114111) AND c.status = 'active'
+                     ORDER BY n.key LIMIT $2 * 8) k
+                 GROUP BY customer_id ORDER BY first_key LIMIT $2) f
+             ORDER BY 1",
             prefix,
         ),
         CustomerQuery::Card(card) => (

@@ -47,10 +47,16 @@ pub fn search_customers(
         // the greatest code point (text compares as UTF-8 bytes, in code point order).
         CustomerQuery::NamePrefix(prefix) => all(
             conn,
-            "SELECT DISTINCT k.customer_id FROM customer_name_keys k
-             JOIN customers c ON c.customer_id = k.customer_id
-             WHERE k.key >= ?1 AND k.key < ?1 || char(1114111) AND c.status = 'active'
-             ORDER BY k.customer_id LIMIT ?2",
+            // The first matches in key order,
+            // so that a common prefix reads `limit` customers, not all of them.
+            "SELECT customer_id FROM (
+                 SELECT customer_id, MIN(key) AS first_key FROM (
+                     SELECT k.key, k.customer_id FROM customer_name_keys k
+                     JOIN customers c ON c.customer_id = k.customer_id
+                     WHERE k.key >= ?1 AND k.key < ?1 || char(1114111) AND c.status = 'active'
+                     ORDER BY k.key LIMIT ?2 * 8)
+                 GROUP BY customer_id ORDER BY first_key LIMIT ?2)
+             ORDER BY customer_id",
             params![prefix, limit],
             read,
         ),

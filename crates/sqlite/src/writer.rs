@@ -271,7 +271,32 @@ async fn run_singly(conn: &mut Connection, group: Vec<Job>) {
     }
 }
 
+/// The writer's page cache while import batches come (256 MiB): an import inserts
+/// into many indexes at random places, and with the receipts' 8 MiB cache most of its
+/// time went to reading and writing back the same pages.
+const IMPORT_CACHE: &str = "PRAGMA cache_size = -262144";
+/// The receipts' cache (see `readers::open_writer`).
+const RECEIPT_CACHE: &str = "PRAGMA cache_size = -8192";
+
+std::thread_local! {
+    static IMPORT_CACHE_ON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Switches the page cache to the import's size for import batches, and back at the
+/// first other job (a large cache costs every transaction end a longer walk).
+fn size_cache(conn: &Connection, job: &Job) -> StoreResult<()> {
+    let import = matches!(job, Job::Crm(command, _) if matches!(**command, CrmCommand::Import(..)));
+    if IMPORT_CACHE_ON.with(|on| on.replace(import)) != import {
+        conn.execute_batch(if import { IMPORT_CACHE } else { RECEIPT_CACHE })
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 async fn run_job(conn: &mut Connection, job: &Job) -> Answer {
+    if let Err(error) = size_cache(conn, job) {
+        tracing::warn!(%error, "could not resize the writer's page cache");
+    }
     let mut tx = SqliteTx { conn };
     match job {
         Job::Commit(command, _) => Answer::Bytes(service::commit(&mut tx, command).await),

@@ -197,7 +197,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<ProfileEvent>>;
     /// Ids of the customers a query finds (merged and erased ones left out), at most
-    /// `limit`, sorted by id.
+    /// `limit`, sorted by id. For a name prefix, the first `limit` customers in the
+    /// order of their name keys, so that a common prefix costs `limit` reads.
     async fn search_customers(&self, query: &CustomerQuery, limit: u32)
         -> StoreResult<Vec<String>>;
     /// The review queue, by candidate id.

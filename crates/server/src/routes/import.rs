@@ -1,6 +1,6 @@
 //! `POST /v1/import/customers`: the import of `tessera import customers` over HTTP.
 
-use crate::clock::new_id;
+use crate::clock::monotonic_ids;
 use crate::error::ApiError;
 use crate::query::Params;
 use crate::AppState;
@@ -92,7 +92,7 @@ pub async fn import(
         batch_size: 5000,
         actor: query.actor,
     };
-    let mut ids = |prefix: &str| new_id(prefix, now);
+    let mut ids = monotonic_ids(now);
     let mut progress = |_: u64, _: u64| {};
     let outcome = import_customers(
         state.store.as_ref(),
