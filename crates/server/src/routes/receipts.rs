@@ -154,23 +154,26 @@ async fn commit_one(
     let profile_update = body.profile_update.take();
     let (request, expect_to_pay) = parse_receipt(body, now)?;
     let config = state.config();
-    // What the customer told the cashier is written first, so that the receipt is
-    // priced with it (a `profile_completed` promotion); a new member's card has no
-    // profile yet, so theirs follows the receipt.
-    let known = match &request.customer {
-        Some(reference) => state.store.find_customer(reference).await?,
-        None => None,
-    };
-    if let (Some(update), Some(customer_id)) = (&profile_update, &known) {
-        till_profile::apply_update(state, &config, update.clone(), customer_id, &request, now)
-            .await?;
-    }
     if profile_update.is_some() && request.customer.is_none() {
         return Err(ApiError::field(
             ErrorCode::InvalidField,
             "profile_update",
             "needs a customer on the receipt",
         ));
+    }
+    // The profile is read only when the receipt brings an update or the program
+    // requires fields: most commits never touch it.
+    let needs_profile = profile_update.is_some() || !config.program.required_fields.is_empty();
+    let known = match &request.customer {
+        Some(reference) if needs_profile => state.store.find_customer(reference).await?,
+        _ => None,
+    };
+    // What the customer told the cashier is written first, so that the receipt is
+    // priced with it (a `profile_completed` promotion); a new member's card has no
+    // profile yet, so theirs follows the receipt.
+    if let (Some(update), Some(customer_id)) = (&profile_update, &known) {
+        till_profile::apply_update(state, &config, update.clone(), customer_id, &request, now)
+            .await?;
     }
     let profile_complete = match &known {
         Some(customer_id) if !config.program.required_fields.is_empty() => Some(
@@ -180,30 +183,29 @@ async fn commit_one(
         ),
         _ => None,
     };
-    let new_customer_id = new_customer_id(now);
+    // A new member's update waits for the commit that registers them.
+    let after_commit = match (profile_update, &known) {
+        (Some(update), None) => Some((update, request.clone())),
+        _ => None,
+    };
     let command = CommitCommand {
-        request: request.clone(),
+        request,
         request_hash: hash,
         expect_to_pay,
         config: config.clone(),
-        new_customer_id: new_customer_id.clone(),
+        new_customer_id: new_customer_id(now),
         new_code: code_source(),
         now,
         render: commit_renderer(),
         profile_complete,
     };
     let response = state.store.commit_receipt(command).await?;
-    if let (Some(update), None) = (profile_update, &known) {
-        if let Some(customer_id) = state
-            .store
-            .find_customer(
-                request
-                    .customer
-                    .as_ref()
-                    .unwrap_or(&CustomerRef::CustomerId(new_customer_id)),
-            )
-            .await?
-        {
+    if let Some((update, request)) = after_commit {
+        let member = match &request.customer {
+            Some(reference) => state.store.find_customer(reference).await?,
+            None => None,
+        };
+        if let Some(customer_id) = member {
             till_profile::apply_update(state, &config, update, &customer_id, &request, now).await?;
         }
     }
