@@ -5,6 +5,7 @@
 //! ids are parameters. That makes every rule here deterministic and testable by table.
 
 pub mod adjustment;
+pub mod audit;
 pub mod catalog;
 pub mod certificate;
 pub mod consent;
@@ -18,6 +19,7 @@ pub mod ledger;
 pub mod limits;
 pub mod matching;
 pub mod money;
+pub mod otp;
 pub mod pricing;
 pub mod profile;
 pub mod program;
@@ -27,6 +29,7 @@ pub mod refund;
 pub mod reward;
 pub mod segment;
 pub mod snapshot;
+pub mod tier;
 pub mod transfer;
 
 pub use error::{CoreError, ErrorCode};

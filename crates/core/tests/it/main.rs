@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod adjustment;
+mod audit;
 mod consent;
 mod contact;
 mod effect_returns;
@@ -13,9 +14,11 @@ mod import;
 mod ledger;
 mod ledger_model;
 mod matching;
+mod otp;
 mod pricing;
 mod profile;
 mod returns;
 mod rewards;
 mod stacking;
+mod tier;
 mod transfer;
