@@ -33,6 +33,11 @@ impl ProfileTx for PgTx<'_> {
         profiles::insert_profiles(self.conn, std::slice::from_ref(profile)).await
     }
 
+    async fn insert_profiles(&mut self, batch: &[StoredProfile]) -> StoreResult<()> {
+        self.flush(None).await?;
+        profiles::insert_profiles(self.conn, batch).await
+    }
+
     async fn update_profile(&mut self, profile: &StoredProfile) -> StoreResult<()> {
         self.flush(None).await?;
         profiles::update_profile(self.conn, profile).await

@@ -25,6 +25,7 @@ pub fn run(conn: &Connection) -> StoreResult<CheckReport> {
         .items
         .push(check_vouchers::certificates(conn, &records)?);
     report.items.extend(check_profiles::run(conn)?);
+    report.items.push(check_profiles::references(conn)?);
     Ok(report)
 }
 

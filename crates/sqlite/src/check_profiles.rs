@@ -94,3 +94,44 @@ pub fn run(conn: &Connection) -> StoreResult<[CheckItem; 2]> {
     )?;
     Ok([merges, identifiers])
 }
+
+/// Every identifier, card, account and name key names a stored customer. Import
+/// batches write these rows without SQLite's foreign-key enforcement (see the
+/// writer's `run_import`); this is the check that it left nothing pointing nowhere.
+pub fn references(conn: &Connection) -> StoreResult<CheckItem> {
+    let mut item = CheckItem {
+        name: "references: every identifier, card, account and name key names a stored customer"
+            .into(),
+        checked: 0,
+        violations: Vec::new(),
+    };
+    for table in [
+        "customer_identifiers",
+        "cards",
+        "customer_accounts",
+        "customer_name_keys",
+    ] {
+        let orphans: Vec<String> = all(
+            conn,
+            &format!(
+                "SELECT DISTINCT customer_id FROM {table} t
+                 WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = t.customer_id)
+                 LIMIT 20"
+            ),
+            [],
+            |row| row.at(0),
+        )?;
+        let rows: i64 = all(conn, &format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.at::<i64>(0)
+        })?
+        .into_iter()
+        .sum();
+        item.checked += rows as u64;
+        item.violations.extend(
+            orphans
+                .into_iter()
+                .map(|id| format!("{table}: customer {id} is not stored")),
+        );
+    }
+    Ok(item)
+}

@@ -139,6 +139,60 @@ pub fn card(conn: &Connection, number: &str) -> StoreResult<Option<(String, Stor
     )
 }
 
+/// Values per look-up of [`any_held`].
+const HELD_CHUNK: usize = 64;
+
+/// Whether anyone holds one of the cards or unique identifiers: a statement per 64
+/// values of a kind (the last one padded with its own last value) instead of one per
+/// value. Sorted values read neighbouring pages.
+pub fn any_held(
+    conn: &Connection,
+    cards: &[&str],
+    identifiers: &[(IdentifierKind, &str)],
+) -> StoreResult<bool> {
+    let in_list = crate::sql::marks(HELD_CHUNK);
+    let card_sql = format!("SELECT 1 FROM cards WHERE card IN ({in_list}) LIMIT 1");
+    let identifier_sql = format!(
+        "SELECT 1 FROM customer_identifiers WHERE kind = ? AND value IN ({in_list}) LIMIT 1"
+    );
+    let found = |sql: &str, kind: Option<&str>, values: &[&str]| -> StoreResult<bool> {
+        let mut statement = conn.prepare_cached(sql).map_err(db)?;
+        for chunk in values.chunks(HELD_CHUNK) {
+            let Some(last) = chunk.last() else {
+                continue;
+            };
+            let padded = chunk
+                .iter()
+                .chain(std::iter::repeat_n(last, HELD_CHUNK - chunk.len()));
+            let params = kind.iter().chain(padded);
+            if statement
+                .query(rusqlite::params_from_iter(params))
+                .map_err(db)?
+                .next()
+                .map_err(db)?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    if found(&card_sql, None, cards)? {
+        return Ok(true);
+    }
+    for kind in [IdentifierKind::Phone, IdentifierKind::External] {
+        let values: Vec<&str> = identifiers
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, v)| *v)
+            .collect();
+        if found(&identifier_sql, Some(kind.as_str()), &values)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Inserts a card of a new customer; a number someone holds is `card_taken` on
 /// `cards[idx]`.
 pub fn insert_card(

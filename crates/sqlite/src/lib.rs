@@ -17,6 +17,7 @@ mod checkpointer;
 mod identifiers;
 mod merges;
 mod packed;
+mod profile_batch;
 mod profile_tx;
 mod profiles;
 mod readers;

@@ -3,7 +3,7 @@
 //! on the writer's connection.
 
 use crate::writer::SqliteTx;
-use crate::{identifiers, merges, profiles};
+use crate::{identifiers, merges, profile_batch, profiles};
 use async_trait::async_trait;
 use tessera_store::{
     IdentifierKind, LedgerTx, MergeCandidate, MergeRecord, ProfileEvent, ProfileTx, StoreResult,
@@ -24,6 +24,10 @@ impl ProfileTx for SqliteTx<'_> {
         profiles::insert_profile(self.conn, profile)
     }
 
+    async fn insert_profiles(&mut self, batch: &[StoredProfile]) -> StoreResult<()> {
+        profile_batch::insert_profiles(self.conn, batch)
+    }
+
     async fn update_profile(&mut self, profile: &StoredProfile) -> StoreResult<()> {
         profiles::update_profile(self.conn, profile)
     }
@@ -34,6 +38,14 @@ impl ProfileTx for SqliteTx<'_> {
         value: &str,
     ) -> StoreResult<Option<String>> {
         identifiers::identifier_owner(self.conn, kind, value)
+    }
+
+    async fn any_held(
+        &mut self,
+        cards: &[&str],
+        identifiers: &[(IdentifierKind, &str)],
+    ) -> StoreResult<bool> {
+        identifiers::any_held(self.conn, cards, identifiers)
     }
 
     async fn add_identifier(

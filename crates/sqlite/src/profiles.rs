@@ -71,7 +71,7 @@ fn profile_row(row: &Row) -> StoreResult<StoredProfile> {
 
 /// The stored `status`, `merged_into` and `updated_at` of a profile. An erased
 /// profile keeps the time of its erasure as its last update.
-fn status_columns(profile: &StoredProfile) -> (&'static str, Option<&str>, String) {
+pub(crate) fn status_columns(profile: &StoredProfile) -> (&'static str, Option<&str>, String) {
     match &profile.status {
         ProfileStatus::Active => ("active", None, ts(profile.updated_at)),
         ProfileStatus::Merged { into } => ("merged", Some(into.as_str()), ts(profile.updated_at)),
@@ -79,7 +79,7 @@ fn status_columns(profile: &StoredProfile) -> (&'static str, Option<&str>, Strin
     }
 }
 
-fn document(profile: &StoredProfile) -> StoreResult<String> {
+pub(crate) fn document(profile: &StoredProfile) -> StoreResult<String> {
     serde_json::to_string(&profile.doc).map_err(json_err)
 }
 

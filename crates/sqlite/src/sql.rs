@@ -84,3 +84,44 @@ pub fn exec(
         .and_then(|mut statement| statement.execute(params))
         .map_err(db)
 }
+
+/// Rows per statement of [`insert_many`]: enough to spread a statement's fixed cost
+/// (cursors opened and closed on every index), few enough to stay far below
+/// SQLite's limit on bound values.
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// Runs `{insert} VALUES (…), (…) {tail}` over `values`, a flat list of rows of
+/// `width` values each: [`ROWS_PER_STATEMENT`] rows a statement, the rest one a
+/// statement. Returns the number of rows written.
+pub fn insert_many(
+    conn: &rusqlite::Connection,
+    insert: &str,
+    tail: &str,
+    width: usize,
+    values: &[&dyn rusqlite::ToSql],
+) -> Result<usize, rusqlite::Error> {
+    let row = format!("({})", marks(width));
+    let sql = |n: usize| {
+        format!(
+            "{insert} VALUES {} {tail}",
+            vec![row.as_str(); n].join(", ")
+        )
+    };
+    let (many, one) = (sql(ROWS_PER_STATEMENT), sql(1));
+    let full = ROWS_PER_STATEMENT * width;
+    let mut written = 0;
+    for chunk in values.chunks(full) {
+        if chunk.len() == full {
+            written += conn
+                .prepare_cached(&many)?
+                .execute(rusqlite::params_from_iter(chunk.iter()))?;
+        } else {
+            for row_values in chunk.chunks(width) {
+                written += conn
+                    .prepare_cached(&one)?
+                    .execute(rusqlite::params_from_iter(row_values.iter()))?;
+            }
+        }
+    }
+    Ok(written)
+}

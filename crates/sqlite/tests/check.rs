@@ -114,3 +114,28 @@ async fn check_reports_a_coupon_freed_behind_the_receipts_back() {
         "{violations:?}"
     );
 }
+
+#[tokio::test]
+async fn check_reports_an_identifier_of_no_stored_customer() {
+    // Import batches write without SQLite's foreign-key enforcement; check catches
+    // a row that points nowhere.
+    let violations = tampered(
+        "PRAGMA foreign_keys = OFF;
+         INSERT INTO customer_identifiers (kind, value, customer_id, source, added_at)
+         VALUES ('phone', '+79990000000', 'cus_nobody', 'import', '2026-01-01T00:00:00.000000Z');
+         INSERT INTO customer_name_keys (key, customer_id) VALUES ('ghost', 'cus_ghost');",
+    )
+    .await;
+    assert!(
+        violations
+            .iter()
+            .any(|v| v == "customer_identifiers: customer cus_nobody is not stored"),
+        "{violations:?}"
+    );
+    assert!(
+        violations
+            .iter()
+            .any(|v| v == "customer_name_keys: customer cus_ghost is not stored"),
+        "{violations:?}"
+    );
+}

@@ -306,147 +306,154 @@ pub async fn import_customers(
     }
 
     let mut cluster_ids: Vec<String> = Vec::with_capacity(planned.clusters.len());
-    let mut batch = ImportBatch {
+    let size = options.batch_size.max(1);
+    let fresh = || ImportBatch {
         by: by.clone(),
         at: now,
         ..ImportBatch::default()
     };
-    let mut done = 0u64;
-    for cluster in &planned.clusters {
-        let rows: Vec<&CleanRow> = cluster.rows.iter().map(|&i| &parsed.rows[i]).collect();
-        let v = values(&rows, &options.source, now);
-        let customer_id = match &cluster.target {
-            Target::New => new_id("cus"),
-            Target::Existing { customer_id, .. } => customer_id.clone(),
-        };
-        let mut identifiers = Vec::new();
-        for (kind, value, at) in v.identifiers {
-            let on = match kind {
-                IdentifierKind::Phone => Identifier::Phone,
-                IdentifierKind::Email => Identifier::Email,
-                IdentifierKind::External => Identifier::ExternalId,
+    let mut clusters = planned.clusters.iter();
+    // Fills a batch with the next clusters, up to the batch size.
+    let mut fill = |batch: &mut ImportBatch| {
+        while batch.creates.len() + batch.updates.len() < size {
+            let Some(cluster) = clusters.next() else {
+                break;
             };
-            let raw = match kind {
-                IdentifierKind::External => value
-                    .split_once(':')
-                    .map(|(_, id)| id.to_string())
-                    .unwrap_or_default(),
-                _ => value.clone(),
+            let rows: Vec<&CleanRow> = cluster.rows.iter().map(|&i| &parsed.rows[i]).collect();
+            let v = values(&rows, &options.source, now);
+            let customer_id = match &cluster.target {
+                Target::New => new_id("cus"),
+                Target::Existing { customer_id, .. } => customer_id.clone(),
             };
-            if withheld.contains(&(on, raw.as_str())) {
-                continue;
-            }
-            if holders.take(Some(kind), &value, &customer_id) {
-                identifiers.push((kind, value, at));
-            }
-        }
-        let mut cards = Vec::new();
-        for card in v.cards {
-            if withheld.contains(&(Identifier::Card, card.as_str())) {
-                continue;
-            }
-            if holders.take(None, &card, &customer_id) {
-                cards.push(card);
-            }
-        }
-        match &cluster.target {
-            Target::New => {
-                let mut doc = ProfileDoc {
-                    registration: Some(Registration {
-                        source: options.source.clone(),
-                        at: v.first_at,
-                        store_id: None,
-                    }),
-                    ..ProfileDoc::default()
+            let mut identifiers = Vec::new();
+            for (kind, value, at) in v.identifiers {
+                let on = match kind {
+                    IdentifierKind::Phone => Identifier::Phone,
+                    IdentifierKind::Email => Identifier::Email,
+                    IdentifierKind::External => Identifier::ExternalId,
                 };
-                for (field, value, at) in v.fields {
-                    // Values of the right kind always fit their field.
-                    let _ = doc.set(
-                        &field,
-                        Some(value),
-                        at,
-                        &options.source,
-                        Mode::Survivorship(&options.trust),
-                    );
+                let raw = match kind {
+                    IdentifierKind::External => value
+                        .split_once(':')
+                        .map(|(_, id)| id.to_string())
+                        .unwrap_or_default(),
+                    _ => value.clone(),
+                };
+                if withheld.contains(&(on, raw.as_str())) {
+                    continue;
                 }
-                for consent in &v.consents {
-                    if tessera_core::consent::apply_consent(
-                        doc.consents.get(&consent.channel),
-                        consent,
-                        &options.trust,
-                    )
-                    .is_applied()
-                    {
-                        doc.consents.insert(
-                            consent.channel,
-                            tessera_core::consent::Consent {
-                                granted: consent.granted,
-                                at: consent.at,
-                                source: consent.source.clone(),
-                            },
+                if holders.take(Some(kind), &value, &customer_id) {
+                    identifiers.push((kind, value, at));
+                }
+            }
+            let mut cards = Vec::new();
+            for card in v.cards {
+                if withheld.contains(&(Identifier::Card, card.as_str())) {
+                    continue;
+                }
+                if holders.take(None, &card, &customer_id) {
+                    cards.push(card);
+                }
+            }
+            match &cluster.target {
+                Target::New => {
+                    let mut doc = ProfileDoc {
+                        registration: Some(Registration {
+                            source: options.source.clone(),
+                            at: v.first_at,
+                            store_id: None,
+                        }),
+                        ..ProfileDoc::default()
+                    };
+                    for (field, value, at) in v.fields {
+                        // Values of the right kind always fit their field.
+                        let _ = doc.set(
+                            &field,
+                            Some(value),
+                            at,
+                            &options.source,
+                            Mode::Survivorship(&options.trust),
                         );
                     }
+                    for consent in &v.consents {
+                        if tessera_core::consent::apply_consent(
+                            doc.consents.get(&consent.channel),
+                            consent,
+                            &options.trust,
+                        )
+                        .is_applied()
+                        {
+                            doc.consents.insert(
+                                consent.channel,
+                                tessera_core::consent::Consent {
+                                    granted: consent.granted,
+                                    at: consent.at,
+                                    source: consent.source.clone(),
+                                },
+                            );
+                        }
+                    }
+                    batch.creates.push(StoredProfile {
+                        customer_id: customer_id.clone(),
+                        created_at: now,
+                        updated_at: now,
+                        status: ProfileStatus::Active,
+                        doc,
+                        identifiers: identifiers
+                            .into_iter()
+                            .map(|(kind, value, at)| StoredIdentifier {
+                                kind,
+                                value,
+                                source: options.source.clone(),
+                                added_at: at,
+                            })
+                            .collect(),
+                        cards: cards
+                            .into_iter()
+                            .map(|number| StoredCard {
+                                number,
+                                card_type: CardType::Plastic,
+                                status: CardStatus::Active,
+                            })
+                            .collect(),
+                    });
                 }
-                batch.creates.push(StoredProfile {
-                    customer_id: customer_id.clone(),
-                    created_at: now,
-                    updated_at: now,
-                    status: ProfileStatus::Active,
-                    doc,
-                    identifiers: identifiers
+                Target::Existing { .. } => {
+                    let fields = v
+                        .fields
                         .into_iter()
-                        .map(|(kind, value, at)| StoredIdentifier {
-                            kind,
-                            value,
-                            source: options.source.clone(),
-                            added_at: at,
-                        })
-                        .collect(),
-                    cards: cards
-                        .into_iter()
-                        .map(|number| StoredCard {
-                            number,
-                            card_type: CardType::Plastic,
-                            status: CardStatus::Active,
-                        })
-                        .collect(),
-                });
+                        .map(|(field, value, _)| (field, Some(value)))
+                        .collect();
+                    batch.updates.push(ProfileUpdate {
+                        customer_id: customer_id.clone(),
+                        fields,
+                        add_identifiers: identifiers.into_iter().map(|(k, v, _)| (k, v)).collect(),
+                        add_cards: cards.into_iter().map(|c| (c, CardType::Plastic)).collect(),
+                        consents: v.consents,
+                        direct: false,
+                        trust: options.trust.clone(),
+                        by: by.clone(),
+                        at: v.last_at,
+                        ..ProfileUpdate::default()
+                    });
+                }
             }
-            Target::Existing { .. } => {
-                let fields = v
-                    .fields
-                    .into_iter()
-                    .map(|(field, value, _)| (field, Some(value)))
-                    .collect();
-                batch.updates.push(ProfileUpdate {
-                    customer_id: customer_id.clone(),
-                    fields,
-                    add_identifiers: identifiers.into_iter().map(|(k, v, _)| (k, v)).collect(),
-                    add_cards: cards.into_iter().map(|c| (c, CardType::Plastic)).collect(),
-                    consents: v.consents,
-                    direct: false,
-                    trust: options.trust.clone(),
-                    by: by.clone(),
-                    at: v.last_at,
-                    ..ProfileUpdate::default()
-                });
-            }
+            cluster_ids.push(customer_id);
         }
-        cluster_ids.push(customer_id);
-        if batch.creates.len() + batch.updates.len() >= options.batch_size.max(1) {
-            let full = std::mem::replace(
-                &mut batch,
-                ImportBatch {
-                    by: by.clone(),
-                    at: now,
-                    ..ImportBatch::default()
-                },
-            );
-            done += (full.creates.len() + full.updates.len()) as u64;
-            let a = run(full).await?;
-            add(&mut applied, a);
-            progress(done, total);
-        }
+    };
+    let mut batch = fresh();
+    fill(&mut batch);
+    let mut done = 0u64;
+    // A full batch is written while the next one is made; the last one, not full,
+    // takes the suggestions for review along.
+    while batch.creates.len() + batch.updates.len() >= size {
+        let n_items = (batch.creates.len() + batch.updates.len()) as u64;
+        let mut next = fresh();
+        let written = overlap(run(batch), || fill(&mut next)).await;
+        add(&mut applied, written?);
+        done += n_items;
+        progress(done, total);
+        batch = next;
     }
     for c in &planned.candidates {
         let id_of = |p: &Party| match p {
@@ -500,5 +507,18 @@ fn identifier_name(on: Identifier) -> &'static str {
         Identifier::Card => "card",
         Identifier::Phone => "phone",
         Identifier::Email => "email",
+    }
+}
+
+/// Runs `work` on this thread while `write` goes on: `write` is polled once (an
+/// adapter with a writer thread has the batch from then on), then `work` runs, then
+/// `write` is awaited. An import makes its next batch while the last one is written.
+async fn overlap<W: std::future::Future>(write: W, work: impl FnOnce()) -> W::Output {
+    let mut write = std::pin::pin!(write);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(write.as_mut().poll(cx))).await;
+    work();
+    match first {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => write.await,
     }
 }

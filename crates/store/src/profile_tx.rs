@@ -23,6 +23,12 @@ pub trait ProfileTx: LedgerTx {
     /// id another customer holds fails the whole insert with `card_taken`,
     /// `phone_taken` or `external_id_taken`.
     async fn insert_profile(&mut self, profile: &StoredProfile) -> StoreResult<()>;
+    /// Stores new customers as [`ProfileTx::insert_profile`] does, in as few
+    /// statements and as local an order as the adapter can (an import's batch). The
+    /// caller has found their cards, phones and external ids free in this
+    /// transaction; one taken nonetheless fails the call, and what it wrote is the
+    /// caller's to undo.
+    async fn insert_profiles(&mut self, profiles: &[StoredProfile]) -> StoreResult<()>;
     /// Rewrites an existing customer row: document, status (and `merged_into`),
     /// display name, `updated_at`, and the search keys derived from the document
     /// ([`tessera_core::profile::search_keys`]). Identifiers and cards are not touched.
@@ -33,6 +39,26 @@ pub trait ProfileTx: LedgerTx {
         kind: IdentifierKind,
         value: &str,
     ) -> StoreResult<Option<String>>;
+    /// Whether anyone holds one of these cards or unique identifiers (phones,
+    /// external ids): one look-up for a whole import batch, which is checked value by
+    /// value only when this finds something.
+    async fn any_held(
+        &mut self,
+        cards: &[&str],
+        identifiers: &[(IdentifierKind, &str)],
+    ) -> StoreResult<bool> {
+        for card in cards {
+            if self.card(card).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        for (kind, value) in identifiers {
+            if self.identifier_owner(*kind, value).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
     /// Gives a customer an identifier. A unique value held by someone else fails with
     /// `phone_taken` or `external_id_taken`; one the customer holds already changes
     /// nothing.

@@ -1,9 +1,12 @@
 //! Applying one matched import batch: new profiles, updates of matched ones by
 //! survivorship, automatic merges of profiles the file links, suggestions for review.
 //!
-//! Every item is checked before it is written. An item that meets an identifier taken
-//! since the batch was matched (a till registered the card meanwhile) is left out and
-//! reported; the rest of the batch is written.
+//! An item that meets an identifier taken since the batch was matched (a till
+//! registered the card meanwhile) is left out and reported; the rest of the batch is
+//! written.
+//!
+//! A batch fails (and must be undone whole) only on a database failure: adapters run
+//! it without a savepoint of its own.
 
 use super::event;
 use super::merge::{merge, MergeRequest};
@@ -49,38 +52,56 @@ pub(crate) async fn apply_batch(
             Err(error) => return Err(error),
         }
     }
-    'creates: for profile in &batch.creates {
-        for card in &profile.cards {
-            if let Some((owner, _)) = tx.card(&card.number).await? {
-                let error = super::update::taken(None, &card.number, &owner);
-                skip(&mut applied, &profile.customer_id, &error);
-                continue 'creates;
-            }
-        }
-        for identifier in &profile.identifiers {
-            if identifier.kind == IdentifierKind::Email {
-                continue;
-            }
-            if let Some(owner) = tx
-                .identifier_owner(identifier.kind, &identifier.value)
-                .await?
-            {
-                let error = super::update::taken(Some(identifier.kind), &identifier.value, &owner);
-                skip(&mut applied, &profile.customer_id, &error);
-                continue 'creates;
-            }
-        }
-        tx.insert_profile(profile).await?;
-        tx.append_events(&[event(
-            &profile.customer_id,
-            "created",
-            &batch.by,
-            batch.at,
-            json!({"source": batch.by.source}),
-        )])
-        .await?;
-        applied.created += 1;
+    // Every new profile is checked, then the accepted ones are written together
+    // (adapters write them table by table, in key order). A value taken after the
+    // check cannot be: this transaction is the only writer.
+    let mut cards: Vec<&str> = Vec::new();
+    let mut identifiers: Vec<(IdentifierKind, &str)> = Vec::new();
+    for profile in &batch.creates {
+        cards.extend(profile.cards.iter().map(|c| c.number.as_str()));
+        identifiers.extend(
+            profile
+                .identifiers
+                .iter()
+                .filter(|i| i.kind.is_unique())
+                .map(|i| (i.kind, i.value.as_str())),
+        );
     }
+    cards.sort_unstable();
+    identifiers.sort_unstable();
+    let accepted = if tx.any_held(&cards, &identifiers).await? {
+        check_creates(tx, batch, &mut applied).await?
+    } else {
+        (0..batch.creates.len()).collect()
+    };
+    let written = if accepted.len() == batch.creates.len() {
+        tx.insert_profiles(&batch.creates).await
+    } else {
+        let some: Vec<_> = accepted.iter().map(|&i| batch.creates[i].clone()).collect();
+        tx.insert_profiles(&some).await
+    };
+    // A refusal now is no business outcome: failing as the database failing undoes
+    // the whole batch (adapters run import batches without a savepoint).
+    written.map_err(|error| match error {
+        StoreError::Domain(refusal) => StoreError::backend(format!(
+            "an import batch met a value taken after its check: {refusal}"
+        )),
+        other => other,
+    })?;
+    let created: Vec<_> = accepted
+        .iter()
+        .map(|&i| {
+            event(
+                &batch.creates[i].customer_id,
+                "created",
+                &batch.by,
+                batch.at,
+                json!({"source": batch.by.source}),
+            )
+        })
+        .collect();
+    tx.append_events(&created).await?;
+    applied.created += accepted.len() as u64;
     for item in &batch.updates {
         match update(tx, item, OnTaken::Skip).await {
             Ok((_, skipped)) => {
@@ -104,4 +125,38 @@ pub(crate) async fn apply_batch(
         }
     }
     Ok(applied)
+}
+
+/// The new profiles of a batch whose values are still free, by index; the others are
+/// reported as skipped.
+async fn check_creates(
+    tx: &mut dyn ProfileTx,
+    batch: &ImportBatch,
+    applied: &mut ImportApplied,
+) -> StoreResult<Vec<usize>> {
+    let mut accepted = Vec::with_capacity(batch.creates.len());
+    'creates: for (idx, profile) in batch.creates.iter().enumerate() {
+        for card in &profile.cards {
+            if let Some((owner, _)) = tx.card(&card.number).await? {
+                let error = super::update::taken(None, &card.number, &owner);
+                skip(applied, &profile.customer_id, &error);
+                continue 'creates;
+            }
+        }
+        for identifier in &profile.identifiers {
+            if identifier.kind == IdentifierKind::Email {
+                continue;
+            }
+            if let Some(owner) = tx
+                .identifier_owner(identifier.kind, &identifier.value)
+                .await?
+            {
+                let error = super::update::taken(Some(identifier.kind), &identifier.value, &owner);
+                skip(applied, &profile.customer_id, &error);
+                continue 'creates;
+            }
+        }
+        accepted.push(idx);
+    }
+    Ok(accepted)
 }
