@@ -90,6 +90,28 @@ pub async fn remove(
     Ok(())
 }
 
+/// Whether anyone holds one of the cards or unique identifiers: one statement for a
+/// whole import batch instead of a round trip per value.
+pub async fn any_held(
+    conn: &mut PgConnection,
+    cards: &[&str],
+    identifiers: &[(IdentifierKind, &str)],
+) -> StoreResult<bool> {
+    let kinds: Vec<&str> = identifiers.iter().map(|(k, _)| k.as_str()).collect();
+    let values: Vec<&str> = identifiers.iter().map(|(_, v)| *v).collect();
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM cards WHERE card = ANY($1::TEXT[]))
+             OR EXISTS (SELECT 1 FROM UNNEST($2::TEXT[], $3::TEXT[]) AS u (kind, value)
+                        JOIN customer_identifiers i ON i.kind = u.kind AND i.value = u.value)",
+    )
+    .bind(cards)
+    .bind(&kinds)
+    .bind(&values)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)
+}
+
 /// The holder of a card and the card, whatever its status.
 pub async fn card(
     conn: &mut PgConnection,

@@ -52,6 +52,15 @@ impl ProfileTx for PgTx<'_> {
         identifiers::owner_of(self.conn, kind, value).await
     }
 
+    async fn any_held(
+        &mut self,
+        cards: &[&str],
+        identifiers: &[(IdentifierKind, &str)],
+    ) -> StoreResult<bool> {
+        self.flush(None).await?;
+        identifiers::any_held(self.conn, cards, identifiers).await
+    }
+
     async fn add_identifier(
         &mut self,
         customer_id: &str,
