@@ -9,10 +9,11 @@
 //! The statements cannot fail half-way, so SQLite keeps no statement journal for
 //! them (it copied the original of every page each statement changed, a quarter of
 //! the writer's time): a unique value is `INSERT OR IGNORE`d and the rows written are
-//! counted instead, and foreign keys are checked at commit
-//! (`defer_foreign_keys`; the parents go first). The caller has checked every value
-//! in this transaction; a row left out is a database failure, never a business
-//! refusal.
+//! counted instead, and foreign keys, when enforced, are checked at commit
+//! (`defer_foreign_keys`: the customer rows go in after their accounts, identifiers
+//! and cards, while their documents are rendered). The caller has checked every
+//! value in this transaction; a row left out is a database failure, never a
+//! business refusal.
 
 use crate::profiles::{document, status_columns};
 use crate::sql::{db, exec, insert_many};

@@ -124,17 +124,17 @@ impl Job {
     /// reports what it leaves out, and fails only on a database failure (which undoes
     /// the group). Under a savepoint, SQLite would copy the original of every page the
     /// batch changes to a temporary file: a third of an import's writer time.
-    /// A batch of a customer import (run alone: see [`run_import`]).
-    fn is_import(&self) -> bool {
-        matches!(self, Job::Crm(command, _) if matches!(**command, CrmCommand::Import(..)))
-    }
-
     fn may_fail_after_writing(&self) -> bool {
         match self {
             Job::Customers(..) => true,
-            Job::Crm(command, _) => !matches!(**command, CrmCommand::Import(..)),
+            Job::Crm(..) => !self.is_import(),
             _ => false,
         }
+    }
+
+    /// A batch of a customer import (run alone: see [`run_import`]).
+    fn is_import(&self) -> bool {
+        matches!(self, Job::Crm(command, _) if matches!(**command, CrmCommand::Import(..)))
     }
 
     fn reply(self, answer: Answer) {
@@ -198,9 +198,9 @@ pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
 /// An import batch runs in a transaction of its own without SQLite's foreign-key
 /// enforcement, which looked up the customer of every identifier, card and account
 /// row: a tenth of an import's time. Its rows cannot point nowhere: a batch writes
-/// the customers first, and its other rows name only those or customers it found
-/// (`tessera check` runs SQLite's own foreign-key check). The setting can change
-/// only between transactions.
+/// the customers, and its other rows name only those or customers it found
+/// (`tessera check` verifies every identifier, card, account and name key names a
+/// stored customer). The setting can change only between transactions.
 async fn run_import(conn: &mut Connection, job: Job) {
     if let Err(error) = execute(conn, "PRAGMA foreign_keys = OFF") {
         tracing::warn!(%error, "import batch runs with foreign keys enforced");
@@ -318,14 +318,14 @@ const IMPORT_SETTINGS: &str = "PRAGMA cache_size = -1048576; PRAGMA wal_autochec
 const RECEIPT_SETTINGS: &str = "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 10000";
 
 std::thread_local! {
-    static IMPORT_CACHE_ON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static IMPORT_SETTINGS_ON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Switches to the import's settings for import batches, and back at the first other
 /// job (a large cache costs every transaction end a longer walk).
-fn size_cache(conn: &Connection, job: &Job) -> StoreResult<()> {
+fn import_settings(conn: &Connection, job: &Job) -> StoreResult<()> {
     let import = job.is_import();
-    if IMPORT_CACHE_ON.with(|on| on.replace(import)) != import {
+    if IMPORT_SETTINGS_ON.with(|on| on.replace(import)) != import {
         conn.execute_batch(if import {
             IMPORT_SETTINGS
         } else {
@@ -337,8 +337,8 @@ fn size_cache(conn: &Connection, job: &Job) -> StoreResult<()> {
 }
 
 async fn run_job(conn: &mut Connection, job: &Job) -> Answer {
-    if let Err(error) = size_cache(conn, job) {
-        tracing::warn!(%error, "could not resize the writer's page cache");
+    if let Err(error) = import_settings(conn, job) {
+        tracing::warn!(%error, "could not switch the writer's import settings");
     }
     let mut tx = SqliteTx { conn };
     match job {

@@ -46,19 +46,7 @@ pub trait ProfileTx: LedgerTx {
         &mut self,
         cards: &[&str],
         identifiers: &[(IdentifierKind, &str)],
-    ) -> StoreResult<bool> {
-        for card in cards {
-            if self.card(card).await?.is_some() {
-                return Ok(true);
-            }
-        }
-        for (kind, value) in identifiers {
-            if self.identifier_owner(*kind, value).await?.is_some() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
+    ) -> StoreResult<bool>;
     /// Gives a customer an identifier. A unique value held by someone else fails with
     /// `phone_taken` or `external_id_taken`; one the customer holds already changes
     /// nothing.
