@@ -3,6 +3,7 @@
 //! converted (and validated) into domain values, and responses are built from them.
 //! The OpenAPI document is generated from these types.
 
+pub mod access;
 pub mod actor;
 pub mod config;
 pub mod convert;
@@ -19,6 +20,7 @@ pub mod segment;
 pub mod service_desk;
 pub mod timeline;
 
+pub use access::*;
 pub use actor::*;
 pub use config::*;
 pub use coupon::*;

@@ -196,8 +196,13 @@ async fn serve_own(args: &BenchArgs) -> Result<(String, tokio::task::JoinHandle<
         store,
         Arc::new(SystemClock),
         ServerOptions {
-            admin_token: Some(crate::config::INSECURE_DEV_TOKEN.to_string()),
-            catch_up_every: Duration::from_secs(30),
+            // Synthetic tills pick members at random, far more often per member than
+            // shoppers do: the per-customer spending limit would refuse them.
+            redeem_rate: None,
+            ..ServerOptions::with_defaults(
+                Some(crate::config::INSECURE_DEV_TOKEN.to_string()),
+                Duration::from_secs(30),
+            )
         },
     )
     .await?;

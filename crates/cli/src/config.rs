@@ -17,12 +17,20 @@ pub struct ServeArgs {
     /// Database URL [default: sqlite://./tessera.db]
     #[arg(long, env = "TESSERA_DATABASE")]
     pub database: Option<String>,
-    /// A TOML file with `listen`, `database`, `admin_token`.
+    /// A TOML file with `listen`, `database`, `admin_token`, `key_rate`, `redeem_burst`.
     #[arg(long, env = "TESSERA_CONFIG")]
     pub config: Option<PathBuf>,
     /// Run without an admin token (accepts the key `insecure-dev`). Local trials only.
     #[arg(long)]
     pub insecure_dev: bool,
+    /// Requests a second each API key may make (a burst of twice as many); 0: no
+    /// limit. Not applied to the admin token. [default: 100]
+    #[arg(long, env = "TESSERA_KEY_RATE")]
+    pub key_rate: Option<u32>,
+    /// Commits spending one customer's points allowed at once, then one a minute; 0:
+    /// no limit. [default: 5]
+    #[arg(long, env = "TESSERA_REDEEM_BURST")]
+    pub redeem_burst: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +39,8 @@ struct FileSettings {
     listen: Option<String>,
     database: Option<String>,
     admin_token: Option<String>,
+    key_rate: Option<u32>,
+    redeem_burst: Option<u32>,
 }
 
 /// The resolved settings.
@@ -40,6 +50,10 @@ pub struct Settings {
     pub database: String,
     pub admin_token: Option<String>,
     pub insecure_dev: bool,
+    /// Requests a second per API key; 0: no limit.
+    pub key_rate: u32,
+    /// Point-spending commits per customer at once; 0: no limit.
+    pub redeem_burst: u32,
 }
 
 pub fn resolve(args: ServeArgs) -> Result<Settings> {
@@ -67,5 +81,7 @@ pub fn resolve(args: ServeArgs) -> Result<Settings> {
             .unwrap_or_else(|| "sqlite://./tessera.db".to_string()),
         admin_token,
         insecure_dev: args.insecure_dev,
+        key_rate: args.key_rate.or(file.key_rate).unwrap_or(100),
+        redeem_burst: args.redeem_burst.or(file.redeem_burst).unwrap_or(5),
     })
 }

@@ -126,10 +126,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let state = AppState::new(
         store,
         Arc::new(SystemClock),
-        ServerOptions {
-            admin_token: Some(INSECURE_DEV_TOKEN.to_string()),
-            catch_up_every: std::time::Duration::from_secs(30),
-        },
+        ServerOptions::with_defaults(
+            Some(INSECURE_DEV_TOKEN.to_string()),
+            std::time::Duration::from_secs(30),
+        ),
     )
     .await?;
     tessera_server::serve(listener, state, crate::shutdown_signal()).await?;

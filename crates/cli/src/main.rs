@@ -6,12 +6,14 @@ mod demo;
 mod demo_data;
 mod import;
 mod import_synth;
+mod keys;
 mod search_bench;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
+use tessera_core::rate::Rate;
 use tessera_server::clock::SystemClock;
 use tessera_server::{AppState, ServerOptions};
 use tessera_store::Store;
@@ -49,6 +51,8 @@ enum Command {
         )]
         database: String,
     },
+    /// Create, list and revoke API keys on the database directly.
+    Keys(keys::KeysArgs),
     /// Import data from another system (`tessera import customers --file F.csv --source NAME`).
     Import(import::ImportArgs),
     /// Play a chain's tills against a server and report throughput and latencies.
@@ -92,6 +96,7 @@ fn run() -> Result<()> {
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Import(args) => import::run(args).await,
+            Command::Keys(args) => keys::run(args).await,
             Command::BenchSearch(args) => search_bench::run(args).await,
             Command::Check { database } => check(&database).await,
             Command::Openapi { out } => {
@@ -139,6 +144,12 @@ async fn serve(settings: config::Settings) -> Result<()> {
         ServerOptions {
             admin_token,
             catch_up_every: std::time::Duration::from_secs(30),
+            key_rate: (settings.key_rate > 0)
+                .then(|| Rate::per_second(settings.key_rate, settings.key_rate.saturating_mul(2))),
+            redeem_rate: (settings.redeem_burst > 0).then_some(Rate {
+                burst: settings.redeem_burst,
+                interval_ms: 60_000,
+            }),
         },
     )
     .await?;

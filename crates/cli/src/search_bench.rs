@@ -81,10 +81,10 @@ pub async fn run(args: SearchBenchArgs) -> Result<()> {
     let state = AppState::new(
         store.clone(),
         Arc::new(SystemClock),
-        ServerOptions {
-            admin_token: Some(crate::config::INSECURE_DEV_TOKEN.to_string()),
-            catch_up_every: Duration::from_secs(3600),
-        },
+        ServerOptions::with_defaults(
+            Some(crate::config::INSECURE_DEV_TOKEN.to_string()),
+            Duration::from_secs(3600),
+        ),
     )
     .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -71,14 +71,8 @@ pub struct AuditContent {
 pub struct AuditEntry {
     /// 1 for the first entry, then one more than the previous entry.
     pub seq: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub actor_kind: ActorKind,
-    pub action: String,
-    pub target: String,
-    pub origin: Option<String>,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+    #[serde(flatten)]
+    pub content: AuditContent,
     /// The previous entry's `hash`, or `GENESIS_HASH` for the first entry.
     pub prev_hash: String,
     /// `chain_hash(prev_hash, content)`, lower-case hex.
@@ -102,76 +96,14 @@ impl AuditEntry {
         let hash = chain_hash(&prev_hash, &content);
         AuditEntry {
             seq,
-            at: content.at,
-            actor: content.actor,
-            actor_kind: content.actor_kind,
-            action: content.action,
-            target: content.target,
-            origin: content.origin,
-            before: content.before,
-            after: content.after,
+            content,
             prev_hash,
             hash,
         }
     }
-
-    /// A copy of the entry's content.
-    pub fn content(&self) -> AuditContent {
-        AuditContent {
-            at: self.at,
-            actor: self.actor.clone(),
-            actor_kind: self.actor_kind,
-            action: self.action.clone(),
-            target: self.target.clone(),
-            origin: self.origin.clone(),
-            before: self.before.clone(),
-            after: self.after.clone(),
-        }
-    }
-
-    /// The content borrowed, so that checking millions of rows copies none of them.
-    fn view(&self) -> ContentView<'_> {
-        ContentView {
-            at: self.at,
-            actor: &self.actor,
-            actor_kind: self.actor_kind,
-            action: &self.action,
-            target: &self.target,
-            origin: self.origin.as_deref(),
-            before: self.before.as_ref(),
-            after: self.after.as_ref(),
-        }
-    }
 }
 
-/// The fields that are hashed, borrowed from either a content or an entry.
-struct ContentView<'a> {
-    at: DateTime<Utc>,
-    actor: &'a str,
-    actor_kind: ActorKind,
-    action: &'a str,
-    target: &'a str,
-    origin: Option<&'a str>,
-    before: Option<&'a Value>,
-    after: Option<&'a Value>,
-}
-
-impl<'a> From<&'a AuditContent> for ContentView<'a> {
-    fn from(content: &'a AuditContent) -> Self {
-        ContentView {
-            at: content.at,
-            actor: &content.actor,
-            actor_kind: content.actor_kind,
-            action: &content.action,
-            target: &content.target,
-            origin: content.origin.as_deref(),
-            before: content.before.as_ref(),
-            after: content.after.as_ref(),
-        }
-    }
-}
-
-impl ContentView<'_> {
+impl AuditContent {
     /// Every field in a fixed order, each prefixed with its length (or marked absent),
     /// so that no two different contents share an encoding.
     fn encode(&self, out: &mut Vec<u8>) {
@@ -181,10 +113,10 @@ impl ContentView<'_> {
         put_bytes(out, self.actor_kind.as_str().as_bytes());
         put_bytes(out, self.action.as_bytes());
         put_bytes(out, self.target.as_bytes());
-        put_optional(out, self.origin.map(str::as_bytes));
-        for value in [self.before, self.after] {
+        put_optional(out, self.origin.as_deref().map(str::as_bytes));
+        for value in [&self.before, &self.after] {
             // serde reads a JSON `null` back as `None`, so the two must hash alike.
-            match value.filter(|v| !v.is_null()) {
+            match value.as_ref().filter(|v| !v.is_null()) {
                 Some(value) => {
                     let mut json = Vec::new();
                     canonical_json(value, &mut json);
@@ -214,7 +146,7 @@ fn put_optional(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
 /// The canonical bytes of `content`, the input of its hash.
 pub fn canonical_content(content: &AuditContent) -> Vec<u8> {
     let mut out = Vec::new();
-    ContentView::from(content).encode(&mut out);
+    content.encode(&mut out);
     out
 }
 
@@ -280,10 +212,6 @@ fn json_string(text: &str, out: &mut Vec<u8>) {
 /// The hash of an entry with `content` after an entry whose hash is `prev_hash`:
 /// lower-case hex SHA-256 of `prev_hash` and the canonical content.
 pub fn chain_hash(prev_hash: &str, content: &AuditContent) -> String {
-    hash_view(prev_hash, &ContentView::from(content))
-}
-
-fn hash_view(prev_hash: &str, content: &ContentView<'_>) -> String {
     let mut bytes = Vec::with_capacity(256);
     put_bytes(&mut bytes, prev_hash.as_bytes());
     content.encode(&mut bytes);
@@ -376,7 +304,7 @@ impl ChainVerifier {
         if entry.prev_hash != self.prev_hash {
             return broken(BreakReason::PrevHashMismatch);
         }
-        if hash_view(&entry.prev_hash, &entry.view()) != entry.hash {
+        if chain_hash(&entry.prev_hash, &entry.content) != entry.hash {
             return broken(BreakReason::HashMismatch);
         }
         self.next_seq = self.next_seq.saturating_add(1);

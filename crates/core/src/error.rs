@@ -54,6 +54,8 @@ pub enum ErrorCode {
     ExternalIdTaken,
     Unauthorized,
     Forbidden,
+    RateLimited,
+    ApiKeyNotFound,
     MethodNotAllowed,
     PayloadTooLarge,
     ShuttingDown,
@@ -63,7 +65,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 52] = [
+    pub const ALL: [ErrorCode; 54] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidField,
         ErrorCode::UnknownField,
@@ -111,6 +113,8 @@ impl ErrorCode {
         ErrorCode::ExternalIdTaken,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
+        ErrorCode::RateLimited,
+        ErrorCode::ApiKeyNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
         ErrorCode::ShuttingDown,
@@ -173,6 +177,8 @@ impl ErrorCode {
             ErrorCode::ExternalIdTaken => "external_id_taken",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ApiKeyNotFound => "api_key_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::ShuttingDown => "shutting_down",

@@ -4,6 +4,7 @@
 //! Nothing in this crate does I/O, reads a clock or draws a random number: time and
 //! ids are parameters. That makes every rule here deterministic and testable by table.
 
+pub mod access;
 pub mod adjustment;
 pub mod audit;
 pub mod catalog;
@@ -24,6 +25,7 @@ pub mod pricing;
 pub mod profile;
 pub mod program;
 pub mod promotion;
+pub mod rate;
 pub mod receipt;
 pub mod refund;
 pub mod reward;

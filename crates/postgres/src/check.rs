@@ -29,6 +29,7 @@ pub async fn run(conn: &mut PgConnection) -> StoreResult<CheckReport> {
 async fn run_all(conn: &mut PgConnection) -> StoreResult<CheckReport> {
     let mut report = CheckReport::default();
     report.items.push(double_entry(conn).await?);
+    report.items.push(crate::access::check(conn).await?);
     report.items.push(customer_balances(conn).await?);
     report.items.extend(lots(conn).await?);
     report.items.push(receipts(conn).await?);

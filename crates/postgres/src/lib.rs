@@ -8,6 +8,7 @@
 //! failure, a deadlock, a row inserted first by another) is run again from the start,
 //! where it reads the other's result.
 
+mod access;
 mod batch;
 mod check;
 mod check_profiles;
@@ -37,6 +38,8 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use tessera_core::access::ApiKey;
+use tessera_core::audit::{AuditContent, AuditEntry};
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
@@ -51,9 +54,9 @@ use tessera_store::crm_command::{
     CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile,
 };
 use tessera_store::{
-    crm, service, CancelCommand, CheckReport, CommitCommand, MergeCandidate, MergeRecord,
-    ProfileEvent, PromotionRecord, ReturnCommand, Store, StoreError, StoreResult, StoredEntry,
-    StoredProfile, StoredReceipt,
+    crm, service, AuditFilter, CancelCommand, CheckReport, CommitCommand, MergeCandidate,
+    MergeRecord, ProfileEvent, PromotionRecord, ReturnCommand, Store, StoreError, StoreResult,
+    StoredEntry, StoredProfile, StoredReceipt,
 };
 use time::ts;
 use tx::PgTx;
@@ -666,6 +669,44 @@ impl Store for PostgresStore {
             })
         }))
         .await
+    }
+
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        read!(self, |conn| access::api_keys(conn))
+    }
+
+    async fn put_api_key(&self, key: ApiKey) -> StoreResult<()> {
+        let key = Arc::new(key);
+        self.config(Box::new(move |conn| {
+            let key = key.clone();
+            Box::pin(async move { access::insert_key(conn, &key).await })
+        }))
+        .await
+    }
+
+    async fn revoke_api_key(&self, key_id: &str, at: DateTime<Utc>) -> StoreResult<Option<ApiKey>> {
+        let key_id = key_id.to_string();
+        self.config(Box::new(move |conn| {
+            let key_id = key_id.clone();
+            Box::pin(async move { access::revoke_key(conn, &key_id, at).await })
+        }))
+        .await
+    }
+
+    async fn append_audit(&self, content: AuditContent) -> StoreResult<AuditEntry> {
+        self.transaction(Box::new(move |conn| {
+            let content = content.clone();
+            Box::pin(async move { access::append_audit(conn, content).await })
+        }))
+        .await
+    }
+
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        read!(self, |conn| access::audit_entries(conn, filter, limit))
     }
 
     async fn check(&self) -> StoreResult<CheckReport> {

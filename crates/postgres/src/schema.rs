@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_refused_commits.sql")),
     (3, include_str!("../migrations/0003_lz4_receipts.sql")),
     (4, include_str!("../migrations/0004_profiles.sql")),
+    (5, include_str!("../migrations/0005_access.sql")),
 ];
 
 /// The advisory lock key of migrations ("tessera" in ASCII, as a number).

@@ -148,3 +148,82 @@ async fn check_reports_a_coupon_freed_behind_the_receipts_back() {
         "{violations:?}"
     );
 }
+
+/// Appends the audit contract's entries, runs `statement` and says what check finds
+/// (or the statement's own refusal); `None` without PostgreSQL.
+async fn audit_tampered(statement: &str) -> Option<Result<Vec<String>, String>> {
+    let url = common::database_url("postgres audit check tests")?;
+    let schema = common::fresh_schema();
+    let store = tessera_postgres::PostgresStore::open_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    tessera_store::contract_access::audit_log(&store)
+        .await
+        .unwrap();
+    let mut raw = sqlx::postgres::PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())])
+        .connect()
+        .await
+        .unwrap();
+    let outcome = sqlx::raw_sql(statement)
+        .execute(&mut raw)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string());
+    raw.close().await.unwrap();
+    let report = store.check().await.unwrap();
+    store.close().await;
+    let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
+    Some(outcome.map(|()| {
+        report
+            .items
+            .into_iter()
+            .flat_map(|i| i.violations)
+            .collect()
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_refuses_updates_deletes_and_truncation() {
+    for statement in [
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = 3",
+        "DELETE FROM audit_log WHERE seq = 29",
+        "TRUNCATE audit_log",
+    ] {
+        let Some(outcome) = audit_tampered(statement).await else {
+            return;
+        };
+        let refusal = outcome.unwrap_err();
+        assert!(refusal.contains("append-only"), "{refusal}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_the_first_tampered_audit_entry() {
+    let Some(edited) = audit_tampered(
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change; UPDATE audit_log SET after = '{\"points\":1000000}' WHERE seq IN (7, 12)",
+    )
+    .await
+    else {
+        return;
+    };
+    let edited = edited.unwrap();
+    assert_eq!(edited.len(), 1, "{edited:?}");
+    assert!(
+        edited[0].contains("audit chain broken at seq 7: hash_mismatch"),
+        "{edited:?}"
+    );
+    let removed = audit_tampered(
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change; DELETE FROM audit_log WHERE seq = 4",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        removed
+            .iter()
+            .any(|v| v.contains("seq 5: seq_gap (expected 4)")),
+        "{removed:?}"
+    );
+}

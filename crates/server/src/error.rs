@@ -31,7 +31,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | CertificateExceedsTotal => StatusCode::UNPROCESSABLE_ENTITY,
         StoreNotFound | CustomerNotFound | ProductNotFound | PromotionNotFound
         | ReceiptNotFound | RouteNotFound | CouponSeriesNotFound | SegmentNotFound
-        | MergeNotFound | CandidateNotFound | CardNotFound => StatusCode::NOT_FOUND,
+        | MergeNotFound | CandidateNotFound | CardNotFound | ApiKeyNotFound => {
+            StatusCode::NOT_FOUND
+        }
         InsufficientPoints
         | CertificateInsufficient
         | QuoteChanged
@@ -49,6 +51,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         CustomerErased => StatusCode::GONE,
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden => StatusCode::FORBIDDEN,
+        RateLimited => StatusCode::TOO_MANY_REQUESTS,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ShuttingDown | Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -63,7 +66,9 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     /// Extra top-level members of the body (the fresh calculation of `quote_changed`).
-    pub extra: Option<(String, serde_json::Value)>,
+    pub extra: Option<Box<(String, serde_json::Value)>>,
+    /// Seconds to wait before trying again, sent as `Retry-After` (429).
+    pub retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -73,6 +78,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             extra: None,
+            retry_after: None,
         }
     }
 
@@ -82,6 +88,7 @@ impl ApiError {
             message: message.into(),
             field: Some(field.into()),
             extra: None,
+            retry_after: None,
         }
     }
 
@@ -102,6 +109,7 @@ impl From<CoreError> for ApiError {
             message: error.message,
             field: error.field,
             extra: None,
+            retry_after: None,
         }
     }
 }
@@ -121,7 +129,7 @@ impl From<StoreError> for ApiError {
                 );
                 api.extra = serde_json::to_value(fresh)
                     .ok()
-                    .map(|v| ("calculation".to_string(), v));
+                    .map(|v| Box::new(("calculation".to_string(), v)));
                 api
             }
             StoreError::ShuttingDown => ApiError::new(
@@ -155,9 +163,18 @@ impl IntoResponse for ApiError {
             Ok(body) => body,
             Err(_) => serde_json::Value::Null,
         };
-        if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
+        if let (Some(extra), Some(map)) = (self.extra, body.as_object_mut()) {
+            let (key, value) = *extra;
             map.insert(key, value);
         }
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
+        response
     }
 }

@@ -1,9 +1,11 @@
 //! The HTTP adapter of Tessera (axum): routes, authentication, the error table and
 //! the OpenAPI document.
 
+pub mod access;
 pub mod clock;
 pub mod error;
 pub mod json;
+mod limiter;
 pub mod openapi;
 pub mod query;
 pub mod render;
@@ -13,10 +15,8 @@ mod till_profile;
 
 pub use state::{AppState, ServerOptions};
 
-use axum::extract::{Request, State};
 use axum::http::{header, Method};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
@@ -159,7 +159,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/receipts/{receipt_id}/cancel",
             post(routes::receipts::cancel_receipt),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+        .route(
+            "/v1/api-keys",
+            post(routes::api_keys::create_key).get(routes::api_keys::list_keys),
+        )
+        .route(
+            "/v1/api-keys/{key_id}",
+            axum::routing::delete(routes::api_keys::revoke_key),
+        )
+        .route("/v1/audit", get(routes::audit::list_audit))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize,
+        ));
     Router::new()
         .merge(v1)
         .route(
@@ -189,31 +201,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Every `/v1` call needs `Authorization: Bearer <key>`.
-async fn authenticate(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        None => ApiError::new(
-            ErrorCode::Unauthorized,
-            "missing Authorization: Bearer <key> header",
-        )
-        .into_response(),
-        Some(key) if state.admin_key_matches(key) => next.run(request).await,
-        Some(_) => {
-            ApiError::new(ErrorCode::Unauthorized, "the API key is not valid").into_response()
-        }
-    }
-}
-
 /// Serves until `shutdown` resolves, then lets in-flight requests finish and closes
 /// the store after its queued writes are durable.
 pub async fn serve(
@@ -223,7 +210,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let ticker = tokio::spawn(state::catch_up_loop(state.clone()));
     let poller = tokio::spawn(state::config_poll_loop(state.clone()));
-    let result = axum::serve(listener, router(state.clone()))
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     ticker.abort();

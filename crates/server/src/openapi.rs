@@ -54,8 +54,12 @@ use utoipa::{Modify, OpenApi};
         crate::routes::receipts::return_receipt,
         crate::routes::receipts::cancel_receipt,
         crate::routes::receipts::get_receipt,
+        crate::routes::api_keys::create_key,
+        crate::routes::api_keys::list_keys,
+        crate::routes::api_keys::revoke_key,
+        crate::routes::audit::list_audit,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &RouteScopes),
     security(("bearer" = []))
 )]
 struct ApiDoc;
@@ -69,6 +73,38 @@ impl Modify for BearerAuth {
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+        }
+    }
+}
+
+/// Writes each operation's scopes (from the one access table) into its description and
+/// an `x-scopes` extension, so integrators read who may call what next to the route.
+struct RouteScopes;
+
+impl Modify for RouteScopes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for route in crate::access::ROUTES {
+            let Some(item) = openapi.paths.paths.get_mut(route.path) else {
+                continue;
+            };
+            let operation = match route.method {
+                "GET" => item.get.as_mut(),
+                "PUT" => item.put.as_mut(),
+                "POST" => item.post.as_mut(),
+                "DELETE" => item.delete.as_mut(),
+                "PATCH" => item.patch.as_mut(),
+                _ => None,
+            };
+            let Some(operation) = operation else { continue };
+            let names: Vec<&str> = route.scopes.iter().map(|s| s.as_str()).collect();
+            let line = format!("Scopes: {}.", names.join(", "));
+            operation.description = Some(match operation.description.take() {
+                Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
+                _ => line,
+            });
+            let mut extensions = operation.extensions.take().unwrap_or_default();
+            extensions.insert("x-scopes".into(), serde_json::json!(names));
+            operation.extensions = Some(extensions);
         }
     }
 }

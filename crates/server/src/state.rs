@@ -1,9 +1,13 @@
 //! Shared server state: the store, the configuration snapshot, the clock, the key.
 
 use crate::clock::Clock;
+use crate::limiter::Limiter;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tessera_core::access::ApiKey;
+use tessera_core::rate::Rate;
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_store::{Store, StoreResult};
 
@@ -14,6 +18,27 @@ pub struct ServerOptions {
     pub admin_token: Option<String>,
     /// How often due lots are matured and expired in the background.
     pub catch_up_every: Duration,
+    /// The rate limit of each API key (not of the bootstrap token); `None`: none.
+    pub key_rate: Option<Rate>,
+    /// The rate limit of commits that spend points, per customer as presented; `None`:
+    /// none.
+    pub redeem_rate: Option<Rate>,
+}
+
+impl ServerOptions {
+    /// The default limits: 100 requests a second per key (a burst of 200), and 5
+    /// point-spending commits at once per customer, then one a minute.
+    pub fn with_defaults(admin_token: Option<String>, catch_up_every: Duration) -> ServerOptions {
+        ServerOptions {
+            admin_token,
+            catch_up_every,
+            key_rate: Some(Rate::per_second(100, 200)),
+            redeem_rate: Some(Rate {
+                burst: 5,
+                interval_ms: 60_000,
+            }),
+        }
+    }
 }
 
 /// What every handler shares.
@@ -25,6 +50,10 @@ pub struct AppState {
     config_version: std::sync::atomic::AtomicI64,
     admin_key_hash: Option<[u8; 32]>,
     catch_up_every: Duration,
+    /// The API keys, by id, reloaded with the configuration.
+    keys: RwLock<Arc<HashMap<String, ApiKey>>>,
+    pub key_limiter: Limiter,
+    pub redeem_limiter: Limiter,
 }
 
 impl AppState {
@@ -43,6 +72,9 @@ impl AppState {
                 .admin_token
                 .map(|t| Sha256::digest(t.as_bytes()).into()),
             catch_up_every: options.catch_up_every,
+            keys: RwLock::new(Arc::new(HashMap::new())),
+            key_limiter: Limiter::new(options.key_rate),
+            redeem_limiter: Limiter::new(options.redeem_rate),
         };
         state.reload_config().await?;
         Ok(Arc::new(state))
@@ -78,7 +110,32 @@ impl AppState {
             Ok(mut config) => *config = snapshot,
             Err(poisoned) => *poisoned.into_inner() = snapshot,
         }
+        self.reload_keys().await
+    }
+
+    /// Rereads the API keys (after a key change, and with every configuration reload:
+    /// a key revoked through another process stops working within a poll).
+    pub async fn reload_keys(&self) -> StoreResult<()> {
+        let keys: HashMap<String, ApiKey> = self
+            .store
+            .api_keys()
+            .await?
+            .into_iter()
+            .map(|k| (k.key_id.clone(), k))
+            .collect();
+        match self.keys.write() {
+            Ok(mut current) => *current = Arc::new(keys),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
+        }
         Ok(())
+    }
+
+    /// The API keys as last read.
+    pub fn keys(&self) -> Arc<HashMap<String, ApiKey>> {
+        match self.keys.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Compares hashes, so the comparison takes the same time whatever the key.

@@ -26,6 +26,7 @@ pub fn run(conn: &Connection) -> StoreResult<CheckReport> {
         .push(check_vouchers::certificates(conn, &records)?);
     report.items.extend(check_profiles::run(conn)?);
     report.items.push(check_profiles::references(conn)?);
+    report.items.push(crate::access::check(conn)?);
     Ok(report)
 }
 

@@ -10,6 +10,7 @@
 //! of microseconds from the page cache or the memory map); the writer has a thread of
 //! its own and never waits on another thread within a group.
 
+mod access;
 mod check;
 mod check_profiles;
 mod check_vouchers;
@@ -36,6 +37,8 @@ use readers::Readers;
 use sql::{all, RowExt};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use tessera_core::access::ApiKey;
+use tessera_core::audit::{AuditContent, AuditEntry};
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
@@ -49,12 +52,12 @@ use tessera_store::crm_command::{
     CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile,
 };
 use tessera_store::{
-    CancelCommand, CheckReport, CommitCommand, MergeCandidate, MergeRecord, ProfileEvent,
-    PromotionRecord, ReturnCommand, Store, StoreError, StoreResult, StoredEntry, StoredProfile,
-    StoredReceipt,
+    AuditFilter, CancelCommand, CheckReport, CommitCommand, MergeCandidate, MergeRecord,
+    ProfileEvent, PromotionRecord, ReturnCommand, Store, StoreError, StoreResult, StoredEntry,
+    StoredProfile, StoredReceipt,
 };
 use tokio::sync::{mpsc, oneshot};
-use writer::{ConfigWrite, Job};
+use writer::{AccessOutcome, AccessWrite, ConfigWrite, Job};
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -130,6 +133,10 @@ impl SqliteStore {
             .await
             .map_err(|_| StoreError::ShuttingDown)?;
         answer.await.map_err(|_| StoreError::ShuttingDown)?
+    }
+
+    async fn access(&self, write: AccessWrite) -> StoreResult<AccessOutcome> {
+        self.submit(|reply| Job::Access(write, reply)).await
     }
 
     async fn config(&self, write: ConfigWrite) -> StoreResult<bool> {
@@ -388,6 +395,40 @@ impl Store for SqliteStore {
 
     async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
         self.submit(|reply| Job::CatchUp(now, limit, reply)).await
+    }
+
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.readers.read(access::api_keys)
+    }
+
+    async fn put_api_key(&self, key: ApiKey) -> StoreResult<()> {
+        self.access(AccessWrite::PutKey(key)).await.map(drop)
+    }
+
+    async fn revoke_api_key(&self, key_id: &str, at: DateTime<Utc>) -> StoreResult<Option<ApiKey>> {
+        match self
+            .access(AccessWrite::RevokeKey(key_id.to_string(), at))
+            .await?
+        {
+            AccessOutcome::Key(key) => Ok(key),
+            _ => Err(StoreError::backend("internal: revoke answered no key")),
+        }
+    }
+
+    async fn append_audit(&self, content: AuditContent) -> StoreResult<AuditEntry> {
+        match self.access(AccessWrite::Audit(content)).await? {
+            AccessOutcome::Entry(entry) => Ok(entry),
+            _ => Err(StoreError::backend("internal: audit answered no entry")),
+        }
+    }
+
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.readers
+            .read(|conn| access::audit_entries(conn, filter, limit))
     }
 
     async fn check(&self) -> StoreResult<CheckReport> {

@@ -6,11 +6,13 @@
 use crate::sql::{db, exec, one, RowExt};
 use crate::time::ts;
 use crate::vouchers;
-use crate::{profiles, rows};
+use crate::{access, profiles, rows};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
+use tessera_core::access::ApiKey;
+use tessera_core::audit::{AuditContent, AuditEntry};
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
@@ -41,6 +43,8 @@ pub enum Job {
     CatchUp(DateTime<Utc>, u32, oneshot::Sender<StoreResult<u32>>),
     /// A CRM write, decided by `tessera_store::crm::apply`.
     Crm(Box<CrmCommand>, oneshot::Sender<StoreResult<CrmOutcome>>),
+    /// An API key change or an audit entry.
+    Access(AccessWrite, oneshot::Sender<StoreResult<AccessOutcome>>),
     /// Switches `synchronous` between FULL (every acknowledged write is on disk) and
     /// OFF (bulk loading a database that is rebuilt from scratch if it fails).
     Durable(bool, oneshot::Sender<StoreResult<bool>>),
@@ -60,12 +64,27 @@ pub enum ConfigWrite {
     SegmentMembers(String, tessera_core::segment::MembershipChange),
 }
 
+/// A write to the API keys or the audit log.
+pub enum AccessWrite {
+    PutKey(ApiKey),
+    RevokeKey(String, DateTime<Utc>),
+    Audit(AuditContent),
+}
+
+/// What an access write answers.
+pub enum AccessOutcome {
+    Done,
+    Key(Option<ApiKey>),
+    Entry(AuditEntry),
+}
+
 /// The result of one job, before it is sent to whoever queued it.
 enum Answer {
     Bytes(StoreResult<Vec<u8>>),
     Flag(StoreResult<bool>),
     Count(StoreResult<u32>),
     Crm(StoreResult<CrmOutcome>),
+    Access(StoreResult<AccessOutcome>),
 }
 
 impl Answer {
@@ -75,6 +94,7 @@ impl Answer {
             Answer::Flag(r) => r.is_ok(),
             Answer::Count(r) => r.is_ok(),
             Answer::Crm(r) => r.is_ok(),
+            Answer::Access(r) => r.is_ok(),
         }
     }
 
@@ -87,6 +107,7 @@ impl Answer {
             Answer::Flag(Err(e)) => backend(e),
             Answer::Count(Err(e)) => backend(e),
             Answer::Crm(Err(e)) => backend(e),
+            Answer::Access(Err(e)) => backend(e),
             _ => false,
         }
     }
@@ -98,6 +119,7 @@ impl Answer {
             Job::Config(..) | Job::Customers(..) | Job::Durable(..) => Answer::Flag(Err(error)),
             Job::CatchUp(..) => Answer::Count(Err(error)),
             Job::Crm(..) => Answer::Crm(Err(error)),
+            Job::Access(..) => Answer::Access(Err(error)),
         }
     }
 
@@ -108,6 +130,7 @@ impl Answer {
             Answer::Flag(Ok(_)) => Answer::Flag(Err(StoreError::backend(message))),
             Answer::Count(Ok(_)) => Answer::Count(Err(StoreError::backend(message))),
             Answer::Crm(Ok(_)) => Answer::Crm(Err(StoreError::backend(message))),
+            Answer::Access(Ok(_)) => Answer::Access(Err(StoreError::backend(message))),
             other => other,
         }
     }
@@ -149,6 +172,7 @@ impl Job {
             }
             (Job::CatchUp(_, _, tx), Answer::Count(r)) => drop(tx.send(r)),
             (Job::Crm(_, tx), Answer::Crm(r)) => drop(tx.send(r)),
+            (Job::Access(_, tx), Answer::Access(r)) => drop(tx.send(r)),
             (job, _) => {
                 let answer = Answer::failed(&job, "internal: answer of the wrong kind");
                 job.reply(answer);
@@ -351,10 +375,23 @@ async fn run_job(conn: &mut Connection, job: &Job) -> Answer {
         }
         Job::CatchUp(now, limit, _) => Answer::Count(catch_up_due(tx.conn, *now, *limit)),
         Job::Crm(command, _) => Answer::Crm(tessera_store::crm::apply(&mut tx, command).await),
+        Job::Access(write, _) => Answer::Access(write_access(tx.conn, write)),
         // Not allowed inside a transaction; the loop takes it only between groups.
         Job::Durable(..) => Answer::Flag(Err(StoreError::backend(
             "durability can only change between groups",
         ))),
+    }
+}
+
+fn write_access(conn: &Connection, write: &AccessWrite) -> StoreResult<AccessOutcome> {
+    match write {
+        AccessWrite::PutKey(key) => access::insert_key(conn, key).map(|()| AccessOutcome::Done),
+        AccessWrite::RevokeKey(key_id, at) => {
+            access::revoke_key(conn, key_id, *at).map(AccessOutcome::Key)
+        }
+        AccessWrite::Audit(content) => {
+            access::append_audit(conn, content.clone()).map(AccessOutcome::Entry)
+        }
     }
 }
 

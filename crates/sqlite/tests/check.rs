@@ -139,3 +139,76 @@ async fn check_reports_an_identifier_of_no_stored_customer() {
         "{violations:?}"
     );
 }
+
+/// Appends the audit contract's entries, runs `statement` on the file and says what
+/// check finds (or the statement's own refusal).
+async fn audit_tampered(statement: &str) -> Result<Vec<String>, String> {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path = std::env::temp_dir().join(format!("tessera-audit-{}-{n}.db", std::process::id()));
+    let url = path.display().to_string();
+    let store = tessera_sqlite::SqliteStore::open(&url).await.unwrap();
+    tessera_store::contract_access::audit_log(&store)
+        .await
+        .unwrap();
+    let raw = rusqlite::Connection::open(&url).unwrap();
+    let outcome = raw.execute_batch(statement).map_err(|e| e.to_string());
+    raw.close().unwrap();
+    let report = store.check().await.unwrap();
+    store.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{url}{suffix}"));
+    }
+    outcome.map(|()| {
+        report
+            .items
+            .into_iter()
+            .flat_map(|i| i.violations)
+            .collect()
+    })
+}
+
+#[tokio::test]
+async fn the_audit_log_refuses_updates_and_deletes() {
+    for statement in [
+        "UPDATE audit_log SET actor = 'someone else' WHERE seq = 3",
+        "DELETE FROM audit_log WHERE seq = 29",
+    ] {
+        let refusal = audit_tampered(statement).await.unwrap_err();
+        assert!(refusal.contains("append-only"), "{refusal}");
+    }
+}
+
+#[tokio::test]
+async fn check_reports_the_first_tampered_audit_entry() {
+    let edited = audit_tampered(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET after = '{\"points\":1000000}' WHERE seq IN (7, 12)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(edited.len(), 1, "{edited:?}");
+    assert!(
+        edited[0].contains("audit chain broken at seq 7: hash_mismatch"),
+        "{edited:?}"
+    );
+    let removed =
+        audit_tampered("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 4")
+            .await
+            .unwrap();
+    assert!(
+        removed
+            .iter()
+            .any(|v| v.contains("seq 5: seq_gap (expected 4)")),
+        "{removed:?}"
+    );
+    // Rewriting an entry's hash too is found at the next entry.
+    let rehashed = audit_tampered(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET hash = 'ff' || substr(hash, 3) WHERE seq = 9",
+    )
+    .await
+    .unwrap();
+    assert!(
+        rehashed.iter().any(|v| v.contains("seq 9: hash_mismatch")),
+        "{rehashed:?}"
+    );
+}

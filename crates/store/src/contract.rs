@@ -208,6 +208,14 @@ where
     let store = open().await;
     let outcome = crate::contract_crm::profiles_merges_and_privacy(store.as_ref()).await;
     store.close().await;
+    outcome?;
+    let store = open().await;
+    let outcome = crate::contract_access::api_keys(store.as_ref()).await;
+    store.close().await;
+    outcome?;
+    let store = open().await;
+    let outcome = crate::contract_access::audit_log(store.as_ref()).await;
+    store.close().await;
     outcome
 }
 

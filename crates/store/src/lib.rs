@@ -7,11 +7,13 @@
 //! and each adapter only reads and writes rows. [`contract`] is the test suite every
 //! adapter must pass.
 
+pub mod audit;
 pub mod check_ledger;
 pub mod check_receipts;
 pub mod check_vouchers;
 pub mod command;
 pub mod contract;
+pub mod contract_access;
 pub mod contract_crm;
 pub mod contract_retries;
 pub mod contract_vouchers;
@@ -24,6 +26,7 @@ pub mod profile;
 pub mod profile_tx;
 pub mod service;
 
+pub use audit::AuditFilter;
 pub use command::*;
 pub use error::StoreError;
 pub use port::*;

@@ -1,6 +1,7 @@
 //! The storage traits: [`Store`] for the server, [`LedgerTx`] for the shared write
 //! orchestration inside one adapter transaction.
 
+use crate::audit::AuditFilter;
 use crate::command::{CancelCommand, CommitCommand, ReturnCommand};
 use crate::crm_command::{CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile};
 use crate::error::StoreError;
@@ -9,6 +10,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use tessera_core::access::ApiKey;
+use tessera_core::audit::{AuditContent, AuditEntry};
 use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
@@ -227,6 +230,21 @@ pub trait Store: Send + Sync + 'static {
     /// Matures and expires due lots of up to `limit` customers; returns how many
     /// customers it caught up.
     async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32>;
+    /// Every API key, revoked and expired ones included, by key id.
+    async fn api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    /// Stores a new key; counts as a configuration change (other processes reload
+    /// their keys with the configuration).
+    async fn put_api_key(&self, key: ApiKey) -> StoreResult<()>;
+    /// Revokes a key at `at` (a key revoked before keeps its first instant) and
+    /// answers it, or `None` when there is no such key; a configuration change.
+    async fn revoke_api_key(&self, key_id: &str, at: DateTime<Utc>) -> StoreResult<Option<ApiKey>>;
+    /// Appends an entry to the audit chain, after the current last one, however many
+    /// processes append at once.
+    async fn append_audit(&self, content: AuditContent) -> StoreResult<AuditEntry>;
+    /// Audit entries that match `filter`, by seq, at most `limit`.
+    async fn audit_entries(&self, filter: &AuditFilter, limit: u32)
+        -> StoreResult<Vec<AuditEntry>>;
+
     /// Verifies the ledger's invariants.
     async fn check(&self) -> StoreResult<CheckReport>;
     /// Finishes queued writes and closes the database.

@@ -70,17 +70,17 @@ fn sealing_keeps_the_content_and_truncates_to_microseconds() {
     original.at += Duration::nanoseconds(1_234_567);
     let entry = AuditEntry::seal(original.clone(), None);
     assert_eq!(
-        entry.at,
+        entry.content.at,
         t0() + Duration::seconds(1) + Duration::microseconds(1_234)
     );
     assert_eq!(
-        entry.content(),
+        entry.content,
         AuditContent {
-            at: entry.at,
+            at: entry.content.at,
             ..original
         }
     );
-    assert_eq!(entry.hash, chain_hash(GENESIS_HASH, &entry.content()));
+    assert_eq!(entry.hash, chain_hash(GENESIS_HASH, &entry.content));
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn entries_survive_a_json_round_trip() {
     let entries = chain(contents);
     let text = serde_json::to_string(&entries).unwrap();
     let back: Vec<AuditEntry> = serde_json::from_str(&text).unwrap();
-    assert_eq!(back[1].after, None);
+    assert_eq!(back[1].content.after, None);
     assert_eq!(verify_chain(&back), Ok(()));
     assert!(text.contains(r#""actor_kind":"system""#), "{text}");
 }
@@ -327,20 +327,20 @@ fn next_kind(kind: ActorKind) -> ActorKind {
 fn tamper(entry: &mut AuditEntry, field_idx: usize) -> BreakReason {
     let seq = entry.seq;
     match field_idx {
-        0 => entry.at += Duration::microseconds(1),
-        1 => entry.actor.push('x'),
-        2 => entry.actor_kind = next_kind(entry.actor_kind),
-        3 => entry.action.push('x'),
-        4 => entry.target.insert(0, 'x'),
+        0 => entry.content.at += Duration::microseconds(1),
+        1 => entry.content.actor.push('x'),
+        2 => entry.content.actor_kind = next_kind(entry.content.actor_kind),
+        3 => entry.content.action.push('x'),
+        4 => entry.content.target.insert(0, 'x'),
         5 => {
-            entry.origin = match entry.origin.take() {
+            entry.content.origin = match entry.content.origin.take() {
                 Some(origin) if origin.is_empty() => None,
                 Some(origin) => Some(format!("{origin}x")),
                 None => Some(String::new()),
             }
         }
-        6 => entry.before = tampered_json(&entry.before),
-        7 => entry.after = tampered_json(&entry.after),
+        6 => entry.content.before = tampered_json(&entry.content.before),
+        7 => entry.content.after = tampered_json(&entry.content.after),
         8 => {
             entry.prev_hash.replace_range(
                 0..1,

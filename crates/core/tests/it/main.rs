@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod adjustment;
 mod audit;
 mod consent;
@@ -17,6 +18,7 @@ mod matching;
 mod otp;
 mod pricing;
 mod profile;
+mod rate;
 mod returns;
 mod rewards;
 mod stacking;

@@ -1,11 +1,12 @@
 //! `/v1/stores` and `/v1/products`.
 
 use super::path_id;
+use crate::access::AuditNote;
 use crate::error::ApiError;
 use crate::json::Body;
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use std::sync::Arc;
 use tessera_api::convert::{product_from, product_out, store_from, store_out};
 use tessera_api::{
@@ -20,12 +21,18 @@ pub async fn put_store(
     State(state): State<Arc<AppState>>,
     Path(store_id): Path<String>,
     body: Body<StoreBody>,
-) -> Result<Json<StoreOut>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<StoreOut>), ApiError> {
     path_id("store_id", &store_id)?;
     let store = store_from(&store_id, body.value)?;
+    let before = state
+        .config()
+        .stores
+        .get(&store_id)
+        .map(|(stored, _)| store_out(stored));
     state.store.put_store(store.clone()).await?;
     state.reload_config().await?;
-    Ok(Json(store_out(&store)))
+    let after = store_out(&store);
+    Ok((AuditNote::of(before.as_ref(), Some(&after)), Json(after)))
 }
 
 /// One store.

@@ -1,5 +1,7 @@
 //! Route handlers, one file per resource.
 
+pub mod api_keys;
+pub mod audit;
 pub mod catalog;
 pub mod coupons;
 pub mod customers;

@@ -1,10 +1,11 @@
 //! `/v1/program`.
 
+use crate::access::AuditNote;
 use crate::error::ApiError;
 use crate::json::Body;
 use crate::AppState;
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use std::sync::Arc;
 use tessera_api::convert::{program_from, program_out};
 use tessera_api::{ErrorBody, ProgramBody, ProgramOut};
@@ -21,9 +22,11 @@ pub async fn get_program(State(state): State<Arc<AppState>>) -> Result<Json<Prog
 pub async fn put_program(
     State(state): State<Arc<AppState>>,
     body: Body<ProgramBody>,
-) -> Result<Json<ProgramOut>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<ProgramOut>), ApiError> {
     let program = program_from(body.value)?;
+    let before = state.store.program().await?.map(|p| program_out(&p));
     state.store.put_program(program.clone()).await?;
     state.reload_config().await?;
-    Ok(Json(program_out(&program)))
+    let after = program_out(&program);
+    Ok((AuditNote::of(before.as_ref(), Some(&after)), Json(after)))
 }

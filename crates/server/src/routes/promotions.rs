@@ -1,11 +1,12 @@
 //! `/v1/promotions`.
 
 use super::path_id;
+use crate::access::AuditNote;
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use std::sync::Arc;
 use tessera_api::convert::{promotion_from, promotion_out};
 use tessera_api::{
@@ -21,7 +22,7 @@ pub async fn put_promotion(
     State(state): State<Arc<AppState>>,
     Path(promotion_id): Path<String>,
     body: Body<PromotionBody>,
-) -> Result<Json<PromotionOut>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<PromotionOut>), ApiError> {
     path_id("promotion_id", &promotion_id)?;
     let promotion = promotion_from(&promotion_id, body.value)?;
     for (idx, effect) in promotion.effects.iter().enumerate() {
@@ -36,9 +37,22 @@ pub async fn put_promotion(
         }
     }
     let now = state.clock.now();
+    let before = stored(&state, &promotion_id).await?;
     state.store.put_promotion(promotion.clone(), now).await?;
     state.reload_config().await?;
-    Ok(Json(promotion_out(&promotion, now, None)))
+    let after = promotion_out(&promotion, now, None);
+    Ok((AuditNote::of(before.as_ref(), Some(&after)), Json(after)))
+}
+
+/// The stored promotion as answered, if there is one.
+async fn stored(state: &AppState, promotion_id: &str) -> Result<Option<PromotionOut>, ApiError> {
+    Ok(state
+        .store
+        .promotions()
+        .await?
+        .into_iter()
+        .find(|r| r.promotion.promotion_id == promotion_id)
+        .map(|r| promotion_out(&r.promotion, r.updated_at, r.deleted_at)))
 }
 
 /// One promotion, deleted ones included.
@@ -48,18 +62,10 @@ pub async fn get_promotion(
     State(state): State<Arc<AppState>>,
     Path(promotion_id): Path<String>,
 ) -> Result<Json<PromotionOut>, ApiError> {
-    let record = state
-        .store
-        .promotions()
+    stored(&state, &promotion_id)
         .await?
-        .into_iter()
-        .find(|r| r.promotion.promotion_id == promotion_id)
-        .ok_or_else(|| not_found(&promotion_id))?;
-    Ok(Json(promotion_out(
-        &record.promotion,
-        record.updated_at,
-        record.deleted_at,
-    )))
+        .map(Json)
+        .ok_or_else(|| not_found(&promotion_id))
 }
 
 /// All promotions, deleted ones included.
@@ -83,7 +89,8 @@ pub async fn list_promotions(
 pub async fn delete_promotion(
     State(state): State<Arc<AppState>>,
     Path(promotion_id): Path<String>,
-) -> Result<Json<PromotionOut>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<PromotionOut>), ApiError> {
+    let before = stored(&state, &promotion_id).await?;
     if !state
         .store
         .delete_promotion(promotion_id.clone(), state.clock.now())
@@ -92,7 +99,10 @@ pub async fn delete_promotion(
         return Err(not_found(&promotion_id));
     }
     state.reload_config().await?;
-    get_promotion(State(state), Path(promotion_id)).await
+    let after = stored(&state, &promotion_id)
+        .await?
+        .ok_or_else(|| not_found(&promotion_id))?;
+    Ok((AuditNote::of(before.as_ref(), Some(&after)), Json(after)))
 }
 
 /// Prices a receipt as if a draft promotion were live (enabled, replacing a live one

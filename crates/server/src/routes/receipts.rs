@@ -1,6 +1,7 @@
 //! `/v1/receipts`: the POS flow.
 
 use super::{path_id, stored_json};
+use crate::access::{rate_limited, Principal};
 use crate::clock::{code_source, new_customer_id};
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
@@ -10,7 +11,7 @@ use crate::till_profile;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
 use tessera_api::convert::{calculation_out, parse_at, parse_qty};
@@ -19,7 +20,7 @@ use tessera_api::{
     QuoteChangedOut, ReceiptBody, ReceiptOut, ReturnBody, ReturnOut,
 };
 use tessera_core::pricing::CustomerView;
-use tessera_core::receipt::{CustomerRef, ReceiptRequest};
+use tessera_core::receipt::{CustomerRef, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_core::{CoreError, ErrorCode};
 use tessera_store::{service, CancelCommand, CommitCommand, ReturnCommand};
@@ -54,9 +55,11 @@ pub fn parse_receipt(
     responses((status = 200, body = CalculationOut), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn calculate(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
     Unhashed(body): Unhashed<ReceiptBody>,
 ) -> Result<Json<CalculationOut>, ApiError> {
     let now = state.clock.now();
+    principal.check_store(&body.store_id, "store_id")?;
     let (request, _) = parse_receipt(body, now)?;
     let config = state.config();
     Ok(Json(quote(&state, &config, &request).await?))
@@ -124,8 +127,10 @@ pub async fn quote(
     responses((status = 200, body = CalculationOut), (status = 409, description = "insufficient_points, receipt_conflict, or quote_changed with the fresh calculation", body = QuoteChangedOut), (status = 422, body = ErrorBody)))]
 pub async fn commit(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
     body: Body<ReceiptBody>,
 ) -> Result<Response, ApiError> {
+    principal.check_store(&body.value.store_id, "store_id")?;
     Ok(stored_json(
         commit_one(&state, body.value, body.hash).await?,
     ))
@@ -153,6 +158,7 @@ async fn commit_one(
     let mut body = body;
     let profile_update = body.profile_update.take();
     let (request, expect_to_pay) = parse_receipt(body, now)?;
+    limit_redemption(state, &request)?;
     let config = state.config();
     if profile_update.is_some() && request.customer.is_none() {
         return Err(ApiError::field(
@@ -212,6 +218,26 @@ async fn commit_one(
     Ok(response)
 }
 
+/// Refuses a commit spending points when its customer (as presented) has spent too
+/// often lately: a burst of redemptions against one card from many tills is how a
+/// photographed card is emptied. Retries never reach here (they are answered from the
+/// stored response), so they are never limited.
+fn limit_redemption(state: &AppState, request: &ReceiptRequest) -> Result<(), ApiError> {
+    let (Some(customer), false) = (&request.customer, matches!(request.redeem, Redeem::None))
+    else {
+        return Ok(());
+    };
+    let key = match customer {
+        CustomerRef::Card(card) => format!("card:{card}"),
+        CustomerRef::Phone(phone) => format!("phone:{phone}"),
+        CustomerRef::CustomerId(id) => format!("id:{id}"),
+    };
+    state
+        .redeem_limiter
+        .admit(&key, state.clock.now())
+        .map_err(|wait_ms| rate_limited("spending this customer's points", wait_ms))
+}
+
 /// The most receipts one offline batch may carry.
 const MAX_OFFLINE_BATCH: usize = 500;
 
@@ -222,6 +248,7 @@ const MAX_OFFLINE_BATCH: usize = 500;
     responses((status = 200, body = OfflineOut), (status = 422, body = ErrorBody)))]
 pub async fn offline(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
     body: Body<OfflineBody>,
 ) -> Result<Json<OfflineOut>, ApiError> {
     let receipts = body.value.receipts;
@@ -238,7 +265,7 @@ pub async fn offline(
             .get("receipt_id")
             .and_then(|v| v.as_str())
             .map(str::to_string);
-        let outcome = offline_one(&state, value).await;
+        let outcome = offline_one(&state, &principal, value).await;
         results.push(match outcome {
             Ok(bytes) => OfflineResultOut {
                 receipt_id,
@@ -266,9 +293,14 @@ pub async fn offline(
 
 /// One offline receipt: the same body and hash as a direct commit would have, so a
 /// till may also resend it to `/v1/receipts/commit`.
-async fn offline_one(state: &AppState, value: serde_json::Value) -> Result<Vec<u8>, ApiError> {
+async fn offline_one(
+    state: &AppState,
+    principal: &Principal,
+    value: serde_json::Value,
+) -> Result<Vec<u8>, ApiError> {
     let bytes = serde_json::to_vec(&value).unwrap_or_default();
     let body = crate::json::parse::<ReceiptBody>(&bytes)?;
+    principal.check_store(&body.value.store_id, "store_id")?;
     let redeems = body
         .value
         .redeem_points
@@ -296,10 +328,12 @@ async fn offline_one(state: &AppState, value: serde_json::Value) -> Result<Vec<u
     responses((status = 200, body = ReturnOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn return_receipt(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
     Path(receipt_id): Path<String>,
     body: Body<ReturnBody>,
 ) -> Result<Response, ApiError> {
     path_id("receipt_id", &receipt_id)?;
+    check_receipt_store(&state, &principal, &receipt_id).await?;
     let now = state.clock.now();
     let value = body.value;
     path_id("return_id", &value.return_id)?;
@@ -330,10 +364,12 @@ pub async fn return_receipt(
     responses((status = 200, body = ReturnOut), (status = 404, body = ErrorBody)))]
 pub async fn cancel_receipt(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
     Path(receipt_id): Path<String>,
     body: Body<CancelBody>,
 ) -> Result<Response, ApiError> {
     path_id("receipt_id", &receipt_id)?;
+    check_receipt_store(&state, &principal, &receipt_id).await?;
     let now = state.clock.now();
     let at = match &body.value.at {
         Some(text) => parse_at(text, "at")?,
@@ -354,6 +390,7 @@ pub async fn cancel_receipt(
     responses((status = 200, body = ReceiptOut), (status = 404, body = ErrorBody)))]
 pub async fn get_receipt(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
     Path(receipt_id): Path<String>,
 ) -> Result<Json<ReceiptOut>, ApiError> {
     let stored = state.store.receipt(&receipt_id).await?.ok_or_else(|| {
@@ -362,5 +399,22 @@ pub async fn get_receipt(
             format!("no receipt {receipt_id:?} was committed"),
         )
     })?;
+    principal.check_store(&stored.record.store_id, "receipt_id")?;
     Ok(Json(tessera_api::stored_receipt_out(&stored)))
+}
+
+/// Refuses a store-bound key a return or cancel of another store's receipt. A receipt
+/// not committed yet passes: the write itself answers `receipt_not_found`.
+async fn check_receipt_store(
+    state: &AppState,
+    principal: &Principal,
+    receipt_id: &str,
+) -> Result<(), ApiError> {
+    if principal.store_id.is_none() {
+        return Ok(());
+    }
+    match state.store.receipt(receipt_id).await? {
+        Some(stored) => principal.check_store(&stored.record.store_id, "receipt_id"),
+        None => Ok(()),
+    }
 }

@@ -3,6 +3,7 @@
 
 use super::profiles::{unexpected, view, written_profile};
 use super::stored_json;
+use crate::access::AuditNote;
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
 use crate::AppState;
@@ -42,7 +43,9 @@ pub async fn adjust(
         .await?
     {
         CrmOutcome::Adjusted(bytes) => {
-            Ok((StatusCode::CREATED, stored_json(bytes)).into_response())
+            let after: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+            let note = AuditNote::of(None::<&serde_json::Value>, after.as_ref());
+            Ok((StatusCode::CREATED, note, stored_json(bytes)).into_response())
         }
         other => Err(unexpected(&other)),
     }

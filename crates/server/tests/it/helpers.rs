@@ -56,6 +56,14 @@ fn postgres_url() -> Option<String> {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(None, None).await
+}
+
+/// A test server with these rate limits (per key, and per customer spending points).
+pub async fn spawn_app_with(
+    key_rate: Option<tessera_core::rate::Rate>,
+    redeem_rate: Option<tessera_core::rate::Rate>,
+) -> TestApp {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -91,6 +99,8 @@ pub async fn spawn_app() -> TestApp {
         ServerOptions {
             admin_token: Some(TOKEN.to_string()),
             catch_up_every: std::time::Duration::from_secs(3600),
+            key_rate,
+            redeem_rate,
         },
     )
     .await
@@ -138,7 +148,7 @@ impl Drop for TestApp {
     }
 }
 
-fn parse(bytes: &[u8]) -> Value {
+pub fn parse(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }

@@ -1,0 +1,40 @@
+-- API keys (only a hash of each secret) and the hash-chained audit log.
+CREATE TABLE api_keys (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    -- Scope names separated by commas, sorted.
+    scopes TEXT NOT NULL,
+    store_id TEXT,
+    secret_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT
+);
+
+CREATE TABLE audit_log (
+    seq BIGINT PRIMARY KEY CHECK (seq > 0),
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    origin TEXT,
+    before TEXT,
+    after TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_actor ON audit_log (actor, seq);
+CREATE INDEX audit_log_by_target ON audit_log (target, seq);
+
+-- Append-only: rows are never changed or removed through SQL that respects the
+-- schema (tessera check finds what goes around it).
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only';
+END;
+$$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();

@@ -1,0 +1,425 @@
+//! Who is calling and what they may do: the bearer key resolved into a [`Principal`],
+//! the one table of which scopes each route is open to ([`ROUTES`]), per-key rate
+//! limits, and the audit entry written after every change a key makes.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tessera_core::access::{parse_key, KeyStatus, Scope, Scopes};
+use tessera_core::audit::{ActorKind, AuditContent};
+use tessera_core::ErrorCode;
+
+use Scope::{Admin, Analytics, Marketing, Pos, Service};
+
+/// One route: its method and path template, the scopes it is open to (`admin` reaches
+/// every route but a customer's own), and the audit action of a change it makes
+/// (`None` for reads and for receipt writes, whose record is the ledger itself).
+pub struct RouteAccess {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub scopes: &'static [Scope],
+    pub action: Option<&'static str>,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    scopes: &'static [Scope],
+    action: Option<&'static str>,
+) -> RouteAccess {
+    RouteAccess {
+        method,
+        path,
+        scopes,
+        action,
+    }
+}
+
+const READ_CONFIG: &[Scope] = &[Admin, Marketing, Analytics];
+const MARKETING: &[Scope] = &[Admin, Marketing];
+const SERVICE: &[Scope] = &[Admin, Service];
+const ADMIN: &[Scope] = &[Admin];
+const TILL: &[Scope] = &[Admin, Pos];
+
+/// Every route of API v1 and who may call it. A route missing here is refused to
+/// everyone (a test checks the table against the OpenAPI document).
+pub const ROUTES: &[RouteAccess] = &[
+    route("GET", "/v1/program", READ_CONFIG, None),
+    route("PUT", "/v1/program", ADMIN, Some("program.update")),
+    route("GET", "/v1/stores", READ_CONFIG, None),
+    route("GET", "/v1/stores/{store_id}", READ_CONFIG, None),
+    route("PUT", "/v1/stores/{store_id}", ADMIN, Some("store.update")),
+    route("GET", "/v1/products", READ_CONFIG, None),
+    route("GET", "/v1/products/{sku}", READ_CONFIG, None),
+    route(
+        "PUT",
+        "/v1/products/{sku}",
+        MARKETING,
+        Some("product.update"),
+    ),
+    route("GET", "/v1/promotions", READ_CONFIG, None),
+    route("POST", "/v1/promotions/preview", MARKETING, None),
+    route("GET", "/v1/promotions/{promotion_id}", READ_CONFIG, None),
+    route(
+        "PUT",
+        "/v1/promotions/{promotion_id}",
+        MARKETING,
+        Some("promotion.update"),
+    ),
+    route(
+        "DELETE",
+        "/v1/promotions/{promotion_id}",
+        MARKETING,
+        Some("promotion.delete"),
+    ),
+    route(
+        "POST",
+        "/v1/coupon-series",
+        MARKETING,
+        Some("coupon_series.update"),
+    ),
+    route("GET", "/v1/coupon-series/{series_id}", READ_CONFIG, None),
+    route(
+        "POST",
+        "/v1/coupon-series/{series_id}/generate",
+        MARKETING,
+        Some("coupon_series.generate"),
+    ),
+    route("GET", "/v1/segments/{segment_id}", READ_CONFIG, None),
+    route(
+        "PUT",
+        "/v1/segments/{segment_id}",
+        MARKETING,
+        Some("segment.update"),
+    ),
+    route(
+        "POST",
+        "/v1/segments/{segment_id}/members",
+        MARKETING,
+        Some("segment.members"),
+    ),
+    route(
+        "POST",
+        "/v1/customers",
+        &[Admin, Service, Pos],
+        Some("customer.create"),
+    ),
+    route("GET", "/v1/customers", SERVICE, None),
+    route(
+        "POST",
+        "/v1/import/customers",
+        ADMIN,
+        Some("customer.import"),
+    ),
+    route("GET", "/v1/customers/{customer_id}", SERVICE, None),
+    route(
+        "PATCH",
+        "/v1/customers/{customer_id}",
+        SERVICE,
+        Some("customer.update"),
+    ),
+    route("GET", "/v1/customers/{customer_id}/receipts", SERVICE, None),
+    route("GET", "/v1/customers/{customer_id}/timeline", SERVICE, None),
+    route(
+        "POST",
+        "/v1/customers/{customer_id}/merge",
+        SERVICE,
+        Some("customer.merge"),
+    ),
+    route(
+        "POST",
+        "/v1/customers/{customer_id}/unmerge",
+        SERVICE,
+        Some("customer.unmerge"),
+    ),
+    route("GET", "/v1/merge-candidates", SERVICE, None),
+    route(
+        "POST",
+        "/v1/merge-candidates/{candidate_id}/accept",
+        SERVICE,
+        Some("merge_candidate.accept"),
+    ),
+    route(
+        "POST",
+        "/v1/merge-candidates/{candidate_id}/reject",
+        SERVICE,
+        Some("merge_candidate.reject"),
+    ),
+    route(
+        "POST",
+        "/v1/customers/{customer_id}/adjustments",
+        SERVICE,
+        Some("customer.adjust"),
+    ),
+    route(
+        "POST",
+        "/v1/customers/{customer_id}/cards",
+        SERVICE,
+        Some("card.add"),
+    ),
+    route(
+        "POST",
+        "/v1/customers/{customer_id}/cards/{number}/block",
+        SERVICE,
+        Some("card.block"),
+    ),
+    route(
+        "POST",
+        "/v1/customers/{customer_id}/cards/{number}/unblock",
+        SERVICE,
+        Some("card.unblock"),
+    ),
+    route(
+        "POST",
+        "/v1/customers/{customer_id}/cards/{number}/replace",
+        SERVICE,
+        Some("card.replace"),
+    ),
+    route(
+        "POST",
+        "/v1/customers/{customer_id}/erase",
+        SERVICE,
+        Some("customer.erase"),
+    ),
+    // Reading everything held on a person is recorded too.
+    route(
+        "GET",
+        "/v1/customers/{customer_id}/export",
+        SERVICE,
+        Some("customer.export"),
+    ),
+    route("GET", "/v1/customers/{customer_id}/balance", SERVICE, None),
+    route("GET", "/v1/customers/{customer_id}/ledger", SERVICE, None),
+    route("POST", "/v1/receipts/calculate", TILL, None),
+    route("POST", "/v1/receipts/commit", TILL, None),
+    route("POST", "/v1/receipts/offline", TILL, None),
+    route(
+        "GET",
+        "/v1/receipts/{receipt_id}",
+        &[Admin, Pos, Service, Analytics],
+        None,
+    ),
+    route("POST", "/v1/receipts/{receipt_id}/returns", TILL, None),
+    route("POST", "/v1/receipts/{receipt_id}/cancel", TILL, None),
+    route("POST", "/v1/api-keys", ADMIN, Some("api_key.create")),
+    route("GET", "/v1/api-keys", ADMIN, None),
+    route(
+        "DELETE",
+        "/v1/api-keys/{key_id}",
+        ADMIN,
+        Some("api_key.revoke"),
+    ),
+    route("GET", "/v1/audit", ADMIN, None),
+];
+
+/// The table row of a request's method and matched path.
+pub fn route_access(method: &Method, path: &str) -> Option<&'static RouteAccess> {
+    ROUTES
+        .iter()
+        .find(|r| r.method == method.as_str() && r.path == path)
+}
+
+/// Who a request comes from, as the handlers see it.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The key id (`bootstrap` for the operator's admin token).
+    pub actor: String,
+    pub kind: ActorKind,
+    pub scopes: Scopes,
+    /// The one store a `pos` key may act for.
+    pub store_id: Option<String>,
+    /// Whether the per-key rate limit applies (not to the operator's token).
+    pub limited: bool,
+}
+
+impl Principal {
+    /// The operator's bootstrap token (or any key in insecure development mode).
+    pub fn bootstrap() -> Principal {
+        Principal {
+            actor: "bootstrap".into(),
+            kind: ActorKind::Key,
+            scopes: Scopes::of(&[Admin]),
+            store_id: None,
+            limited: false,
+        }
+    }
+
+    /// Refuses a store-bound caller acting for another store (`field` names where the
+    /// store came from).
+    pub fn check_store(&self, store_id: &str, field: &str) -> Result<(), ApiError> {
+        match &self.store_id {
+            Some(own) if own != store_id => Err(ApiError::field(
+                ErrorCode::Forbidden,
+                field,
+                format!("this key belongs to store {own:?} and cannot act for store {store_id:?}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a handler adds to the audit entry of its change: the state before and after.
+/// Without one, the entry records who did what to which path.
+#[derive(Debug, Clone, Default)]
+pub struct AuditNote {
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+impl AuditNote {
+    /// A note of two serialisable states, as the response extension handlers return.
+    pub fn of(
+        before: Option<&impl Serialize>,
+        after: Option<&impl Serialize>,
+    ) -> axum::Extension<AuditNote> {
+        axum::Extension(AuditNote {
+            before: before.and_then(|v| serde_json::to_value(v).ok()),
+            after: after.and_then(|v| serde_json::to_value(v).ok()),
+        })
+    }
+}
+
+/// Resolves the bearer key, refuses what its scopes do not reach, applies the key's
+/// rate limit, and writes the audit entry of a successful change.
+pub async fn authorize(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let now = state.clock.now();
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let principal = match presented {
+        None => {
+            return ApiError::new(
+                ErrorCode::Unauthorized,
+                "missing Authorization: Bearer <key> header",
+            )
+            .into_response()
+        }
+        Some(text) => match resolve(&state, text, now) {
+            Ok(principal) => principal,
+            Err(error) => return error.into_response(),
+        },
+    };
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let access = route_access(request.method(), &path);
+    let allowed = access.is_some_and(|a| principal.scopes.may(Scopes::of(a.scopes)));
+    if !allowed {
+        tracing::warn!(actor = %principal.actor, method = %request.method(), %path, "refused: scope");
+        return ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "this key's scopes ({}) do not reach {} {path}",
+                scope_names(principal.scopes),
+                request.method()
+            ),
+        )
+        .into_response();
+    }
+    if principal.limited {
+        if let Err(wait_ms) = state.key_limiter.admit(&principal.actor, now) {
+            return rate_limited("this key", wait_ms).into_response();
+        }
+    }
+    let origin = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let target = request.uri().path().to_string();
+    request.extensions_mut().insert(principal.clone());
+    let response = next.run(request).await;
+    let Some(action) = access.and_then(|a| a.action) else {
+        return response;
+    };
+    if !response.status().is_success() {
+        return response;
+    }
+    let note = response
+        .extensions()
+        .get::<AuditNote>()
+        .cloned()
+        .unwrap_or_default();
+    let content = AuditContent {
+        at: now,
+        actor: principal.actor,
+        actor_kind: principal.kind,
+        action: action.to_string(),
+        target,
+        origin,
+        before: note.before,
+        after: note.after,
+    };
+    if let Err(error) = state.store.append_audit(content).await {
+        // The change is durable and answered; a missing entry is an operator alarm.
+        tracing::error!(%error, action, "the audit entry of a change could not be written");
+    }
+    response
+}
+
+/// A 429 for a limit on `what`, with `Retry-After`.
+pub fn rate_limited(what: &str, wait_ms: i64) -> ApiError {
+    let seconds = tessera_core::rate::retry_after_seconds(wait_ms);
+    let mut error = ApiError::new(
+        ErrorCode::RateLimited,
+        format!("too many requests for {what}; retry after {seconds} s"),
+    );
+    error.retry_after = Some(seconds);
+    error
+}
+
+fn scope_names(scopes: Scopes) -> String {
+    let names: Vec<&str> = scopes.list().into_iter().map(Scope::as_str).collect();
+    names.join(", ")
+}
+
+/// The principal of a presented key at `now`.
+fn resolve(
+    state: &AppState,
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Principal, ApiError> {
+    let invalid = || ApiError::new(ErrorCode::Unauthorized, "the API key is not valid");
+    if let Some((key_id, secret)) = parse_key(text) {
+        let keys = state.keys();
+        let key = keys.get(&key_id).ok_or_else(invalid)?;
+        if !key.secret_matches(secret) {
+            return Err(invalid());
+        }
+        return match key.status_at(now) {
+            KeyStatus::Active => Ok(Principal {
+                actor: key.key_id.clone(),
+                kind: ActorKind::Key,
+                scopes: key.scope_set(),
+                store_id: key.store_id.clone(),
+                limited: true,
+            }),
+            KeyStatus::Expired => Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "the API key has expired",
+            )),
+            KeyStatus::Revoked => Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "the API key was revoked",
+            )),
+        };
+    }
+    if state.admin_key_matches(text) {
+        return Ok(Principal::bootstrap());
+    }
+    Err(invalid())
+}
