@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 pub struct ApiKeyBody {
     /// What the key is for, e.g. `Till 4, store msk-1`.
     pub name: String,
-    /// Any of `pos`, `admin`, `marketing`, `service`, `analytics`.
+    /// Any of `pos`, `admin`, `marketing`, `service`, `analytics`, `audit`.
     pub scopes: Vec<String>,
     /// The store of a `pos` key (required for one, refused for others).
     #[serde(default)]
@@ -64,7 +64,7 @@ pub fn api_key_from(body: ApiKeyBody, now: DateTime<Utc>) -> Result<NewApiKey, C
             Scope::parse(name).ok_or_else(|| {
                 CoreError::invalid(
                     format!("scopes[{idx}]"),
-                    "must be one of pos, admin, marketing, service, analytics",
+                    "must be one of pos, admin, marketing, service, analytics, audit",
                 )
             })
         })

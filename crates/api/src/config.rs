@@ -26,6 +26,10 @@ pub struct ProgramBody {
     /// `language`, `home_store`, `attributes.<key>`, `phone`, `email`.
     #[serde(default)]
     pub required_fields: Vec<RequiredFieldBody>,
+    /// Spending points needs a one-time code from the customer's app or an SMS
+    /// (`customer.code` on the receipt); the card alone only earns. Default false.
+    #[serde(default)]
+    pub redeem_requires_code: bool,
 }
 
 /// A profile field the program requires.
@@ -47,6 +51,7 @@ pub struct ProgramOut {
     pub expiry_days: u32,
     pub max_redeem_percent: u32,
     pub required_fields: Vec<RequiredFieldBody>,
+    pub redeem_requires_code: bool,
 }
 
 /// A store of the chain.

@@ -88,6 +88,7 @@ pub fn program_from(body: ProgramBody) -> Result<Program, CoreError> {
                 max_age_days: r.max_age_days,
             })
             .collect(),
+        redeem_requires_code: body.redeem_requires_code,
     };
     program.validate()?;
     Ok(program)
@@ -108,6 +109,7 @@ pub fn program_out(program: &Program) -> ProgramOut {
                 max_age_days: r.max_age_days,
             })
             .collect(),
+        redeem_requires_code: program.redeem_requires_code,
     }
 }
 
@@ -784,24 +786,28 @@ pub fn entry_out(entry_id: i64, entry: &Entry) -> EntryOut {
     }
 }
 
-/// A receipt body as a validated domain receipt and the till's expected to-pay amount.
-pub fn receipt_from(body: ReceiptBody) -> Result<(ReceiptRequest, Option<i64>), CoreError> {
-    let customer = match body.customer {
+/// The customer a body names: exactly one of card, phone, customer id (not yet
+/// normalised).
+pub fn customer_ref_from(body: Option<CustomerRefBody>) -> Result<Option<CustomerRef>, CoreError> {
+    Ok(match body {
         None => None,
         Some(CustomerRefBody {
             card: Some(card),
             phone: None,
             customer_id: None,
+            ..
         }) => Some(CustomerRef::Card(card)),
         Some(CustomerRefBody {
             card: None,
             phone: Some(phone),
             customer_id: None,
+            ..
         }) => Some(CustomerRef::Phone(phone)),
         Some(CustomerRefBody {
             card: None,
             phone: None,
             customer_id: Some(id),
+            ..
         }) => Some(CustomerRef::CustomerId(id)),
         Some(_) => {
             return Err(CoreError::invalid(
@@ -809,7 +815,12 @@ pub fn receipt_from(body: ReceiptBody) -> Result<(ReceiptRequest, Option<i64>), 
                 "must hold exactly one of card, phone, customer_id",
             ))
         }
-    };
+    })
+}
+
+/// A receipt body as a validated domain receipt and the till's expected to-pay amount.
+pub fn receipt_from(body: ReceiptBody) -> Result<(ReceiptRequest, Option<i64>), CoreError> {
+    let customer = customer_ref_from(body.customer)?;
     let redeem = match body.redeem_points {
         None | Some(serde_json::Value::Null) => Redeem::None,
         Some(serde_json::Value::String(word)) if word == "max" => Redeem::Max,

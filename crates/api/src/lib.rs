@@ -4,6 +4,7 @@
 //! The OpenAPI document is generated from these types.
 
 pub mod access;
+pub mod account;
 pub mod actor;
 pub mod config;
 pub mod convert;
@@ -21,6 +22,7 @@ pub mod service_desk;
 pub mod timeline;
 
 pub use access::*;
+pub use account::*;
 pub use actor::*;
 pub use config::*;
 pub use coupon::*;

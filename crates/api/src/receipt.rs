@@ -84,6 +84,10 @@ pub struct CustomerRefBody {
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+    /// The one-time code the customer's app shows (or one sent by SMS), needed to
+    /// spend points when the program sets `redeem_requires_code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// The amount the till expects.

@@ -150,6 +150,7 @@ async fn serve(settings: config::Settings) -> Result<()> {
                 burst: settings.redeem_burst,
                 interval_ms: 60_000,
             }),
+            sender: Arc::new(tessera_server::sender::LogSender),
         },
     )
     .await?;

@@ -35,17 +35,20 @@ pub enum Scope {
     Analytics,
     /// A customer's own account (`/v1/me`).
     SelfService,
+    /// Reading the audit log (auditors, a SIEM export).
+    Audit,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::Pos,
         Scope::Admin,
         Scope::Marketing,
         Scope::Service,
         Scope::Analytics,
         Scope::SelfService,
+        Scope::Audit,
     ];
 
     /// The scope's name on the wire.
@@ -57,6 +60,7 @@ impl Scope {
             Scope::Service => "service",
             Scope::Analytics => "analytics",
             Scope::SelfService => "self_service",
+            Scope::Audit => "audit",
         }
     }
 
@@ -97,6 +101,52 @@ impl Scopes {
     /// The scopes in the set, in [`Scope::ALL`] order.
     pub fn list(self) -> Vec<Scope> {
         Scope::ALL.into_iter().filter(|s| self.holds(*s)).collect()
+    }
+}
+
+/// A back-office user's role, and the scopes it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    /// Everything a staff member can do, users included.
+    Admin,
+    /// Promotions, coupons, segments; reading configuration and reports.
+    Marketer,
+    /// The service desk.
+    Service,
+    /// Reading the audit log, configuration and reports; changing nothing.
+    Auditor,
+}
+
+impl StaffRole {
+    pub const ALL: [StaffRole; 4] = [
+        StaffRole::Admin,
+        StaffRole::Marketer,
+        StaffRole::Service,
+        StaffRole::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Admin => "admin",
+            StaffRole::Marketer => "marketer",
+            StaffRole::Service => "service",
+            StaffRole::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<StaffRole> {
+        StaffRole::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// The scopes a session of this role has.
+    pub fn scopes(self) -> Scopes {
+        match self {
+            StaffRole::Admin => Scopes::of(&[Scope::Admin]),
+            StaffRole::Marketer => Scopes::of(&[Scope::Marketing, Scope::Analytics]),
+            StaffRole::Service => Scopes::of(&[Scope::Service]),
+            StaffRole::Auditor => Scopes::of(&[Scope::Audit, Scope::Analytics]),
+        }
     }
 }
 

@@ -28,11 +28,18 @@ pub enum ActorKind {
     Key,
     User,
     System,
+    /// A customer signed in to their own account.
+    Customer,
 }
 
 impl ActorKind {
     /// Every kind.
-    pub const ALL: [ActorKind; 3] = [ActorKind::Key, ActorKind::User, ActorKind::System];
+    pub const ALL: [ActorKind; 4] = [
+        ActorKind::Key,
+        ActorKind::User,
+        ActorKind::System,
+        ActorKind::Customer,
+    ];
 
     /// The stored name of the kind.
     pub fn as_str(self) -> &'static str {
@@ -40,6 +47,7 @@ impl ActorKind {
             ActorKind::Key => "key",
             ActorKind::User => "user",
             ActorKind::System => "system",
+            ActorKind::Customer => "customer",
         }
     }
 

@@ -56,6 +56,11 @@ pub enum ErrorCode {
     Forbidden,
     RateLimited,
     ApiKeyNotFound,
+    CodeRequired,
+    CodeInvalid,
+    CodeUsed,
+    StaffUserNotFound,
+    StaffUserTaken,
     MethodNotAllowed,
     PayloadTooLarge,
     ShuttingDown,
@@ -65,7 +70,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 54] = [
+    pub const ALL: [ErrorCode; 59] = [
         ErrorCode::MalformedJson,
         ErrorCode::InvalidField,
         ErrorCode::UnknownField,
@@ -115,6 +120,11 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::RateLimited,
         ErrorCode::ApiKeyNotFound,
+        ErrorCode::CodeRequired,
+        ErrorCode::CodeInvalid,
+        ErrorCode::CodeUsed,
+        ErrorCode::StaffUserNotFound,
+        ErrorCode::StaffUserTaken,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
         ErrorCode::ShuttingDown,
@@ -179,6 +189,11 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ApiKeyNotFound => "api_key_not_found",
+            ErrorCode::CodeRequired => "code_required",
+            ErrorCode::CodeInvalid => "code_invalid",
+            ErrorCode::CodeUsed => "code_used",
+            ErrorCode::StaffUserNotFound => "staff_user_not_found",
+            ErrorCode::StaffUserTaken => "staff_user_taken",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::ShuttingDown => "shutting_down",

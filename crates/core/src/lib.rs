@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod limits;
 pub mod matching;
 pub mod money;
+pub mod one_time_code;
 pub mod otp;
 pub mod pricing;
 pub mod profile;

@@ -21,6 +21,10 @@ pub struct Program {
     /// their age (`profile_requests` in the calculation).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_fields: Vec<crate::profile::RequiredField>,
+    /// Spending points needs a one-time code (the app's TOTP or one sent by SMS);
+    /// the static card number alone only earns.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redeem_requires_code: bool,
 }
 
 impl Default for Program {
@@ -32,6 +36,7 @@ impl Default for Program {
             expiry_days: 0,
             max_redeem_percent: 100,
             required_fields: Vec::new(),
+            redeem_requires_code: false,
         }
     }
 }

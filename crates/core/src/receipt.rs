@@ -46,6 +46,17 @@ pub enum CustomerRef {
 }
 
 impl CustomerRef {
+    /// Normalises a card or phone, checks a customer id; fields are named relative to
+    /// the customer object (`card`, `phone`, `customer_id`).
+    pub fn normalize(&mut self) -> Result<(), CoreError> {
+        match self {
+            CustomerRef::Card(card) => *card = normalize_card(card)?,
+            CustomerRef::Phone(phone) => *phone = normalize_phone(phone)?,
+            CustomerRef::CustomerId(id) => validate_id("customer_id", id)?,
+        }
+        Ok(())
+    }
+
     /// The JSON path of the identifier within a receipt body.
     pub fn field(&self) -> &'static str {
         match self {
@@ -94,15 +105,7 @@ impl ReceiptRequest {
         validate_id("store_id", &self.store_id)?;
         validate_id("terminal_id", &self.terminal_id)?;
         if let Some(customer) = &mut self.customer {
-            match customer {
-                CustomerRef::Card(card) => {
-                    *card = normalize_card(card).map_err(|e| e.within("customer"))?
-                }
-                CustomerRef::Phone(phone) => {
-                    *phone = normalize_phone(phone).map_err(|e| e.within("customer"))?
-                }
-                CustomerRef::CustomerId(id) => validate_id("customer.customer_id", id)?,
-            }
+            customer.normalize().map_err(|e| e.within("customer"))?;
         }
         if self.lines.is_empty() {
             return Err(CoreError::invalid(

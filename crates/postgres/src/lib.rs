@@ -9,6 +9,7 @@
 //! where it reads the other's result.
 
 mod access;
+mod accounts;
 mod batch;
 mod check;
 mod check_profiles;
@@ -44,12 +45,14 @@ use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::{CustomerLedger, LedgerChanges};
+use tessera_core::otp::ThrottleState;
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::reward::{Certificate, Grant};
 use tessera_core::segment::{MembershipChange, Segment};
 use tessera_core::ErrorCode;
+use tessera_store::account::{CodeAnswer, CodeChange, Session, StaffUser};
 use tessera_store::crm_command::{
     CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile,
 };
@@ -707,6 +710,57 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> StoreResult<Vec<AuditEntry>> {
         read!(self, |conn| access::audit_entries(conn, filter, limit))
+    }
+
+    async fn customer_code(
+        &self,
+        customer_id: &str,
+        change: CodeChange,
+    ) -> StoreResult<CodeAnswer> {
+        let customer_id = customer_id.to_string();
+        self.transaction(Box::new(move |conn| {
+            let (customer_id, change) = (customer_id.clone(), change.clone());
+            Box::pin(async move { accounts::customer_code(conn, &customer_id, &change).await })
+        }))
+        .await
+    }
+
+    async fn put_session(&self, session: Session) -> StoreResult<()> {
+        read!(self, |conn| accounts::put_session(conn, &session))
+    }
+
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        read!(self, |conn| accounts::session(conn, token_hash))
+    }
+
+    async fn revoke_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        read!(self, |conn| accounts::revoke_session(conn, token_hash, at))
+    }
+
+    async fn put_staff_user(&self, user: StaffUser) -> StoreResult<()> {
+        self.transaction(Box::new(move |conn| {
+            let user = user.clone();
+            Box::pin(async move { accounts::put_staff_user(conn, &user).await })
+        }))
+        .await
+    }
+
+    async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
+        read!(self, |conn| accounts::staff_users(conn))
+    }
+
+    async fn record_staff_login(
+        &self,
+        username: &str,
+        ok: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ThrottleState>> {
+        let username = username.to_string();
+        self.transaction(Box::new(move |conn| {
+            let username = username.clone();
+            Box::pin(async move { accounts::record_staff_login(conn, &username, ok, now).await })
+        }))
+        .await
     }
 
     async fn check(&self) -> StoreResult<CheckReport> {

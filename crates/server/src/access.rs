@@ -15,7 +15,7 @@ use tessera_core::access::{parse_key, KeyStatus, Scope, Scopes};
 use tessera_core::audit::{ActorKind, AuditContent};
 use tessera_core::ErrorCode;
 
-use Scope::{Admin, Analytics, Marketing, Pos, Service};
+use Scope::{Admin, Analytics, Audit, Marketing, Pos, SelfService, Service};
 
 /// One route: its method and path template, the scopes it is open to (`admin` reaches
 /// every route but a customer's own), and the audit action of a change it makes
@@ -46,6 +46,10 @@ const MARKETING: &[Scope] = &[Admin, Marketing];
 const SERVICE: &[Scope] = &[Admin, Service];
 const ADMIN: &[Scope] = &[Admin];
 const TILL: &[Scope] = &[Admin, Pos];
+const CUSTOMER: &[Scope] = &[SelfService];
+const STAFF: &[Scope] = &[Admin, Marketing, Service, Analytics, Audit];
+/// Open without a key (signing in).
+pub const PUBLIC: &[Scope] = &[];
 
 /// Every route of API v1 and who may call it. A route missing here is refused to
 /// everyone (a test checks the table against the OpenAPI document).
@@ -215,7 +219,34 @@ pub const ROUTES: &[RouteAccess] = &[
         ADMIN,
         Some("api_key.revoke"),
     ),
-    route("GET", "/v1/audit", ADMIN, None),
+    route("GET", "/v1/audit", &[Admin, Audit], None),
+    route("POST", "/v1/receipts/redeem-code", TILL, None),
+    // Signing in needs no key; each route throttles itself.
+    route("POST", "/v1/me/login", PUBLIC, None),
+    route("POST", "/v1/me/token", PUBLIC, None),
+    route("POST", "/v1/staff/login", PUBLIC, None),
+    route("POST", "/v1/me/logout", CUSTOMER, None),
+    route("GET", "/v1/me", CUSTOMER, None),
+    route("GET", "/v1/me/balance", CUSTOMER, None),
+    route("GET", "/v1/me/ledger", CUSTOMER, None),
+    route("GET", "/v1/me/receipts", CUSTOMER, None),
+    route("GET", "/v1/me/coupons", CUSTOMER, None),
+    route("POST", "/v1/me/redeem-code", CUSTOMER, None),
+    route(
+        "PUT",
+        "/v1/me/consents",
+        CUSTOMER,
+        Some("customer.consents"),
+    ),
+    route("POST", "/v1/staff/logout", STAFF, None),
+    route("POST", "/v1/staff-users", ADMIN, Some("staff_user.create")),
+    route("GET", "/v1/staff-users", ADMIN, None),
+    route(
+        "PATCH",
+        "/v1/staff-users/{username}",
+        ADMIN,
+        Some("staff_user.update"),
+    ),
 ];
 
 /// The table row of a request's method and matched path.
@@ -236,6 +267,8 @@ pub struct Principal {
     pub store_id: Option<String>,
     /// Whether the per-key rate limit applies (not to the operator's token).
     pub limited: bool,
+    /// The customer a self-service token belongs to.
+    pub customer_id: Option<String>,
 }
 
 impl Principal {
@@ -247,6 +280,7 @@ impl Principal {
             scopes: Scopes::of(&[Admin]),
             store_id: None,
             limited: false,
+            customer_id: None,
         }
     }
 
@@ -307,7 +341,7 @@ pub async fn authorize(
             )
             .into_response()
         }
-        Some(text) => match resolve(&state, text, now) {
+        Some(text) => match resolve(&state, text, now).await {
             Ok(principal) => principal,
             Err(error) => return error.into_response(),
         },
@@ -387,13 +421,16 @@ fn scope_names(scopes: Scopes) -> String {
     names.join(", ")
 }
 
-/// The principal of a presented key at `now`.
-fn resolve(
+/// The principal of a presented key or session token at `now`.
+async fn resolve(
     state: &AppState,
     text: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Principal, ApiError> {
     let invalid = || ApiError::new(ErrorCode::Unauthorized, "the API key is not valid");
+    if crate::session::is_token(text) {
+        return crate::session::principal(state, text, now).await;
+    }
     if let Some((key_id, secret)) = parse_key(text) {
         let keys = state.keys();
         let key = keys.get(&key_id).ok_or_else(invalid)?;
@@ -407,6 +444,7 @@ fn resolve(
                 scopes: key.scope_set(),
                 store_id: key.store_id.clone(),
                 limited: true,
+                customer_id: None,
             }),
             KeyStatus::Expired => Err(ApiError::new(
                 ErrorCode::Unauthorized,

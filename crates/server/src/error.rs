@@ -28,10 +28,12 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | RedeemNeedsCustomer
         | RedeemExceedsLimit
         | CertificateInvalid
-        | CertificateExceedsTotal => StatusCode::UNPROCESSABLE_ENTITY,
+        | CertificateExceedsTotal
+        | CodeRequired
+        | CodeInvalid => StatusCode::UNPROCESSABLE_ENTITY,
         StoreNotFound | CustomerNotFound | ProductNotFound | PromotionNotFound
         | ReceiptNotFound | RouteNotFound | CouponSeriesNotFound | SegmentNotFound
-        | MergeNotFound | CandidateNotFound | CardNotFound | ApiKeyNotFound => {
+        | MergeNotFound | CandidateNotFound | CardNotFound | ApiKeyNotFound | StaffUserNotFound => {
             StatusCode::NOT_FOUND
         }
         InsufficientPoints
@@ -47,7 +49,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | CustomerMerged
         | CardBlocked
         | MergeConflict
-        | AdjustmentConflict => StatusCode::CONFLICT,
+        | AdjustmentConflict
+        | CodeUsed
+        | StaffUserTaken => StatusCode::CONFLICT,
         CustomerErased => StatusCode::GONE,
         Unauthorized => StatusCode::UNAUTHORIZED,
         Forbidden => StatusCode::FORBIDDEN,

@@ -10,6 +10,8 @@ pub mod openapi;
 pub mod query;
 pub mod render;
 mod routes;
+pub mod sender;
+mod session;
 mod state;
 mod till_profile;
 
@@ -168,12 +170,39 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::delete(routes::api_keys::revoke_key),
         )
         .route("/v1/audit", get(routes::audit::list_audit))
+        .route(
+            "/v1/receipts/redeem-code",
+            post(routes::receipts::send_redeem_code),
+        )
+        .route("/v1/me", get(routes::me::profile))
+        .route("/v1/me/logout", post(routes::me::logout))
+        .route("/v1/me/balance", get(routes::me::balance))
+        .route("/v1/me/ledger", get(routes::me::ledger))
+        .route("/v1/me/receipts", get(routes::me::receipts))
+        .route("/v1/me/coupons", get(routes::me::coupons))
+        .route("/v1/me/redeem-code", post(routes::me::redeem_code))
+        .route("/v1/me/consents", axum::routing::put(routes::me::consents))
+        .route("/v1/staff/logout", post(routes::staff::logout))
+        .route(
+            "/v1/staff-users",
+            post(routes::staff::create_user).get(routes::staff::list_users),
+        )
+        .route(
+            "/v1/staff-users/{username}",
+            axum::routing::patch(routes::staff::update_user),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             access::authorize,
         ));
+    // Signing in needs no key (see `access::PUBLIC`); each route throttles itself.
+    let public = Router::new()
+        .route("/v1/me/login", post(routes::me::login))
+        .route("/v1/me/token", post(routes::me::token))
+        .route("/v1/staff/login", post(routes::staff::login));
     Router::new()
         .merge(v1)
+        .merge(public)
         .route(
             "/health",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),

@@ -58,6 +58,22 @@ use utoipa::{Modify, OpenApi};
         crate::routes::api_keys::list_keys,
         crate::routes::api_keys::revoke_key,
         crate::routes::audit::list_audit,
+        crate::routes::receipts::send_redeem_code,
+        crate::routes::me::login,
+        crate::routes::me::token,
+        crate::routes::me::logout,
+        crate::routes::me::profile,
+        crate::routes::me::balance,
+        crate::routes::me::ledger,
+        crate::routes::me::receipts,
+        crate::routes::me::coupons,
+        crate::routes::me::redeem_code,
+        crate::routes::me::consents,
+        crate::routes::staff::login,
+        crate::routes::staff::logout,
+        crate::routes::staff::create_user,
+        crate::routes::staff::list_users,
+        crate::routes::staff::update_user,
     ),
     modifiers(&BearerAuth, &RouteScopes),
     security(("bearer" = []))
@@ -97,7 +113,11 @@ impl Modify for RouteScopes {
             };
             let Some(operation) = operation else { continue };
             let names: Vec<&str> = route.scopes.iter().map(|s| s.as_str()).collect();
-            let line = format!("Scopes: {}.", names.join(", "));
+            let line = if names.is_empty() {
+                "Public: no key; throttled per phone or user.".to_string()
+            } else {
+                format!("Scopes: {}.", names.join(", "))
+            };
             operation.description = Some(match operation.description.take() {
                 Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
                 _ => line,

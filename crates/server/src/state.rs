@@ -2,6 +2,7 @@
 
 use crate::clock::Clock;
 use crate::limiter::Limiter;
+use crate::sender::{CodeSender, LogSender};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -23,6 +24,8 @@ pub struct ServerOptions {
     /// The rate limit of commits that spend points, per customer as presented; `None`:
     /// none.
     pub redeem_rate: Option<Rate>,
+    /// Where one-time codes (sign-in, redemption by SMS) are sent.
+    pub sender: Arc<dyn CodeSender>,
 }
 
 impl ServerOptions {
@@ -37,6 +40,7 @@ impl ServerOptions {
                 burst: 5,
                 interval_ms: 60_000,
             }),
+            sender: Arc::new(LogSender),
         }
     }
 }
@@ -54,6 +58,9 @@ pub struct AppState {
     keys: RwLock<Arc<HashMap<String, ApiKey>>>,
     pub key_limiter: Limiter,
     pub redeem_limiter: Limiter,
+    /// Codes sent per phone or customer: 3 at once, then one a minute.
+    pub send_limiter: Limiter,
+    pub sender: Arc<dyn CodeSender>,
 }
 
 impl AppState {
@@ -75,6 +82,11 @@ impl AppState {
             keys: RwLock::new(Arc::new(HashMap::new())),
             key_limiter: Limiter::new(options.key_rate),
             redeem_limiter: Limiter::new(options.redeem_rate),
+            send_limiter: Limiter::new(Some(Rate {
+                burst: 3,
+                interval_ms: 60_000,
+            })),
+            sender: options.sender,
         };
         state.reload_config().await?;
         Ok(Arc::new(state))

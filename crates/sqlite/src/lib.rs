@@ -11,6 +11,7 @@
 //! its own and never waits on another thread within a group.
 
 mod access;
+mod accounts;
 mod check;
 mod check_profiles;
 mod check_vouchers;
@@ -43,11 +44,13 @@ use tessera_core::catalog::{Product, Store as ChainStore};
 use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::CustomerLedger;
+use tessera_core::otp::ThrottleState;
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::reward::{Certificate, Grant};
 use tessera_core::segment::{MembershipChange, Segment};
+use tessera_store::account::{CodeAnswer, CodeChange, Session, StaffUser};
 use tessera_store::crm_command::{
     CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile,
 };
@@ -429,6 +432,62 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<AuditEntry>> {
         self.readers
             .read(|conn| access::audit_entries(conn, filter, limit))
+    }
+
+    async fn customer_code(
+        &self,
+        customer_id: &str,
+        change: CodeChange,
+    ) -> StoreResult<CodeAnswer> {
+        match self
+            .access(AccessWrite::Code(customer_id.to_string(), change))
+            .await?
+        {
+            AccessOutcome::Code(answer) => Ok(answer),
+            _ => Err(StoreError::backend(
+                "internal: code change answered no code",
+            )),
+        }
+    }
+
+    async fn put_session(&self, session: Session) -> StoreResult<()> {
+        self.access(AccessWrite::PutSession(session))
+            .await
+            .map(drop)
+    }
+
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        self.readers
+            .read(|conn| accounts::session(conn, token_hash))
+    }
+
+    async fn revoke_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.access(AccessWrite::RevokeSession(token_hash.to_string(), at))
+            .await
+            .map(drop)
+    }
+
+    async fn put_staff_user(&self, user: StaffUser) -> StoreResult<()> {
+        self.access(AccessWrite::PutStaff(user)).await.map(drop)
+    }
+
+    async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
+        self.readers.read(accounts::staff_users)
+    }
+
+    async fn record_staff_login(
+        &self,
+        username: &str,
+        ok: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ThrottleState>> {
+        match self
+            .access(AccessWrite::StaffLogin(username.to_string(), ok, now))
+            .await?
+        {
+            AccessOutcome::Throttle(state) => Ok(state),
+            _ => Err(StoreError::backend("internal: login answered no state")),
+        }
     }
 
     async fn check(&self) -> StoreResult<CheckReport> {

@@ -6,7 +6,7 @@
 use crate::sql::{db, exec, one, RowExt};
 use crate::time::ts;
 use crate::vouchers;
-use crate::{access, profiles, rows};
+use crate::{access, accounts, profiles, rows};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
@@ -18,11 +18,13 @@ use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::customer::{Customer, CustomerFacts};
 use tessera_core::ledger::{CustomerLedger, LedgerChanges};
 use tessera_core::money::Money;
+use tessera_core::otp::ThrottleState;
 use tessera_core::program::Program;
 use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::reward::Certificate;
+use tessera_store::account::{CodeAnswer, CodeChange, Session, StaffUser};
 use tessera_store::crm_command::{CrmCommand, CrmOutcome};
 use tessera_store::{
     service, CancelCommand, CommitCommand, LedgerTx, NewRewards, ReceiptVersion, ReturnCommand,
@@ -69,6 +71,11 @@ pub enum AccessWrite {
     PutKey(ApiKey),
     RevokeKey(String, DateTime<Utc>),
     Audit(AuditContent),
+    Code(String, CodeChange),
+    PutSession(Session),
+    RevokeSession(String, DateTime<Utc>),
+    PutStaff(StaffUser),
+    StaffLogin(String, bool, DateTime<Utc>),
 }
 
 /// What an access write answers.
@@ -76,6 +83,8 @@ pub enum AccessOutcome {
     Done,
     Key(Option<ApiKey>),
     Entry(AuditEntry),
+    Code(CodeAnswer),
+    Throttle(Option<ThrottleState>),
 }
 
 /// The result of one job, before it is sent to whoever queued it.
@@ -391,6 +400,21 @@ fn write_access(conn: &Connection, write: &AccessWrite) -> StoreResult<AccessOut
         }
         AccessWrite::Audit(content) => {
             access::append_audit(conn, content.clone()).map(AccessOutcome::Entry)
+        }
+        AccessWrite::Code(customer_id, change) => {
+            accounts::customer_code(conn, customer_id, change).map(AccessOutcome::Code)
+        }
+        AccessWrite::PutSession(session) => {
+            accounts::put_session(conn, session).map(|()| AccessOutcome::Done)
+        }
+        AccessWrite::RevokeSession(token_hash, at) => {
+            accounts::revoke_session(conn, token_hash, *at).map(|()| AccessOutcome::Done)
+        }
+        AccessWrite::PutStaff(user) => {
+            accounts::put_staff_user(conn, user).map(|()| AccessOutcome::Done)
+        }
+        AccessWrite::StaffLogin(username, ok, at) => {
+            accounts::record_staff_login(conn, username, *ok, *at).map(AccessOutcome::Throttle)
         }
     }
 }

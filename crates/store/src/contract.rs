@@ -47,6 +47,7 @@ pub fn program_with(pending_days: u32, expiry_days: u32) -> Program {
         expiry_days,
         max_redeem_percent: 100,
         required_fields: Vec::new(),
+        redeem_requires_code: false,
     }
 }
 
@@ -215,6 +216,14 @@ where
     outcome?;
     let store = open().await;
     let outcome = crate::contract_access::audit_log(store.as_ref()).await;
+    store.close().await;
+    outcome?;
+    let store = open().await;
+    let outcome = crate::contract_accounts::customer_codes(store.as_ref()).await;
+    store.close().await;
+    outcome?;
+    let store = open().await;
+    let outcome = crate::contract_accounts::sessions_and_staff(store.as_ref()).await;
     store.close().await;
     outcome
 }

@@ -7,6 +7,7 @@
 //! and each adapter only reads and writes rows. [`contract`] is the test suite every
 //! adapter must pass.
 
+pub mod account;
 pub mod audit;
 pub mod check_ledger;
 pub mod check_receipts;
@@ -14,6 +15,7 @@ pub mod check_vouchers;
 pub mod command;
 pub mod contract;
 pub mod contract_access;
+pub mod contract_accounts;
 pub mod contract_crm;
 pub mod contract_retries;
 pub mod contract_vouchers;

@@ -1,6 +1,7 @@
 //! The storage traits: [`Store`] for the server, [`LedgerTx`] for the shared write
 //! orchestration inside one adapter transaction.
 
+use crate::account::{CodeAnswer, CodeChange, Session, StaffUser};
 use crate::audit::AuditFilter;
 use crate::command::{CancelCommand, CommitCommand, ReturnCommand};
 use crate::crm_command::{CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile};
@@ -244,6 +245,27 @@ pub trait Store: Send + Sync + 'static {
     /// Audit entries that match `filter`, by seq, at most `limit`.
     async fn audit_entries(&self, filter: &AuditFilter, limit: u32)
         -> StoreResult<Vec<AuditEntry>>;
+
+    /// Applies a change to a customer's code records (TOTP secret, sent codes and
+    /// throttles) in one transaction, decided by [`crate::account::apply_code`].
+    async fn customer_code(&self, customer_id: &str, change: CodeChange)
+        -> StoreResult<CodeAnswer>;
+    async fn put_session(&self, session: Session) -> StoreResult<()>;
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// Ends a session at `at` (an earlier end stays).
+    async fn revoke_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Creates or replaces a staff user; disabling one revokes their sessions.
+    async fn put_staff_user(&self, user: StaffUser) -> StoreResult<()>;
+    /// Every staff user, by name.
+    async fn staff_users(&self) -> StoreResult<Vec<StaffUser>>;
+    /// Records a login attempt on the user's throttle; the state after it, or `None`
+    /// when there is no such user.
+    async fn record_staff_login(
+        &self,
+        username: &str,
+        ok: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<tessera_core::otp::ThrottleState>>;
 
     /// Verifies the ledger's invariants.
     async fn check(&self) -> StoreResult<CheckReport>;

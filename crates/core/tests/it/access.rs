@@ -177,7 +177,7 @@ fn admin_may_use_everything_but_a_customers_own_routes() {
 }
 
 fn scope_list() -> impl Strategy<Value = Vec<Scope>> {
-    proptest::collection::vec(proptest::sample::select(Scope::ALL.to_vec()), 0..6)
+    proptest::collection::vec(proptest::sample::select(Scope::ALL.to_vec()), 0..7)
 }
 
 proptest! {
@@ -197,7 +197,7 @@ proptest! {
     }
 
     #[test]
-    fn scope_names_parse_back(index in 0usize..6) {
+    fn scope_names_parse_back(index in 0usize..7) {
         let scope = Scope::ALL[index];
         prop_assert_eq!(Scope::parse(scope.as_str()), Some(scope));
     }

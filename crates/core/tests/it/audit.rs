@@ -319,7 +319,8 @@ fn next_kind(kind: ActorKind) -> ActorKind {
     match kind {
         ActorKind::Key => ActorKind::User,
         ActorKind::User => ActorKind::System,
-        ActorKind::System => ActorKind::Key,
+        ActorKind::System => ActorKind::Customer,
+        ActorKind::Customer => ActorKind::Key,
     }
 }
 

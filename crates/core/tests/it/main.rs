@@ -15,6 +15,7 @@ mod import;
 mod ledger;
 mod ledger_model;
 mod matching;
+mod one_time_code;
 mod otp;
 mod pricing;
 mod profile;

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod coupons;
 pub mod customers;
 pub mod import;
+pub mod me;
 pub mod merges;
 pub mod privacy;
 pub mod profiles;
@@ -14,6 +15,7 @@ pub mod promotions;
 pub mod receipts;
 pub mod segments;
 pub mod service_desk;
+pub mod staff;
 pub mod timeline;
 
 use crate::error::ApiError;

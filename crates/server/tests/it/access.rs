@@ -124,28 +124,38 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/v1/api-keys", "admin"),
     ("GET", "/v1/api-keys", "admin"),
     ("DELETE", "/v1/api-keys/{key_id}", "admin"),
-    ("GET", "/v1/audit", "admin"),
+    ("GET", "/v1/audit", "admin audit"),
+    ("POST", "/v1/receipts/redeem-code", "admin pos"),
+    ("POST", "/v1/me/login", "public"),
+    ("POST", "/v1/me/token", "public"),
+    ("POST", "/v1/staff/login", "public"),
+    ("POST", "/v1/me/logout", "self_service"),
+    ("GET", "/v1/me", "self_service"),
+    ("GET", "/v1/me/balance", "self_service"),
+    ("GET", "/v1/me/ledger", "self_service"),
+    ("GET", "/v1/me/receipts", "self_service"),
+    ("GET", "/v1/me/coupons", "self_service"),
+    ("POST", "/v1/me/redeem-code", "self_service"),
+    ("PUT", "/v1/me/consents", "self_service"),
+    (
+        "POST",
+        "/v1/staff/logout",
+        "admin marketing service analytics audit",
+    ),
+    ("POST", "/v1/staff-users", "admin"),
+    ("GET", "/v1/staff-users", "admin"),
+    ("PATCH", "/v1/staff-users/{username}", "admin"),
 ];
 
-const SCOPES: [&str; 5] = ["pos", "admin", "marketing", "service", "analytics"];
+const SCOPES: [&str; 6] = ["pos", "admin", "marketing", "service", "analytics", "audit"];
 
-/// A request with a given key.
-async fn call(
-    app: &TestApp,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let (status, bytes) = app
-        .send(
-            method,
-            path,
-            body.map(|b| serde_json::to_vec(b).unwrap()),
-            Some(&format!("Bearer {key}")),
-        )
-        .await;
-    (status, parse(&bytes))
+/// The scopes a route is open to, as listed in `EXPECTED` (none for a public route).
+fn scopes_of(listed: &str) -> Vec<&str> {
+    if listed == "public" {
+        Vec::new()
+    } else {
+        listed.split(' ').collect()
+    }
 }
 
 /// Creates a key through the API with the bootstrap token; answers `(id, key)`.
@@ -191,7 +201,7 @@ async fn every_route_refuses_the_scopes_it_is_not_open_to() {
                 let expected = EXPECTED
                     .iter()
                     .find(|(m, p, _)| m.eq_ignore_ascii_case(method) && p == path)
-                    .map(|(_, _, s)| s.split(' ').collect::<Vec<_>>());
+                    .map(|(_, _, s)| scopes_of(s));
                 assert_eq!(
                     scopes
                         .as_array()
@@ -217,11 +227,20 @@ async fn every_route_refuses_the_scopes_it_is_not_open_to() {
     }
     let mut checked = 0;
     for (method, path, allowed) in EXPECTED {
+        if *allowed == "public" {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let (status, _) = app.send(method, path, Some(b"{}".to_vec()), None).await;
+            assert!(status != 401 && status != 403, "{path} is public: {status}");
+            checked += SCOPES.len();
+            continue;
+        }
         let allowed: Vec<&str> = allowed.split(' ').collect();
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let body = (method != Method::GET).then(|| json!({}));
         for (scope, key) in &keys {
-            let response = call(&app, key, method.clone(), &concrete(path), body.as_ref()).await;
+            let response = app
+                .with_token(key, method.clone(), &concrete(path), body.as_ref())
+                .await;
             if allowed.contains(scope) {
                 assert!(
                     response.0 != 403 && response.0 != 401,
@@ -234,19 +253,19 @@ async fn every_route_refuses_the_scopes_it_is_not_open_to() {
         }
     }
     assert_eq!(checked, EXPECTED.len() * SCOPES.len());
-    // No key at all, and a made-up key, are 401 everywhere.
-    for (method, path, _) in EXPECTED {
+    // No key at all, and a made-up key, are 401 everywhere but on public routes.
+    for (method, path, _) in EXPECTED.iter().filter(|(_, _, s)| *s != "public") {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let (status, bytes) = app.send(method.clone(), &concrete(path), None, None).await;
         assert_error(&(status, parse(&bytes)), 401, "unauthorized");
-        let response = call(
-            &app,
-            "tsk_00000000000000000000000000_aaaa",
-            method,
-            &concrete(path),
-            None,
-        )
-        .await;
+        let response = app
+            .with_token(
+                "tsk_00000000000000000000000000_aaaa",
+                method,
+                &concrete(path),
+                None,
+            )
+            .await;
         assert_error(&response, 401, "unauthorized");
     }
 }
@@ -275,42 +294,38 @@ async fn a_till_key_serves_its_own_store_only_and_reads_no_profiles() {
         json!([{"line": 1, "sku": "SHOE-1", "qty": 1, "price": 100000}]),
     );
     for path in ["/v1/receipts/calculate", "/v1/receipts/commit"] {
-        let response = call(&app, &vvo, Method::POST, path, Some(&body)).await;
+        let response = app.with_token(&vvo, Method::POST, path, Some(&body)).await;
         assert_eq!(
             assert_error(&response, 403, "forbidden").as_deref(),
             Some("store_id")
         );
     }
     let offline = json!({"receipts": [body.clone()]});
-    let (status, out) = call(
-        &app,
-        &vvo,
-        Method::POST,
-        "/v1/receipts/offline",
-        Some(&offline),
-    )
-    .await;
+    let (status, out) = app
+        .with_token(&vvo, Method::POST, "/v1/receipts/offline", Some(&offline))
+        .await;
     assert_eq!(
         (status, out["results"][0]["status"].as_i64()),
         (200, Some(403)),
         "{out}"
     );
-    let (status, out) = call(&app, &msk, Method::POST, "/v1/receipts/commit", Some(&body)).await;
+    let (status, out) = app
+        .with_token(&msk, Method::POST, "/v1/receipts/commit", Some(&body))
+        .await;
     assert_eq!(status, 200, "{out}");
     // The other store's till cannot read, return or cancel it either.
-    let response = call(&app, &vvo, Method::GET, "/v1/receipts/r-1", None).await;
+    let response = app
+        .with_token(&vvo, Method::GET, "/v1/receipts/r-1", None)
+        .await;
     assert_error(&response, 403, "forbidden");
     let cancel = json!({});
-    let response = call(
-        &app,
-        &vvo,
-        Method::POST,
-        "/v1/receipts/r-1/cancel",
-        Some(&cancel),
-    )
-    .await;
+    let response = app
+        .with_token(&vvo, Method::POST, "/v1/receipts/r-1/cancel", Some(&cancel))
+        .await;
     assert_error(&response, 403, "forbidden");
-    let (status, out) = call(&app, &msk, Method::GET, "/v1/receipts/r-1", None).await;
+    let (status, out) = app
+        .with_token(&msk, Method::GET, "/v1/receipts/r-1", None)
+        .await;
     assert_eq!(status, 200, "{out}");
     // A till reads no profiles, balances or ledgers.
     for path in [
@@ -319,17 +334,12 @@ async fn a_till_key_serves_its_own_store_only_and_reads_no_profiles() {
         format!("/v1/customers/{customer}/ledger"),
         "/v1/customers?q=Anna".to_string(),
     ] {
-        let response = call(&app, &msk, Method::GET, &path, None).await;
+        let response = app.with_token(&msk, Method::GET, &path, None).await;
         assert_error(&response, 403, "forbidden");
     }
-    let (status, _) = call(
-        &app,
-        &msk,
-        Method::POST,
-        "/v1/receipts/r-1/cancel",
-        Some(&cancel),
-    )
-    .await;
+    let (status, _) = app
+        .with_token(&msk, Method::POST, "/v1/receipts/r-1/cancel", Some(&cancel))
+        .await;
     assert_eq!(status, 200);
 }
 
@@ -356,15 +366,21 @@ async fn keys_are_shown_once_expire_and_are_revoked() {
     assert_eq!(list["keys"][0]["id"], created["id"]);
     assert!(list["keys"][0].get("key").is_none());
 
-    let (status, _) = call(&app, &key, Method::GET, "/v1/promotions", None).await;
+    let (status, _) = app
+        .with_token(&key, Method::GET, "/v1/promotions", None)
+        .await;
     assert_eq!(status, 200);
     app.clock.advance(chrono::Duration::hours(1));
-    let response = call(&app, &key, Method::GET, "/v1/promotions", None).await;
+    let response = app
+        .with_token(&key, Method::GET, "/v1/promotions", None)
+        .await;
     assert_error(&response, 401, "unauthorized");
     assert!(response.1.to_string().contains("expired"), "{}", response.1);
 
     let (id, service) = make_key(&app, json!({"name": "Desk", "scopes": ["service"]})).await;
-    let (status, _) = call(&app, &service, Method::GET, "/v1/merge-candidates", None).await;
+    let (status, _) = app
+        .with_token(&service, Method::GET, "/v1/merge-candidates", None)
+        .await;
     assert_eq!(status, 200);
     let (status, revoked) = app.delete(&format!("/v1/api-keys/{id}")).await;
     assert_eq!(
@@ -372,7 +388,9 @@ async fn keys_are_shown_once_expire_and_are_revoked() {
         (200, Some("revoked")),
         "{revoked}"
     );
-    let response = call(&app, &service, Method::GET, "/v1/merge-candidates", None).await;
+    let response = app
+        .with_token(&service, Method::GET, "/v1/merge-candidates", None)
+        .await;
     assert_error(&response, 401, "unauthorized");
     app.clock.advance(chrono::Duration::minutes(5));
     let (status, again) = app.delete(&format!("/v1/api-keys/{id}")).await;
@@ -386,14 +404,14 @@ async fn keys_are_shown_once_expire_and_are_revoked() {
         "api_key_not_found",
     );
     // A key cannot make keys unless it is an admin key.
-    let response = call(
-        &app,
-        &service,
-        Method::POST,
-        "/v1/api-keys",
-        Some(&json!({"name": "x", "scopes": ["admin"]})),
-    )
-    .await;
+    let response = app
+        .with_token(
+            &service,
+            Method::POST,
+            "/v1/api-keys",
+            Some(&json!({"name": "x", "scopes": ["admin"]})),
+        )
+        .await;
     assert_error(&response, 401, "unauthorized");
 
     let refusals = [
@@ -461,44 +479,39 @@ async fn changes_are_audited_with_who_what_before_and_after() {
     let (marketer_id, marketer) =
         make_key(&app, json!({"name": "Marketing", "scopes": ["marketing"]})).await;
     let promotion = json!({"name": "Spring", "effects": [{"type": "amount_off", "amount": 5000}]});
-    let (status, out) = call(
-        &app,
-        &marketer,
-        Method::PUT,
-        "/v1/promotions/spring",
-        Some(&promotion),
-    )
-    .await;
+    let (status, out) = app
+        .with_token(
+            &marketer,
+            Method::PUT,
+            "/v1/promotions/spring",
+            Some(&promotion),
+        )
+        .await;
     assert_eq!(status, 200, "{out}");
     let renamed =
         json!({"name": "Spring sale", "effects": [{"type": "amount_off", "amount": 7000}]});
-    let (status, _) = call(
-        &app,
-        &marketer,
-        Method::PUT,
-        "/v1/promotions/spring",
-        Some(&renamed),
-    )
-    .await;
+    let (status, _) = app
+        .with_token(
+            &marketer,
+            Method::PUT,
+            "/v1/promotions/spring",
+            Some(&renamed),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = call(
-        &app,
-        &marketer,
-        Method::DELETE,
-        "/v1/promotions/spring",
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .with_token(&marketer, Method::DELETE, "/v1/promotions/spring", None)
+        .await;
     assert_eq!(status, 200);
     // A refused change and a read leave no entry.
-    let (status, _) = call(
-        &app,
-        &marketer,
-        Method::PUT,
-        "/v1/promotions/bad",
-        Some(&json!({})),
-    )
-    .await;
+    let (status, _) = app
+        .with_token(
+            &marketer,
+            Method::PUT,
+            "/v1/promotions/bad",
+            Some(&json!({})),
+        )
+        .await;
     assert_eq!(status, 422);
     let (status, page) = app
         .get(&format!("/v1/audit?action=promotion&actor={marketer_id}"))
@@ -599,7 +612,7 @@ async fn rate_limits_answer_429_with_retry_after() {
     setup_chain(&app).await;
     let (_, key) = make_key(&app, json!({"name": "Reports", "scopes": ["analytics"]})).await;
     for _ in 0..3 {
-        let (status, _) = call(&app, &key, Method::GET, "/v1/stores", None).await;
+        let (status, _) = app.with_token(&key, Method::GET, "/v1/stores", None).await;
         assert_eq!(status, 200);
     }
     let (status, bytes) = app
@@ -621,7 +634,7 @@ async fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(response.status().as_u16(), 429);
     assert_eq!(response.headers()["retry-after"], "1");
     app.clock.advance(chrono::Duration::seconds(1));
-    let (status, _) = call(&app, &key, Method::GET, "/v1/stores", None).await;
+    let (status, _) = app.with_token(&key, Method::GET, "/v1/stores", None).await;
     assert_eq!(status, 200, "the allowance refills");
     // The operator's token is not limited by key.
     for _ in 0..10 {

@@ -59,7 +59,8 @@ async fn v1_needs_the_bearer_key_and_health_does_not() {
 async fn program_round_trips() {
     let app = spawn_app().await;
     let body = json!({"currency":"RUB","point_value":100,"pending_days":14,"expiry_days":365,"max_redeem_percent":50,
-        "required_fields":[{"field":"email","max_age_days":365},{"field":"attributes.size","max_age_days":null}]});
+        "required_fields":[{"field":"email","max_age_days":365},{"field":"attributes.size","max_age_days":null}],
+        "redeem_requires_code":false});
     let (status, out) = app.put("/v1/program", &body).await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(out, body);
@@ -74,7 +75,7 @@ async fn program_round_trips() {
     assert_eq!(status, 200, "{out}");
     assert_eq!(
         out,
-        json!({"currency":"USD","point_value":1,"pending_days":14,"expiry_days":0,"max_redeem_percent":100,"required_fields":[]})
+        json!({"currency":"USD","point_value":1,"pending_days":14,"expiry_days":0,"max_redeem_percent":100,"required_fields":[],"redeem_requires_code":false})
     );
     let field = assert_error(
         &app.put(

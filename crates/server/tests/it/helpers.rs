@@ -36,6 +36,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub db_path: PathBuf,
     pub store: Arc<dyn Store>,
+    /// The messages the server sent (one-time codes).
+    pub sender: Arc<tessera_server::sender::MemorySender>,
     /// On PostgreSQL: the database URL and the test's schema, dropped at the end.
     postgres: Option<(String, String)>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -93,6 +95,7 @@ pub async fn spawn_app_with(
         ),
     };
     let clock = Arc::new(ManualClock::new(t0()));
+    let sender = Arc::new(tessera_server::sender::MemorySender::default());
     let state = AppState::new(
         store.clone(),
         clock.clone(),
@@ -101,6 +104,7 @@ pub async fn spawn_app_with(
             catch_up_every: std::time::Duration::from_secs(3600),
             key_rate,
             redeem_rate,
+            sender: sender.clone(),
         },
     )
     .await
@@ -117,6 +121,7 @@ pub async fn spawn_app_with(
         clock,
         db_path,
         store,
+        sender,
         postgres,
         shutdown: Some(tx),
     }
@@ -176,6 +181,25 @@ impl TestApp {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.bytes().await.unwrap().to_vec())
+    }
+
+    /// A request with the bearer `token` (a key or a session token), the body as JSON.
+    pub async fn with_token(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let (status, bytes) = self
+            .send(
+                method,
+                path,
+                body.map(|b| serde_json::to_vec(b).unwrap()),
+                Some(&format!("Bearer {token}")),
+            )
+            .await;
+        (status, parse(&bytes))
     }
 
     async fn authed(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> (u16, Vec<u8>) {

@@ -19,5 +19,7 @@ mod promotions;
 mod receipts;
 mod rewards;
 mod segments;
+mod self_service;
 mod service_desk;
+mod staff;
 mod till_profile;
