@@ -261,3 +261,30 @@ pub async fn record_staff_login(
     .map_err(db)?;
     Ok(Some(user.throttle))
 }
+
+/// Removes a customer's secret and codes and ends their sessions.
+pub async fn forget_customer(
+    conn: &mut PgConnection,
+    customer_id: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    for sql in [
+        "DELETE FROM customer_totp WHERE customer_id = $1",
+        "DELETE FROM customer_codes WHERE customer_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(customer_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE kind = 'customer' AND subject = $2",
+    )
+    .bind(ts(at))
+    .bind(customer_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)
+    .map(drop)
+}

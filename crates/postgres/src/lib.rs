@@ -725,6 +725,19 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn forget_customer_access(
+        &self,
+        customer_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let customer_id = customer_id.to_string();
+        self.transaction(Box::new(move |conn| {
+            let customer_id = customer_id.clone();
+            Box::pin(async move { accounts::forget_customer(conn, &customer_id, at).await })
+        }))
+        .await
+    }
+
     async fn put_session(&self, session: Session) -> StoreResult<()> {
         read!(self, |conn| accounts::put_session(conn, &session))
     }

@@ -93,8 +93,9 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Writes each operation's scopes (from the one access table) into its description and
-/// an `x-scopes` extension, so integrators read who may call what next to the route.
+/// Writes each operation's scopes and staff roles (from the one access table) into its
+/// description and an `x-access` extension (`{"scopes", "roles"}`), so integrators read
+/// who may call what next to the route.
 struct RouteScopes;
 
 impl Modify for RouteScopes {
@@ -118,15 +119,35 @@ impl Modify for RouteScopes {
             } else {
                 format!("Scopes: {}.", names.join(", "))
             };
+            let line = match staff_roles(route.scopes) {
+                roles if roles.is_empty() => line,
+                roles => format!("{line} Staff roles: {}.", roles.join(", ")),
+            };
             operation.description = Some(match operation.description.take() {
                 Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
                 _ => line,
             });
+            let roles = staff_roles(route.scopes);
             let mut extensions = operation.extensions.take().unwrap_or_default();
-            extensions.insert("x-scopes".into(), serde_json::json!(names));
+            // One key: the extensions are a hash map, so two keys would come out in
+            // either order and the committed document would drift.
+            extensions.insert(
+                "x-access".into(),
+                serde_json::json!({"scopes": names, "roles": roles}),
+            );
             operation.extensions = Some(extensions);
         }
     }
+}
+
+/// The staff roles whose scopes reach a route open to `scopes`.
+fn staff_roles(scopes: &[tessera_core::access::Scope]) -> Vec<&'static str> {
+    let allowed = tessera_core::access::Scopes::of(scopes);
+    tessera_core::access::StaffRole::ALL
+        .into_iter()
+        .filter(|role| !scopes.is_empty() && role.scopes().may(allowed))
+        .map(|role| role.as_str())
+        .collect()
 }
 
 /// The OpenAPI document as pretty JSON.

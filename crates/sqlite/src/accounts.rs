@@ -226,3 +226,23 @@ pub fn record_staff_login(
     )?;
     Ok(Some(user.throttle))
 }
+
+/// Removes a customer's secret and codes and ends their sessions.
+pub fn forget_customer(conn: &Connection, customer_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+    exec(
+        conn,
+        "DELETE FROM customer_totp WHERE customer_id = ?",
+        [customer_id],
+    )?;
+    exec(
+        conn,
+        "DELETE FROM customer_codes WHERE customer_id = ?",
+        [customer_id],
+    )?;
+    exec(
+        conn,
+        "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE kind = 'customer' AND subject = ?",
+        params![ts(at), customer_id],
+    )
+    .map(drop)
+}

@@ -450,6 +450,16 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn forget_customer_access(
+        &self,
+        customer_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.access(AccessWrite::ForgetCustomer(customer_id.to_string(), at))
+            .await
+            .map(drop)
+    }
+
     async fn put_session(&self, session: Session) -> StoreResult<()> {
         self.access(AccessWrite::PutSession(session))
             .await

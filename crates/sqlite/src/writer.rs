@@ -72,6 +72,7 @@ pub enum AccessWrite {
     RevokeKey(String, DateTime<Utc>),
     Audit(AuditContent),
     Code(String, CodeChange),
+    ForgetCustomer(String, DateTime<Utc>),
     PutSession(Session),
     RevokeSession(String, DateTime<Utc>),
     PutStaff(StaffUser),
@@ -403,6 +404,9 @@ fn write_access(conn: &Connection, write: &AccessWrite) -> StoreResult<AccessOut
         }
         AccessWrite::Code(customer_id, change) => {
             accounts::customer_code(conn, customer_id, change).map(AccessOutcome::Code)
+        }
+        AccessWrite::ForgetCustomer(customer_id, at) => {
+            accounts::forget_customer(conn, customer_id, *at).map(|()| AccessOutcome::Done)
         }
         AccessWrite::PutSession(session) => {
             accounts::put_session(conn, session).map(|()| AccessOutcome::Done)

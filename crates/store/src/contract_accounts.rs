@@ -222,5 +222,23 @@ pub async fn sessions_and_staff(store: &dyn Store) -> ContractResult {
     ensure(
         ended.is_some_and(|s| s.revoked_at == Some(t0() + Duration::hours(2))),
         "disabling a user ends their sessions",
+    )?;
+    store
+        .put_session(Session {
+            token_hash: "h3".into(),
+            kind: SessionKind::Customer,
+            subject: "c9".into(),
+            ..session
+        })
+        .await
+        .map_err(e)?;
+    store
+        .forget_customer_access("c9", t0() + Duration::minutes(5))
+        .await
+        .map_err(e)?;
+    let forgotten = store.session("h3").await.map_err(e)?;
+    ensure(
+        forgotten.is_some_and(|s| s.revoked_at == Some(t0() + Duration::minutes(5))),
+        "erasure ends the customer's sessions",
     )
 }

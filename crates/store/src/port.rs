@@ -250,6 +250,9 @@ pub trait Store: Send + Sync + 'static {
     /// throttles) in one transaction, decided by [`crate::account::apply_code`].
     async fn customer_code(&self, customer_id: &str, change: CodeChange)
         -> StoreResult<CodeAnswer>;
+    /// Removes a customer's TOTP secret and codes and ends their sessions (erasure).
+    async fn forget_customer_access(&self, customer_id: &str, at: DateTime<Utc>)
+        -> StoreResult<()>;
     async fn put_session(&self, session: Session) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
     /// Ends a session at `at` (an earlier end stays).

@@ -27,12 +27,19 @@ pub async fn erase_customer(
     Path(customer_id): Path<String>,
     Unhashed(body): Unhashed<ActorBody>,
 ) -> Result<Json<CustomerOut>, ApiError> {
+    let now = state.clock.now();
     let command = CrmCommand::Erase {
-        customer_id,
+        customer_id: customer_id.clone(),
         by: body.into_actor("service_desk")?,
-        at: state.clock.now(),
+        at: now,
     };
     let profile = written_profile(state.store.crm(command).await?)?;
+    // Their codes and sign-in sessions go with the personal data. A crash between the
+    // two is repaired by erasing again (erasure is idempotent).
+    state
+        .store
+        .forget_customer_access(&customer_id, now)
+        .await?;
     Ok(Json(view(&state, &profile, None).await?))
 }
 

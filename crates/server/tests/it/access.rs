@@ -197,7 +197,7 @@ async fn every_route_refuses_the_scopes_it_is_not_open_to() {
         for method in item.as_object().unwrap().keys() {
             if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
                 documented.insert((method.to_uppercase(), path.clone()));
-                let scopes = &item[method]["x-scopes"];
+                let scopes = &item[method]["x-access"]["scopes"];
                 let expected = EXPECTED
                     .iter()
                     .find(|(m, p, _)| m.eq_ignore_ascii_case(method) && p == path)
@@ -207,7 +207,7 @@ async fn every_route_refuses_the_scopes_it_is_not_open_to() {
                         .as_array()
                         .map(|a| a.iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>()),
                     expected,
-                    "x-scopes of {method} {path}"
+                    "x-access scopes of {method} {path}"
                 );
             }
         }
@@ -267,6 +267,77 @@ async fn every_route_refuses_the_scopes_it_is_not_open_to() {
             )
             .await;
         assert_error(&response, 401, "unauthorized");
+    }
+}
+
+/// The staff roles and the scopes each carries, written out apart from the server.
+const ROLES: [(&str, &[&str]); 4] = [
+    ("admin", &["admin"]),
+    ("marketer", &["marketing", "analytics"]),
+    ("service", &["service"]),
+    ("auditor", &["audit", "analytics"]),
+];
+
+#[tokio::test]
+async fn every_route_refuses_the_staff_roles_it_is_not_open_to() {
+    let app = spawn_app().await;
+    setup_chain(&app).await;
+    let (_, document) = app.get("/openapi.json").await;
+    let mut tokens = Vec::new();
+    for (role, scopes) in ROLES {
+        let username = format!("{role}-user");
+        let body = json!({"username": username, "role": role, "password": "correct horse battery"});
+        assert_eq!(app.post("/v1/staff-users", &body).await.0, 201);
+        let (status, out) = app
+            .post(
+                "/v1/staff/login",
+                &json!({"username": username, "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{out}");
+        tokens.push((role, scopes, out["token"].as_str().unwrap().to_string()));
+    }
+    let mut checked = 0;
+    for (method, path, allowed) in EXPECTED
+        .iter()
+        .filter(|(_, p, s)| *s != "public" && *p != "/v1/staff/logout")
+    {
+        let allowed: Vec<&str> = allowed.split(' ').collect();
+        let expected_roles: Vec<&str> = ROLES
+            .iter()
+            .filter(|(_, scopes)| scopes.iter().any(|s| allowed.contains(s)))
+            .map(|(role, _)| *role)
+            .collect();
+        let documented = &document["paths"][path][method.to_lowercase()]["x-access"]["roles"];
+        assert_eq!(
+            documented,
+            &json!(expected_roles),
+            "x-access roles of {method} {path}"
+        );
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let body = (method != Method::GET).then(|| json!({}));
+        for (role, _, token) in &tokens {
+            let response = app
+                .with_token(token, method.clone(), &concrete(path), body.as_ref())
+                .await;
+            if expected_roles.contains(role) {
+                assert!(
+                    response.0 != 403 && response.0 != 401,
+                    "{role} is allowed {method} {path}: {response:?}"
+                );
+            } else {
+                assert_error(&response, 403, "forbidden");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 200, "{checked}");
+    // Every role may sign out, last.
+    for (role, _, token) in &tokens {
+        let (status, _) = app
+            .with_token(token, Method::POST, "/v1/staff/logout", None)
+            .await;
+        assert_eq!(status, 204, "{role}");
     }
 }
 

@@ -334,3 +334,23 @@ async fn a_customer_signs_in_and_reads_their_own_account() {
         "unauthorized",
     );
 }
+
+#[tokio::test]
+async fn erasure_ends_the_customers_sessions_and_codes() {
+    let app = spawn_app().await;
+    let customer = chain_with_points(&app).await;
+    let token = sign_in(&app, "+79160000001").await;
+    assert_eq!(
+        app.with_token(&token, Method::GET, "/v1/me", None).await.0,
+        200
+    );
+    let (status, out) = app
+        .post(&format!("/v1/customers/{customer}/erase"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_error(
+        &app.with_token(&token, Method::GET, "/v1/me", None).await,
+        401,
+        "unauthorized",
+    );
+}
