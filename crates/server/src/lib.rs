@@ -172,7 +172,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/audit", get(routes::audit::list_audit))
         .route(
             "/v1/receipts/redeem-code",
-            post(routes::receipts::send_redeem_code),
+            post(routes::redeem_code::send_redeem_code),
         )
         .route("/v1/me", get(routes::me::profile))
         .route("/v1/me/logout", post(routes::me::logout))

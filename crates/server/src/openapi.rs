@@ -58,7 +58,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::api_keys::list_keys,
         crate::routes::api_keys::revoke_key,
         crate::routes::audit::list_audit,
-        crate::routes::receipts::send_redeem_code,
+        crate::routes::redeem_code::send_redeem_code,
         crate::routes::me::login,
         crate::routes::me::token,
         crate::routes::me::logout,

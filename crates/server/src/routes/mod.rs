@@ -13,6 +13,7 @@ pub mod profiles;
 pub mod program;
 pub mod promotions;
 pub mod receipts;
+pub mod redeem_code;
 pub mod segments;
 pub mod service_desk;
 pub mod staff;

@@ -1,37 +1,29 @@
 //! `/v1/receipts`: the POS flow.
 
 use super::{path_id, stored_json};
-use crate::access::{rate_limited, Principal};
+use crate::access::Principal;
 use crate::clock::{code_source, new_customer_id};
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
 use crate::render::{commit_renderer, return_renderer};
 use crate::routes::customers::as_of;
-use crate::routes::me::code_refused;
-use crate::sender::masked;
+use crate::routes::redeem_code;
 use crate::till_profile;
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
-use rand::Rng;
 use std::sync::Arc;
 use tessera_api::convert::{calculation_out, parse_at, parse_qty};
 use tessera_api::{
     CalculationOut, CancelBody, ErrorBody, OfflineBody, OfflineOut, OfflineResultOut,
     QuoteChangedOut, ReceiptBody, ReceiptOut, ReturnBody, ReturnOut,
 };
-use tessera_api::{RedeemCodeSentOut, SendRedeemCodeBody};
-use tessera_core::one_time_code::{
-    code_hash, sent_code_from_random, CodePurpose, SENT_CODE_SECONDS,
-};
 use tessera_core::pricing::CustomerView;
 use tessera_core::receipt::{CustomerRef, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_core::{CoreError, ErrorCode};
-use tessera_store::account::{CodeAnswer, CodeChange};
 use tessera_store::{service, CancelCommand, CommitCommand, ReturnCommand};
 
 /// How far ahead of the server's clock a till's `at` may be.
@@ -168,10 +160,10 @@ async fn commit_one(
     let profile_update = body.profile_update.take();
     let code = body.customer.as_mut().and_then(|c| c.code.take());
     let (request, expect_to_pay) = parse_receipt(body, now)?;
-    limit_redemption(state, &request)?;
+    redeem_code::limit_redemption(state, &request)?;
     let config = state.config();
     if config.program.redeem_requires_code && !matches!(request.redeem, Redeem::None) {
-        check_redeem_code(state, &request, code, now).await?;
+        redeem_code::check_redeem_code(state, &request, code, now).await?;
     }
     if profile_update.is_some() && request.customer.is_none() {
         return Err(ApiError::field(
@@ -229,135 +221,6 @@ async fn commit_one(
         }
     }
     Ok(response)
-}
-
-/// Refuses a commit spending points when its customer (as presented) has spent too
-/// often lately: a burst of redemptions against one card from many tills is how a
-/// photographed card is emptied. Retries never reach here (they are answered from the
-/// stored response), so they are never limited.
-fn limit_redemption(state: &AppState, request: &ReceiptRequest) -> Result<(), ApiError> {
-    let (Some(customer), false) = (&request.customer, matches!(request.redeem, Redeem::None))
-    else {
-        return Ok(());
-    };
-    let key = match customer {
-        CustomerRef::Card(card) => format!("card:{card}"),
-        CustomerRef::Phone(phone) => format!("phone:{phone}"),
-        CustomerRef::CustomerId(id) => format!("id:{id}"),
-    };
-    state
-        .redeem_limiter
-        .admit(&key, state.clock.now())
-        .map_err(|wait_ms| rate_limited("spending this customer's points", wait_ms))
-}
-
-/// Spending points needs the customer's one-time code when the program says so: the
-/// card alone (a photo of it) only earns. The code is judged, and bound to this
-/// receipt, before the commit: a retry of the receipt with the same code passes, any
-/// other receipt is `code_used`. An unknown card has no points to spend, so the
-/// commit itself refuses it.
-async fn check_redeem_code(
-    state: &AppState,
-    request: &ReceiptRequest,
-    code: Option<String>,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let Some(reference) = &request.customer else {
-        return Ok(());
-    };
-    let Some(customer_id) = state.store.find_customer(reference).await? else {
-        return Ok(());
-    };
-    let Some(code) = code.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()) else {
-        return Err(ApiError::field(
-            ErrorCode::CodeRequired,
-            "customer.code",
-            "spending points needs the one-time code from the customer's app or SMS; the card alone only earns",
-        ));
-    };
-    let change = CodeChange::Redeem {
-        code,
-        receipt_id: request.receipt_id.clone(),
-        now: now.timestamp(),
-    };
-    match state.store.customer_code(&customer_id, change).await? {
-        CodeAnswer::Judged(Ok(())) => Ok(()),
-        CodeAnswer::Judged(Err(refusal)) => Err(code_refused(refusal, "customer.code")),
-        _ => Err(ApiError::new(
-            ErrorCode::Internal,
-            "the code could not be judged",
-        )),
-    }
-}
-
-/// Sends the customer a one-time code by SMS for spending points, when their app is
-/// not at hand.
-#[utoipa::path(post, path = "/v1/receipts/redeem-code", tag = "pos", request_body = SendRedeemCodeBody,
-    responses((status = 202, body = RedeemCodeSentOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn send_redeem_code(
-    State(state): State<Arc<AppState>>,
-    Unhashed(body): Unhashed<SendRedeemCodeBody>,
-) -> Result<(StatusCode, Json<RedeemCodeSentOut>), ApiError> {
-    let now = state.clock.now();
-    let mut reference = tessera_api::convert::customer_ref_from(Some(body.customer))?
-        .ok_or_else(|| ApiError::field(ErrorCode::MissingField, "customer", "name the customer"))?;
-    reference
-        .normalize()
-        .map_err(|e| ApiError::from(e.within("customer")))?;
-    let customer_id = state
-        .store
-        .find_customer(&reference)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::CustomerNotFound,
-                "no customer has this identifier",
-            )
-        })?;
-    state
-        .send_limiter
-        .admit(&format!("redeem:{customer_id}"), now)
-        .map_err(|wait| rate_limited("codes sent to this customer", wait))?;
-    let phone = state
-        .store
-        .customer(&customer_id)
-        .await?
-        .and_then(|c| c.phone)
-        .ok_or_else(|| {
-            ApiError::field(
-                ErrorCode::InvalidField,
-                "customer",
-                "the customer has no phone to send a code to",
-            )
-        })?;
-    let code = sent_code_from_random(rand::rng().random());
-    let expires_at = now.timestamp() + SENT_CODE_SECONDS;
-    state
-        .store
-        .customer_code(
-            &customer_id,
-            CodeChange::Send {
-                purpose: CodePurpose::Redeem,
-                code_hash: code_hash(&customer_id, &code),
-                expires_at,
-            },
-        )
-        .await?;
-    state.sender.send(
-        &phone,
-        &format!(
-            "Your code to pay with points: {code}. It works once, for 5 minutes. Never share it."
-        ),
-    );
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(RedeemCodeSentOut {
-            sent_to: masked(&phone),
-            expires_at: tessera_api::convert::time_out(
-                DateTime::from_timestamp(expires_at, 0).unwrap_or(now),
-            ),
-        }),
-    ))
 }
 
 /// The most receipts one offline batch may carry.
