@@ -26,6 +26,10 @@ pub struct ProgramBody {
     /// `language`, `home_store`, `attributes.<key>`, `phone`, `email`.
     #[serde(default)]
     pub required_fields: Vec<RequiredFieldBody>,
+    /// Status levels earned by a rolling sum of spend or points (docs/tiers.md);
+    /// omitted: no earned tiers.
+    #[serde(default)]
+    pub tiers: Option<crate::tier::TierProgramBody>,
 }
 
 /// A profile field the program requires.
@@ -47,6 +51,9 @@ pub struct ProgramOut {
     pub expiry_days: u32,
     pub max_redeem_percent: u32,
     pub required_fields: Vec<RequiredFieldBody>,
+    /// Present when the program has earned tiers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<crate::tier::TierProgramBody>,
 }
 
 /// A store of the chain.

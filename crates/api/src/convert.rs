@@ -88,6 +88,7 @@ pub fn program_from(body: ProgramBody) -> Result<Program, CoreError> {
                 max_age_days: r.max_age_days,
             })
             .collect(),
+        tiers: body.tiers.map(crate::tier::tier_program_from).transpose()?,
     };
     program.validate()?;
     Ok(program)
@@ -108,6 +109,7 @@ pub fn program_out(program: &Program) -> ProgramOut {
                 max_age_days: r.max_age_days,
             })
             .collect(),
+        tiers: program.tiers.as_ref().map(crate::tier::tier_program_out),
     }
 }
 

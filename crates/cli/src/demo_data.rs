@@ -302,6 +302,7 @@ pub async fn load(
         expiry_days: 365,
         max_redeem_percent: 50,
         required_fields: Vec::new(),
+        tiers: None,
     };
     let stores: Vec<ChainStore> = (0..options.stores)
         .map(|idx| chain_store(idx, &mut rng))

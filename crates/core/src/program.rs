@@ -21,6 +21,10 @@ pub struct Program {
     /// their age (`profile_requests` in the calculation).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_fields: Vec<crate::profile::RequiredField>,
+    /// Status levels earned by a rolling sum of spend or points; none: no earned tiers
+    /// (a promotion's `set_tier` grant is then the only tier a customer has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<crate::tier::TierProgram>,
 }
 
 impl Default for Program {
@@ -32,6 +36,7 @@ impl Default for Program {
             expiry_days: 0,
             max_redeem_percent: 100,
             required_fields: Vec::new(),
+            tiers: None,
         }
     }
 }
@@ -67,6 +72,9 @@ impl Program {
             ));
         }
         crate::profile::validate_required_fields(&self.required_fields)?;
+        if let Some(tiers) = &self.tiers {
+            tiers.validate().map_err(|e| e.within("tiers"))?;
+        }
         Ok(())
     }
 }

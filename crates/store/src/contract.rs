@@ -47,6 +47,7 @@ pub fn program_with(pending_days: u32, expiry_days: u32) -> Program {
         expiry_days,
         max_redeem_percent: 100,
         required_fields: Vec::new(),
+        tiers: None,
     }
 }
 

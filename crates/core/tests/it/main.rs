@@ -23,4 +23,5 @@ mod returns;
 mod rewards;
 mod stacking;
 mod tier;
+mod tier_history;
 mod transfer;
