@@ -841,6 +841,7 @@ fn timeline(
                     lines: vec![line],
                     now: utc,
                     render: return_render.clone(),
+                    tiers: None,
                 };
                 events.push(Event {
                     utc,

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_lz4_receipts.sql")),
     (4, include_str!("../migrations/0004_profiles.sql")),
     (5, include_str!("../migrations/0005_access.sql")),
+    (7, include_str!("../migrations/0007_tiers.sql")),
 ];
 
 /// The advisory lock key of migrations ("tessera" in ASCII, as a number).
