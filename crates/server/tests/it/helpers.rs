@@ -36,6 +36,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub db_path: PathBuf,
     pub store: Arc<dyn Store>,
+    /// The server's state, for running its background jobs on demand.
+    pub state: Arc<AppState>,
     /// On PostgreSQL: the database URL and the test's schema, dropped at the end.
     postgres: Option<(String, String)>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -108,7 +110,7 @@ pub async fn spawn_app_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(tessera_server::serve(listener, state, async move {
+    tokio::spawn(tessera_server::serve(listener, state.clone(), async move {
         let _ = rx.await;
     }));
     TestApp {
@@ -117,6 +119,7 @@ pub async fn spawn_app_with(
         clock,
         db_path,
         store,
+        state,
         postgres,
         shutdown: Some(tx),
     }

@@ -20,4 +20,5 @@ mod receipts;
 mod rewards;
 mod segments;
 mod service_desk;
+mod tiers;
 mod till_profile;
