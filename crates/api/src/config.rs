@@ -30,6 +30,10 @@ pub struct ProgramBody {
     /// (`customer.code` on the receipt); the card alone only earns. Default false.
     #[serde(default)]
     pub redeem_requires_code: bool,
+    /// Status levels earned by a rolling sum of spend or points (docs/tiers.md);
+    /// omitted: no earned tiers.
+    #[serde(default)]
+    pub tiers: Option<crate::tier::TierProgramBody>,
 }
 
 /// A profile field the program requires.
@@ -52,6 +56,9 @@ pub struct ProgramOut {
     pub max_redeem_percent: u32,
     pub required_fields: Vec<RequiredFieldBody>,
     pub redeem_requires_code: bool,
+    /// Present when the program has earned tiers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<crate::tier::TierProgramBody>,
 }
 
 /// A store of the chain.

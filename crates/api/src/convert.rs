@@ -89,6 +89,7 @@ pub fn program_from(body: ProgramBody) -> Result<Program, CoreError> {
             })
             .collect(),
         redeem_requires_code: body.redeem_requires_code,
+        tiers: body.tiers.map(crate::tier::tier_program_from).transpose()?,
     };
     program.validate()?;
     Ok(program)
@@ -110,6 +111,7 @@ pub fn program_out(program: &Program) -> ProgramOut {
             })
             .collect(),
         redeem_requires_code: program.redeem_requires_code,
+        tiers: program.tiers.as_ref().map(crate::tier::tier_program_out),
     }
 }
 

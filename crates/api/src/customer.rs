@@ -90,6 +90,20 @@ pub struct CustomerOut {
     pub tier: Option<CustomerTierOut>,
     /// Entitlements promotions granted (revoked ones left out).
     pub entitlements: Vec<EntitlementHeldOut>,
+    /// With earned tiers: the tier promotions see now, the level held by
+    /// qualification lifted by a `set_tier` grant in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_tier: Option<String>,
+    /// With earned tiers: the level held by qualification now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earned_tier: Option<crate::tier::EarnedTierOut>,
+    /// With earned tiers, below the top level: how far the next level is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier_progress: Option<crate::tier::TierProgressOut>,
+    /// With earned tiers: when the level held next changes if nothing is bought or
+    /// returned (RFC 3339); absent if it never would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier_reevaluate_at: Option<String>,
     /// With `?history=true`: when and from which source each set field was set, by
     /// field name (`first_name`, `attributes.<key>`, `name` for the registration name).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -19,6 +19,7 @@ pub mod profile_patch;
 pub mod receipt;
 pub mod segment;
 pub mod service_desk;
+pub mod tier;
 pub mod timeline;
 
 pub use access::*;
@@ -36,4 +37,5 @@ pub use profile_patch::*;
 pub use receipt::*;
 pub use segment::*;
 pub use service_desk::*;
+pub use tier::*;
 pub use timeline::*;

@@ -92,6 +92,8 @@ pub struct ProfileView<'a> {
     pub now: DateTime<Utc>,
     /// The history to include (`?history=true`, the export), oldest first.
     pub history: Option<&'a [ProfileEvent]>,
+    /// The tier standing as of `now`, when the program has earned tiers.
+    pub tier: Option<&'a tessera_core::tier::TierStanding>,
 }
 
 fn text(slot: &Option<Sourced<String>>) -> Option<String> {
@@ -205,6 +207,7 @@ pub fn profile_out(view: ProfileView<'_>) -> CustomerOut {
         ProfileStatus::Merged { into } => Some(into.clone()),
         _ => None,
     };
+    let shown = view.tier.map(crate::tier::tier_shown);
     CustomerOut {
         customer_id: profile.customer_id.clone(),
         status: profile.status.as_str().to_string(),
@@ -266,6 +269,10 @@ pub fn profile_out(view: ProfileView<'_>) -> CustomerOut {
         segments: view.segments.to_vec(),
         tier,
         entitlements,
+        effective_tier: shown.as_ref().map(|s| s.effective_tier.clone()),
+        earned_tier: shown.as_ref().map(|s| s.earned_tier.clone()),
+        tier_progress: shown.as_ref().and_then(|s| s.tier_progress.clone()),
+        tier_reevaluate_at: shown.and_then(|s| s.tier_reevaluate_at),
         field_sources: view.history.map(|_| field_sources_out(doc)),
         history: view
             .history

@@ -303,6 +303,7 @@ pub async fn load(
         max_redeem_percent: 50,
         required_fields: Vec::new(),
         redeem_requires_code: false,
+        tiers: None,
     };
     let stores: Vec<ChainStore> = (0..options.stores)
         .map(|idx| chain_store(idx, &mut rng))
@@ -841,6 +842,7 @@ fn timeline(
                     lines: vec![line],
                     now: utc,
                     render: return_render.clone(),
+                    tiers: None,
                 };
                 events.push(Event {
                     utc,

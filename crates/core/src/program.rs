@@ -25,6 +25,10 @@ pub struct Program {
     /// the static card number alone only earns.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redeem_requires_code: bool,
+    /// Status levels earned by a rolling sum of spend or points; none: no earned tiers
+    /// (a promotion's `set_tier` grant is then the only tier a customer has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<crate::tier::TierProgram>,
 }
 
 impl Default for Program {
@@ -37,6 +41,7 @@ impl Default for Program {
             max_redeem_percent: 100,
             required_fields: Vec::new(),
             redeem_requires_code: false,
+            tiers: None,
         }
     }
 }
@@ -72,6 +77,9 @@ impl Program {
             ));
         }
         crate::profile::validate_required_fields(&self.required_fields)?;
+        if let Some(tiers) = &self.tiers {
+            tiers.validate().map_err(|e| e.within("tiers"))?;
+        }
         Ok(())
     }
 }

@@ -38,7 +38,10 @@
 //! Sums are kept in `i128` (saturating), which no number of `i64` amounts can
 //! overflow, and shown as `i64`, saturated.
 
+mod history;
 mod machine;
+
+pub use history::{events_after, TierEvent, TierHistory, TierRecord, TierStanding};
 
 use crate::catalog::validate_id;
 use crate::customer::TierGrant;

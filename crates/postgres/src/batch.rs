@@ -10,6 +10,7 @@
 //! order. Checks that a row was there to update are made on the counts it answers.
 
 use crate::rows::db;
+use crate::tiers::TierWrite;
 use crate::time::ts;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use tessera_core::ledger::LedgerChanges;
@@ -31,6 +32,8 @@ pub struct Batch<'a> {
     pub rewards: Option<&'a NewRewards>,
     /// The receipt's record and new version; `true`: a new receipt.
     pub receipt: Option<(&'a ReceiptRecord, &'a ReceiptVersion, bool)>,
+    /// Tier records and events (of customers whose account rows are locked).
+    pub tiers: Vec<&'a TierWrite>,
 }
 
 /// Adds `, name AS (` (or the first `WITH name AS (`).
@@ -58,6 +61,7 @@ impl Batch<'_> {
             && self.certificates.is_empty()
             && self.rewards.is_none_or(|r| r.is_empty())
             && self.receipt.is_none()
+            && self.tiers.is_empty()
     }
 
     /// Sends the writes as one statement (nothing when there is nothing to write).
@@ -396,6 +400,10 @@ impl Batch<'_> {
                 );
             }
         }
+
+        crate::tiers::push(&mut query, &self.tiers, |query, name| {
+            open(query, &mut first, name)
+        });
 
         if let Some((record, version, insert)) = self.receipt {
             let body = serde_json::to_string(record).map_err(StoreError::backend)?;

@@ -24,6 +24,7 @@ mod rows;
 mod schema;
 mod search;
 mod segments;
+mod tiers;
 mod time;
 mod tx;
 mod vouchers;
@@ -51,6 +52,7 @@ use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::reward::{Certificate, Grant};
 use tessera_core::segment::{MembershipChange, Segment};
+use tessera_core::tier::{TierHistory, TierProgram};
 use tessera_core::ErrorCode;
 use tessera_store::account::{CodeAnswer, CodeChange, Session, StaffUser};
 use tessera_store::crm_command::{
@@ -669,6 +671,29 @@ impl Store for PostgresStore {
                     .collect();
                 rows::save_ledgers(conn, &changes.iter().collect::<Vec<_>>()).await?;
                 Ok(caught_up)
+            })
+        }))
+        .await
+    }
+
+    async fn tier_history(&self, customer_id: &str, window_days: u32) -> StoreResult<TierHistory> {
+        read!(self, |conn| tiers::history(conn, customer_id, window_days))
+    }
+
+    async fn reevaluate_tiers_due(
+        &self,
+        program: &TierProgram,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u32> {
+        let program = Arc::new(program.clone());
+        self.transaction(Box::new(move |conn| {
+            let program = program.clone();
+            Box::pin(async move {
+                let mut tx = PgTx::new(conn);
+                let outcome =
+                    tessera_store::tiers::reevaluate_due(&mut tx, &program, now, limit).await;
+                tx.finish(outcome).await
             })
         }))
         .await

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_profiles.sql")),
     (5, include_str!("../migrations/0005_access.sql")),
     (6, include_str!("../migrations/0006_accounts.sql")),
+    (7, include_str!("../migrations/0007_tiers.sql")),
 ];
 
 /// The advisory lock key of migrations ("tessera" in ASCII, as a number).

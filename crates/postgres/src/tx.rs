@@ -14,6 +14,7 @@
 //!   (a release by a return) is sent at once, in key order, as before.
 
 use crate::batch::Batch;
+use crate::tiers::{self, TierWrite};
 use crate::{rows, vouchers};
 use async_trait::async_trait;
 use sqlx::PgConnection;
@@ -26,6 +27,7 @@ use tessera_core::money::Money;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::reward::Certificate;
+use tessera_core::tier::{TierEvent, TierHistory, TierRecord};
 use tessera_core::ErrorCode;
 use tessera_store::{
     LedgerTx, NewRewards, PriorCommit, ReceiptVersion, StoreError, StoreResult, StoredReceipt,
@@ -65,6 +67,7 @@ struct Pending {
     coupons_used: Option<(Vec<String>, String)>,
     certificates: Vec<(String, Money)>,
     rewards: Vec<NewRewards>,
+    tiers: Vec<TierWrite>,
 }
 
 impl Pending {
@@ -74,6 +77,7 @@ impl Pending {
             && self.coupons_used.is_none()
             && self.certificates.is_empty()
             && self.rewards.is_empty()
+            && self.tiers.is_empty()
     }
 
     /// Whether a gathered write touches coupon, certificate or grant rows.
@@ -131,6 +135,7 @@ impl<'c> PgTx<'c> {
                 .collect(),
             rewards: None,
             receipt,
+            tiers: pending.tiers.iter().collect(),
         };
         // Rewards are gathered once per commit; more are sent each on its own.
         let mut rewards = pending.rewards.iter();
@@ -436,5 +441,56 @@ impl LedgerTx for PgTx<'_> {
         version: &ReceiptVersion,
     ) -> StoreResult<()> {
         self.flush(Some((record, version, false))).await
+    }
+
+    /// Sends nothing first unless a write of this customer's record is gathered: the
+    /// history depends on no other row.
+    async fn tier_history(
+        &mut self,
+        customer_id: &str,
+        window_days: u32,
+    ) -> StoreResult<TierHistory> {
+        if self
+            .pending
+            .tiers
+            .iter()
+            .any(|w| w.customer_id == customer_id)
+        {
+            self.flush(None).await?;
+        }
+        tiers::history(self.conn, customer_id, window_days).await
+    }
+
+    /// Gathered: callers hold the customer's account row.
+    async fn save_tier(
+        &mut self,
+        customer_id: &str,
+        event: Option<&TierEvent>,
+        record: &TierRecord,
+    ) -> StoreResult<()> {
+        if self
+            .pending
+            .tiers
+            .iter()
+            .any(|w| w.customer_id == customer_id)
+        {
+            // One statement changes a row once: send the earlier write first.
+            self.flush(None).await?;
+        }
+        self.pending.tiers.push(TierWrite {
+            customer_id: customer_id.to_string(),
+            event: event.copied(),
+            record: record.clone(),
+        });
+        Ok(())
+    }
+
+    async fn tiers_due(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<String>> {
+        self.flush(None).await?;
+        tiers::lock_due(self.conn, now, limit).await
     }
 }

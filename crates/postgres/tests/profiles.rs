@@ -626,6 +626,7 @@ fn give_back(receipt_id: &str, return_id: &str) -> ReturnCommand {
         lines: vec![(1, 1000)],
         now: t0() + Duration::hours(3),
         render: Arc::new(|r: &Returned| serde_json::to_vec(&r.record).unwrap()),
+        tiers: None,
     }
 }
 

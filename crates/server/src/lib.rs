@@ -15,7 +15,7 @@ mod session;
 mod state;
 mod till_profile;
 
-pub use state::{AppState, ServerOptions};
+pub use state::{reevaluate_tiers, AppState, ServerOptions};
 
 use axum::http::{header, Method};
 use axum::middleware;
@@ -238,12 +238,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let ticker = tokio::spawn(state::catch_up_loop(state.clone()));
+    let tiers = tokio::spawn(state::tier_loop(state.clone()));
     let poller = tokio::spawn(state::config_poll_loop(state.clone()));
     let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     ticker.abort();
+    tiers.abort();
     poller.abort();
     state.store.close().await;
     result

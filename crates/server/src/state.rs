@@ -209,3 +209,36 @@ pub async fn catch_up_loop(state: Arc<AppState>) {
         }
     }
 }
+
+/// Re-evaluates, in batches, every customer whose tier record is due now, so that
+/// downgrades reach customers who do not shop; returns how many it evaluated. Nothing
+/// to do without earned tiers.
+pub async fn reevaluate_tiers(state: &AppState) -> StoreResult<u32> {
+    let Some(tiers) = state.config().program.tiers.clone() else {
+        return Ok(0);
+    };
+    let mut evaluated = 0u32;
+    loop {
+        let now = state.clock.now();
+        let batch = state
+            .store
+            .reevaluate_tiers_due(&tiers, now, tessera_store::tiers::DUE_BATCH)
+            .await?;
+        evaluated = evaluated.saturating_add(batch);
+        if batch < tessera_store::tiers::DUE_BATCH {
+            return Ok(evaluated);
+        }
+    }
+}
+
+/// The tier job in the background, at the catch-up interval: records fall due at
+/// exact instants (`reevaluate_at`), so a downgrade lands within one interval of it.
+pub async fn tier_loop(state: Arc<AppState>) {
+    let mut interval = tokio::time::interval(state.catch_up_every);
+    loop {
+        interval.tick().await;
+        if let Err(error) = reevaluate_tiers(&state).await {
+            tracing::warn!(%error, "background tier re-evaluation failed; retrying later");
+        }
+    }
+}

@@ -28,6 +28,7 @@ mod schema;
 mod search;
 mod segments;
 mod sql;
+mod tiers;
 mod time;
 mod vouchers;
 mod writer;
@@ -50,6 +51,7 @@ use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::reward::{Certificate, Grant};
 use tessera_core::segment::{MembershipChange, Segment};
+use tessera_core::tier::{TierHistory, TierProgram};
 use tessera_store::account::{CodeAnswer, CodeChange, Session, StaffUser};
 use tessera_store::crm_command::{
     CandidateFilter, CrmCommand, CrmOutcome, CustomerQuery, MatchProfile,
@@ -398,6 +400,27 @@ impl Store for SqliteStore {
 
     async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
         self.submit(|reply| Job::CatchUp(now, limit, reply)).await
+    }
+
+    async fn tier_history(&self, customer_id: &str, window_days: u32) -> StoreResult<TierHistory> {
+        // The record and the events from one snapshot.
+        self.readers.read(|c| {
+            let snapshot = c.unchecked_transaction().map_err(sql::db)?;
+            let history = tiers::history(&snapshot, customer_id, window_days)?;
+            snapshot.finish().map_err(sql::db)?;
+            Ok(history)
+        })
+    }
+
+    async fn reevaluate_tiers_due(
+        &self,
+        program: &TierProgram,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u32> {
+        let program = Box::new(program.clone());
+        self.submit(|reply| Job::Tiers(program, now, limit, reply))
+            .await
     }
 
     async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {

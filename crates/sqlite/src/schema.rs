@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_profiles.sql")),
     (7, include_str!("../migrations/0007_access.sql")),
     (8, include_str!("../migrations/0008_accounts.sql")),
+    (9, include_str!("../migrations/0009_tiers.sql")),
 ];
 
 /// Applies the migrations the database has not seen yet. Migration 6 is followed, in

@@ -6,7 +6,7 @@
 use crate::sql::{db, exec, one, RowExt};
 use crate::time::ts;
 use crate::vouchers;
-use crate::{access, accounts, profiles, rows};
+use crate::{access, accounts, profiles, rows, tiers};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
@@ -24,6 +24,7 @@ use tessera_core::promotion::Promotion;
 use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::reward::Certificate;
+use tessera_core::tier::{TierEvent, TierHistory, TierProgram, TierRecord};
 use tessera_store::account::{CodeAnswer, CodeChange, Session, StaffUser};
 use tessera_store::crm_command::{CrmCommand, CrmOutcome};
 use tessera_store::{
@@ -43,6 +44,13 @@ pub enum Job {
     Config(ConfigWrite, oneshot::Sender<StoreResult<bool>>),
     Customers(Vec<Customer>, oneshot::Sender<StoreResult<bool>>),
     CatchUp(DateTime<Utc>, u32, oneshot::Sender<StoreResult<u32>>),
+    /// The daily tier re-evaluation of up to this many due customers.
+    Tiers(
+        Box<TierProgram>,
+        DateTime<Utc>,
+        u32,
+        oneshot::Sender<StoreResult<u32>>,
+    ),
     /// A CRM write, decided by `tessera_store::crm::apply`.
     Crm(Box<CrmCommand>, oneshot::Sender<StoreResult<CrmOutcome>>),
     /// An API key change or an audit entry.
@@ -127,7 +135,7 @@ impl Answer {
         match job {
             Job::Commit(..) | Job::Return(..) | Job::Cancel(..) => Answer::Bytes(Err(error)),
             Job::Config(..) | Job::Customers(..) | Job::Durable(..) => Answer::Flag(Err(error)),
-            Job::CatchUp(..) => Answer::Count(Err(error)),
+            Job::CatchUp(..) | Job::Tiers(..) => Answer::Count(Err(error)),
             Job::Crm(..) => Answer::Crm(Err(error)),
             Job::Access(..) => Answer::Access(Err(error)),
         }
@@ -180,7 +188,9 @@ impl Job {
             (Job::Config(_, tx) | Job::Customers(_, tx) | Job::Durable(_, tx), Answer::Flag(r)) => {
                 drop(tx.send(r))
             }
-            (Job::CatchUp(_, _, tx), Answer::Count(r)) => drop(tx.send(r)),
+            (Job::CatchUp(_, _, tx) | Job::Tiers(_, _, _, tx), Answer::Count(r)) => {
+                drop(tx.send(r))
+            }
             (Job::Crm(_, tx), Answer::Crm(r)) => drop(tx.send(r)),
             (Job::Access(_, tx), Answer::Access(r)) => drop(tx.send(r)),
             (job, _) => {
@@ -384,6 +394,9 @@ async fn run_job(conn: &mut Connection, job: &Job) -> Answer {
             Answer::Flag(profiles::insert_customers(tx.conn, customers).map(|_| true))
         }
         Job::CatchUp(now, limit, _) => Answer::Count(catch_up_due(tx.conn, *now, *limit)),
+        Job::Tiers(program, now, limit, _) => Answer::Count(
+            tessera_store::tiers::reevaluate_due(&mut tx, program, *now, *limit).await,
+        ),
         Job::Crm(command, _) => Answer::Crm(tessera_store::crm::apply(&mut tx, command).await),
         Job::Access(write, _) => Answer::Access(write_access(tx.conn, write)),
         // Not allowed inside a transaction; the loop takes it only between groups.
@@ -625,5 +638,26 @@ impl LedgerTx for SqliteTx<'_> {
         version: &ReceiptVersion,
     ) -> StoreResult<()> {
         rows::write_receipt(self.conn, record, version, false)
+    }
+
+    async fn tier_history(
+        &mut self,
+        customer_id: &str,
+        window_days: u32,
+    ) -> StoreResult<TierHistory> {
+        tiers::history(self.conn, customer_id, window_days)
+    }
+
+    async fn save_tier(
+        &mut self,
+        customer_id: &str,
+        event: Option<&TierEvent>,
+        record: &TierRecord,
+    ) -> StoreResult<()> {
+        tiers::save(self.conn, customer_id, event, record)
+    }
+
+    async fn tiers_due(&mut self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<String>> {
+        tiers::due(self.conn, now, limit)
     }
 }

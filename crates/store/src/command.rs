@@ -6,6 +6,7 @@ use tessera_core::ledger::Balance;
 use tessera_core::receipt::ReceiptRequest;
 use tessera_core::refund::{ReceiptRecord, ReturnOutcome};
 use tessera_core::snapshot::ConfigSnapshot;
+use tessera_core::tier::TierProgram;
 
 /// Turns the result of a write into the exact response bytes that are stored with it,
 /// so that a retry returns the original response byte for byte.
@@ -55,6 +56,9 @@ pub struct ReturnCommand {
     pub lines: Vec<(u32, i64)>,
     pub now: DateTime<Utc>,
     pub render: Renderer<Returned>,
+    /// The program's tier settings, if it has earned tiers: the return is a negative
+    /// qualifying event.
+    pub tiers: Option<TierProgram>,
 }
 
 /// Cancel a committed receipt: return everything not yet returned.
@@ -65,6 +69,9 @@ pub struct CancelCommand {
     pub terminal_id: Option<String>,
     pub now: DateTime<Utc>,
     pub render: Renderer<Returned>,
+    /// The program's tier settings, if it has earned tiers: the cancel is a negative
+    /// qualifying event.
+    pub tiers: Option<TierProgram>,
 }
 
 /// A return or cancel, as rendered into its response.

@@ -48,6 +48,7 @@ pub fn program_with(pending_days: u32, expiry_days: u32) -> Program {
         max_redeem_percent: 100,
         required_fields: Vec::new(),
         redeem_requires_code: false,
+        tiers: None,
     }
 }
 
@@ -75,7 +76,16 @@ pub fn product(category: Option<&str>) -> Product {
 }
 
 pub(crate) async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, StoreError> {
-    store.put_program(program()).await?;
+    setup_with(store, program()).await
+}
+
+/// The test chain with this program: store `s1`, product `A` (shoes), a 10% earn and
+/// customer `c1` with card `7001`.
+pub(crate) async fn setup_with(
+    store: &dyn Store,
+    program: Program,
+) -> Result<Arc<ConfigSnapshot>, StoreError> {
+    store.put_program(program.clone()).await?;
     let shop = shop();
     store.put_store(shop.clone()).await?;
     let product = product(Some("shoes"));
@@ -100,7 +110,7 @@ pub(crate) async fn setup(store: &dyn Store) -> Result<Arc<ConfigSnapshot>, Stor
         }])
         .await?;
     Ok(Arc::new(ConfigSnapshot::new(
-        program(),
+        program,
         vec![shop],
         vec![product],
         vec![earn],
@@ -224,6 +234,10 @@ where
     outcome?;
     let store = open().await;
     let outcome = crate::contract_accounts::sessions_and_staff(store.as_ref()).await;
+    store.close().await;
+    outcome?;
+    let store = open().await;
+    let outcome = crate::contract_tiers::tier_state_and_events(store.as_ref()).await;
     store.close().await;
     outcome
 }
@@ -535,6 +549,7 @@ pub async fn receipts_ledger_and_returns(store: &dyn Store) -> ContractResult {
         lines: vec![(1, 1000)],
         now: day15,
         render: render_return(),
+        tiers: None,
     };
     let returned = store
         .return_receipt(return_command.clone())
@@ -558,6 +573,7 @@ pub async fn receipts_ledger_and_returns(store: &dyn Store) -> ContractResult {
         terminal_id: None,
         now: day15,
         render: render_return(),
+        tiers: None,
     };
     let cancelled = store.cancel_receipt(cancel.clone()).await.map_err(e)?;
     ensure(

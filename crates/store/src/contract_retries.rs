@@ -154,6 +154,7 @@ async fn apply(
                     lines: vec![(1, 1000)],
                     now: now(),
                     render: render_return,
+                    tiers: None,
                 })
                 .await
         }
@@ -165,6 +166,7 @@ async fn apply(
                     terminal_id: None,
                     now: now(),
                     render: render_return,
+                    tiers: None,
                 })
                 .await
         }

@@ -58,6 +58,7 @@ fn cancel(receipt_id: &str) -> CancelCommand {
         terminal_id: None,
         now: t0(),
         render: render_return(),
+        tiers: None,
     }
 }
 
@@ -293,6 +294,7 @@ pub async fn vouchers_and_rewards(store: &dyn Store) -> ContractResult {
         lines: vec![(1, 2000)],
         now: t0(),
         render: render_return(),
+        tiers: None,
     };
     store.return_receipt(returned).await.map_err(e)?;
     ensure(

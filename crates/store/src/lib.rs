@@ -18,6 +18,7 @@ pub mod contract_access;
 pub mod contract_accounts;
 pub mod contract_crm;
 pub mod contract_retries;
+pub mod contract_tiers;
 pub mod contract_vouchers;
 pub mod crm;
 pub mod crm_command;
@@ -27,6 +28,7 @@ pub mod port;
 pub mod profile;
 pub mod profile_tx;
 pub mod service;
+pub mod tiers;
 
 pub use audit::AuditFilter;
 pub use command::*;

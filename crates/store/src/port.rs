@@ -25,6 +25,7 @@ use tessera_core::receipt::CustomerRef;
 use tessera_core::refund::ReceiptRecord;
 use tessera_core::reward::{Certificate, Grant};
 use tessera_core::segment::{MembershipChange, Segment};
+use tessera_core::tier::{TierEvent, TierHistory, TierProgram, TierRecord};
 use tessera_core::CoreError;
 
 /// Result alias of the store.
@@ -231,6 +232,18 @@ pub trait Store: Send + Sync + 'static {
     /// Matures and expires due lots of up to `limit` customers; returns how many
     /// customers it caught up.
     async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32>;
+    /// The customer's stored tier record and the qualifying events an evaluation of it
+    /// needs, with a window of `window_days` (see [`tessera_core::tier::events_after`]).
+    async fn tier_history(&self, customer_id: &str, window_days: u32) -> StoreResult<TierHistory>;
+    /// Re-evaluates up to `limit` customers whose tier record is due
+    /// (`reevaluate_at <= now`) at `now` and stores their records; returns how many
+    /// (see [`crate::tiers::reevaluate_due`]).
+    async fn reevaluate_tiers_due(
+        &self,
+        program: &TierProgram,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u32>;
     /// Every API key, revoked and expired ones included, by key id.
     async fn api_keys(&self) -> StoreResult<Vec<ApiKey>>;
     /// Stores a new key; counts as a configuration change (other processes reload
@@ -374,4 +387,24 @@ pub trait LedgerTx: Send {
         record: &ReceiptRecord,
         version: &ReceiptVersion,
     ) -> StoreResult<()>;
+    /// The customer's stored tier record and the qualifying events after
+    /// [`tessera_core::tier::events_after`] of it with a window of `window_days` (every
+    /// event without a record), by time. One read.
+    async fn tier_history(
+        &mut self,
+        customer_id: &str,
+        window_days: u32,
+    ) -> StoreResult<TierHistory>;
+    /// Stores the customer's tier record (replacing the one before) and, if given, a
+    /// new qualifying event. Callers hold the customer's lock (their account row).
+    async fn save_tier(
+        &mut self,
+        customer_id: &str,
+        event: Option<&TierEvent>,
+        record: &TierRecord,
+    ) -> StoreResult<()>;
+    /// Customers whose tier record is due (`reevaluate_at <= now`), earliest first, at
+    /// most `limit`; each locked as a receipt write locks it (PostgreSQL: the account
+    /// row, skipping customers a write holds, whom that write evaluates).
+    async fn tiers_due(&mut self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<String>>;
 }

@@ -10,6 +10,7 @@
 use crate::command::{CancelCommand, CommitCommand, Committed, ReturnCommand, Returned};
 use crate::error::StoreError;
 use crate::port::{LedgerTx, NewRewards, PriorCommit, ReceiptVersion, StoreResult};
+use crate::tiers;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use tessera_core::coupon::{self, Coupon, CouponSeries};
@@ -25,6 +26,7 @@ use tessera_core::refund::{ReceiptRecord, ReceiptStatus};
 use tessera_core::reward::{
     Certificate, Grant, GrantKind, Issued, IssuedCertificate, IssuedCoupon, RewardKind,
 };
+use tessera_core::tier::{TierEvent, TierHistory, TierProgram};
 use tessera_core::{CoreError, ErrorCode};
 
 /// Commits a receipt: an identical retry returns the stored response, a different
@@ -59,6 +61,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     let mut ctx = command.config.context(request)?;
     let mut new_member = false;
     let mut view = None;
+    let mut grant = None;
     let mut ledger = match &request.customer {
         None => None,
         Some(reference) => match tx.find_ledger(reference).await? {
@@ -67,6 +70,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
                 if let Some(complete) = command.profile_complete {
                     facts.profile_complete = complete;
                 }
+                grant = facts.tier.clone();
                 view = Some(CustomerView::known(
                     &ledger.customer_id,
                     ledger.available,
@@ -92,6 +96,22 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         },
     };
     let customer_id = ledger.as_ref().map(|l| l.customer_id.clone());
+    let at = request.at.with_timezone(&Utc);
+    // Earned tiers: the history is read after the customer's lock, once; a new
+    // member has none and holds the lowest level.
+    let tiers = command.config.program.tiers.as_ref();
+    let mut tier_history = None;
+    if let (Some(tiers), Some(customer_id), Some(view)) = (tiers, &customer_id, view.as_mut()) {
+        let (history, tier) = if new_member {
+            let history = TierHistory::default();
+            let tier = history.priced_tier(tiers, None, at);
+            (history, tier)
+        } else {
+            tiers::priced(tx, tiers, customer_id, grant.as_ref(), at).await?
+        };
+        view.tier = Some(tier);
+        tier_history = Some(history);
+    }
     // Read after the customer (whose row an adapter may lock first), like a return.
     let found_coupons = load_vouchers(&mut ctx, request, &mut TxReads(&mut *tx)).await?;
     let scope = usage_scope(&ctx, request, customer_id.as_deref());
@@ -208,6 +228,16 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     });
     if let Some(ledger) = ledger {
         tx.save_ledger(&ledger.into_changes()).await?;
+    }
+    if let (Some(tiers), Some(history), Some(customer_id)) =
+        (tiers, tier_history, &record.customer_id)
+    {
+        let event = TierEvent {
+            at,
+            spend: record.calculation.totals.to_pay,
+            points_earned: record.calculation.points_earned,
+        };
+        tiers::record(tx, tiers, customer_id, history, event, command.now).await?;
     }
     let version = ReceiptVersion {
         receipt_id: record.receipt_id.clone(),
@@ -432,6 +462,7 @@ pub async fn return_receipt(
         command.terminal_id.clone(),
         command.now,
         &command.render,
+        command.tiers.as_ref(),
     )
     .await
 }
@@ -465,6 +496,7 @@ pub async fn cancel_receipt(
         command.terminal_id.clone(),
         command.now,
         &command.render,
+        command.tiers.as_ref(),
     )
     .await
 }
@@ -614,12 +646,14 @@ async fn reverse_points(
     terminal_id: Option<String>,
     now: DateTime<Utc>,
     render: &crate::command::Renderer<Returned>,
+    tiers: Option<&TierProgram>,
 ) -> StoreResult<Vec<u8>> {
     let record = &returned.record;
     // The receipt is undone whole by this operation: its limit uses, coupon uses and
     // receipt-level rewards are released now, once.
     let undone_now = record.undone() && !refunded_before.undone;
     let mut changes = None;
+    let mut tier_history = None;
     if let Some(customer_id) = &record.customer_id {
         let mut lots: Vec<String> = record
             .redeemed_from
@@ -630,6 +664,10 @@ async fn reverse_points(
         lots.extend(record.issued.bonus_lots.iter().map(|(lot, _)| lot.clone()));
         let owner = tx.ledger_owner(customer_id).await?;
         let mut ledger = tx.load_ledger(&owner, &lots).await?;
+        if let Some(tiers) = tiers {
+            let history = tx.tier_history(&owner, tiers.window_days).await?;
+            tier_history = Some((tiers, owner.clone(), history));
+        }
         ledger.catch_up(now);
         let context = Context {
             receipt_id: Some(&record.receipt_id),
@@ -671,6 +709,15 @@ async fn reverse_points(
     let response = render(&returned);
     if let Some(changes) = changes {
         tx.save_ledger(&changes).await?;
+    }
+    if let Some((tiers, owner, history)) = tier_history {
+        // A return or cancel is a negative event at its own time.
+        let event = TierEvent {
+            at: returned.at.with_timezone(&Utc),
+            spend: -returned.outcome.refund_money,
+            points_earned: -returned.outcome.points_reversed,
+        };
+        tiers::record(tx, tiers, &owner, history, event, now).await?;
     }
     if !released.is_empty() {
         tx.add_usage(&released, -1).await?;

@@ -24,4 +24,5 @@ mod returns;
 mod rewards;
 mod stacking;
 mod tier;
+mod tier_history;
 mod transfer;

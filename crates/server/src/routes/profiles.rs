@@ -15,8 +15,9 @@ use tessera_api::{
     PatchContext, ProfilePatchBody, ProfileView,
 };
 use tessera_core::contact::{self, NormalizeRules};
-use tessera_core::customer::normalize_card;
+use tessera_core::customer::{normalize_card, TierGrant};
 use tessera_core::matching::fold_name;
+use tessera_core::reward::{Grant, GrantKind};
 use tessera_core::{CoreError, ErrorCode};
 use tessera_store::crm_command::{CrmCommand, CrmOutcome, CustomerQuery};
 use tessera_store::{ProfileEvent, StoredProfile};
@@ -101,6 +102,15 @@ pub async fn view(
     let ledger = state.store.customer_ledger(id).await?;
     let grants = state.store.grants(id).await?;
     let segments = state.store.customer_segments(id).await?;
+    // Computed as of now from the stored record and events; a read writes nothing.
+    let standing = match &state.config().program.tiers {
+        Some(tiers) => {
+            let history = state.store.tier_history(id, tiers.window_days).await?;
+            let grant = tier_grant(&grants);
+            Some(history.standing(tiers, grant.as_ref(), now))
+        }
+        None => None,
+    };
     Ok(profile_out(ProfileView {
         profile,
         balance: &as_of(ledger, now).1,
@@ -108,7 +118,21 @@ pub async fn view(
         segments: &segments,
         now,
         history,
+        tier: standing.as_ref(),
     }))
+}
+
+/// The latest tier grant not revoked, as a receipt's pricing reads it.
+fn tier_grant(grants: &[Grant]) -> Option<TierGrant> {
+    grants
+        .iter()
+        .filter(|g| g.kind == GrantKind::Tier && !g.revoked)
+        .max_by_key(|g| g.granted_at)
+        .map(|g| TierGrant {
+            tier: g.value.clone(),
+            granted_at: g.granted_at,
+            until: g.until,
+        })
 }
 
 /// `?history=true` adds field sources and the history.

@@ -23,6 +23,7 @@ use tessera_api::{
 use tessera_core::pricing::CustomerView;
 use tessera_core::receipt::{CustomerRef, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
+use tessera_core::tier::TierHistory;
 use tessera_core::{CoreError, ErrorCode};
 use tessera_store::{service, CancelCommand, CommitCommand, ReturnCommand};
 
@@ -74,6 +75,7 @@ pub async fn quote(
     request: &ReceiptRequest,
 ) -> Result<CalculationOut, ApiError> {
     let now = state.clock.now();
+    let at = request.at.with_timezone(&Utc);
     let mut ctx = config.context(request)?;
     let source = &mut service::StoreReads(state.store.as_ref());
     service::load_vouchers(&mut ctx, request, source).await?;
@@ -82,16 +84,31 @@ pub async fn quote(
         Some(reference) => Some(match state.store.find_ledger(reference).await? {
             Some((ledger, facts)) => {
                 let (ledger, _) = as_of(ledger, now);
-                CustomerView::known(
+                let mut view = CustomerView::known(
                     &ledger.customer_id,
                     ledger.available,
                     ledger.pending,
                     &facts,
-                    request.at.with_timezone(&Utc),
-                )
+                    at,
+                );
+                // Earned tiers as the commit will see them (it reads them again).
+                if let Some(tiers) = &config.program.tiers {
+                    let history = state
+                        .store
+                        .tier_history(&ledger.customer_id, tiers.window_days)
+                        .await?;
+                    view.tier = Some(history.priced_tier(tiers, facts.tier.as_ref(), at));
+                }
+                view
             }
             None => match reference {
-                CustomerRef::Card(card) => CustomerView::new_card("", card),
+                CustomerRef::Card(card) => {
+                    let mut view = CustomerView::new_card("", card);
+                    if let Some(tiers) = &config.program.tiers {
+                        view.tier = Some(TierHistory::default().priced_tier(tiers, None, at));
+                    }
+                    view
+                }
                 other => {
                     return Err(CoreError::field(
                         ErrorCode::UnknownCustomer,
@@ -340,6 +357,7 @@ pub async fn return_receipt(
         lines,
         now,
         render: return_renderer(),
+        tiers: state.config().program.tiers.clone(),
     };
     Ok(stored_json(state.store.return_receipt(command).await?))
 }
@@ -366,6 +384,7 @@ pub async fn cancel_receipt(
         terminal_id: body.value.terminal_id,
         now,
         render: return_renderer(),
+        tiers: state.config().program.tiers.clone(),
     };
     Ok(stored_json(state.store.cancel_receipt(command).await?))
 }

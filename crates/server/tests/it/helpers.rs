@@ -38,6 +38,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     /// The messages the server sent (one-time codes).
     pub sender: Arc<tessera_server::sender::MemorySender>,
+    /// The server's state, for running its background jobs on demand.
+    pub state: Arc<AppState>,
     /// On PostgreSQL: the database URL and the test's schema, dropped at the end.
     postgres: Option<(String, String)>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -112,7 +114,7 @@ pub async fn spawn_app_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(tessera_server::serve(listener, state, async move {
+    tokio::spawn(tessera_server::serve(listener, state.clone(), async move {
         let _ = rx.await;
     }));
     TestApp {
@@ -122,6 +124,7 @@ pub async fn spawn_app_with(
         db_path,
         store,
         sender,
+        state,
         postgres,
         shutdown: Some(tx),
     }

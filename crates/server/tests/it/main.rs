@@ -22,4 +22,5 @@ mod segments;
 mod self_service;
 mod service_desk;
 mod staff;
+mod tiers;
 mod till_profile;
