@@ -47,9 +47,15 @@ pub struct BenchArgs {
     /// Tills of the chain (terminal ids the receipts come from).
     #[arg(long, default_value_t = 1000)]
     pub tills: usize,
-    /// Receipts in flight at once.
+    /// Receipts in flight at once (with `--rate`: at most).
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Offer this many receipts a second on a fixed schedule (open loop) instead of
+    /// sending the next receipt as soon as one is answered. A receipt's calculate
+    /// latency then counts from its scheduled start, so time spent waiting for a free
+    /// slot behind a slow server is measured, not hidden.
+    #[arg(long)]
+    pub rate: Option<u32>,
     /// How long to run.
     #[arg(long, default_value_t = 30)]
     pub seconds: u64,
@@ -114,13 +120,19 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     if args.promotions > 0 {
         add_promotions(&client, &base, &token, &chain, args.promotions).await?;
     }
+    let pace = match args.rate {
+        Some(rate) => format!(
+            "{rate} receipts/s offered, at most {} in flight",
+            args.concurrency
+        ),
+        None => format!("{} in flight", args.concurrency),
+    };
     println!(
-        "bench: {} stores, {} products, {} members, {} tills, {} in flight, {} s against {base}",
+        "bench: {} stores, {} products, {} members, {} tills, {pace}, {} s against {base}",
         chain.stores.len(),
         chain.skus.len(),
         chain.members,
         args.tills,
-        args.concurrency,
         args.seconds
     );
     let tally = Arc::new(Mutex::new(Tally {
@@ -140,19 +152,44 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     );
     // Receipt ids unique to this run, so runs against one database never collide.
     let run = chrono::Utc::now().timestamp_millis();
+    // With `--rate`, receipt `i` of the run is due at `started + i / rate`; each worker
+    // takes the next ticket, waits for its time, and reports latency from it.
+    let schedule = args.rate.map(|rate| {
+        (
+            Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            Duration::from_secs_f64(1.0 / f64::from(rate.max(1))),
+        )
+    });
     let mut workers = Vec::new();
     for worker in 0..args.concurrency {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         let (chain, tally) = (chain.clone(), tally.clone());
         let (tills, seed) = (args.tills.max(1), args.seed);
+        let schedule = schedule.clone();
         workers.push(tokio::spawn(async move {
             let mut rng = SmallRng::seed_from_u64(seed ^ (worker as u64).wrapping_mul(0x9E37_79B9));
             let mut n = 0u64;
-            while Instant::now() < deadline {
+            loop {
+                let due = match &schedule {
+                    Some((next, every)) => {
+                        let ticket = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let due = started + every.mul_f64(ticket as f64);
+                        if due >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep_until(due.into()).await;
+                        Some(due)
+                    }
+                    None if Instant::now() < deadline => None,
+                    None => break,
+                };
                 n += 1;
                 let till = rng.random_range(0..tills);
                 let id = format!("b{run}-{worker}-{n}");
-                one_receipt(&client, &base, &token, &chain, &tally, &mut rng, till, &id).await;
+                one_receipt(
+                    &client, &base, &token, &chain, &tally, &mut rng, till, &id, due,
+                )
+                .await;
             }
         }));
     }
@@ -444,6 +481,7 @@ async fn one_receipt(
     rng: &mut SmallRng,
     till: usize,
     receipt_id: &str,
+    due: Option<Instant>,
 ) {
     let store = &chain.stores[till % chain.stores.len()];
     let lines: Vec<LineRequest> = (0..rng.random_range(5..=30))
@@ -490,6 +528,7 @@ async fn one_receipt(
         token,
         "/v1/receipts/calculate",
         to_json(&body),
+        due,
         tally,
         |t| &mut t.calculate,
         |answer| {
@@ -508,6 +547,7 @@ async fn one_receipt(
         token,
         "/v1/receipts/commit",
         to_json(&body),
+        None,
         tally,
         |t| &mut t.commit,
         |_| (),
@@ -529,6 +569,7 @@ async fn one_receipt(
             token,
             &path,
             to_json(&ret),
+            None,
             tally,
             |t| &mut t.returns,
             |_| (),
@@ -542,8 +583,9 @@ fn to_json(body: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(body).unwrap_or_default()
 }
 
-/// Posts the JSON `body`, records the latency or the error code; what `read` makes of
-/// the answer when it was 200.
+/// Posts the JSON `body`, records the latency (from `since`, the call's scheduled
+/// start, when it has one) or the error code; what `read` makes of the answer when it
+/// was 200.
 #[allow(clippy::too_many_arguments)]
 async fn call<R>(
     client: &reqwest::Client,
@@ -551,11 +593,12 @@ async fn call<R>(
     token: &str,
     path: &str,
     body: Vec<u8>,
+    since: Option<Instant>,
     tally: &Mutex<Tally>,
     stats: impl Fn(&mut Tally) -> &mut Option<Stats>,
     read: impl FnOnce(&[u8]) -> R,
 ) -> Option<R> {
-    let started = Instant::now();
+    let started = since.unwrap_or_else(Instant::now);
     let response = client
         .post(format!("{base}{path}"))
         .bearer_auth(token)
@@ -617,6 +660,7 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: f64) -> Value {
         "promotions_added": args.promotions,
         "tills": args.tills,
         "concurrency": args.concurrency,
+        "offered_rate": args.rate,
         "seconds": (elapsed * 10.0).round() / 10.0,
         "receipts": tally.receipts,
         "receipts_per_second": (tally.receipts as f64 / elapsed * 10.0).round() / 10.0,
