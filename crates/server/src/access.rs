@@ -398,11 +398,33 @@ pub async fn authorize(
         before: note.before,
         after: note.after,
     };
-    if let Err(error) = state.store.append_audit(content).await {
-        // The change is durable and answered; a missing entry is an operator alarm.
-        tracing::error!(%error, action, "the audit entry of a change could not be written");
-    }
+    append_with_retries(&state, content).await;
     response
+}
+
+/// Attempts an audit append makes before giving up (a busy database, a restarting
+/// PostgreSQL).
+const AUDIT_ATTEMPTS: u32 = 5;
+
+/// Appends the entry of a change that is already durable, retrying transient
+/// failures; a missing entry is logged at `error` as an operator alarm.
+async fn append_with_retries(state: &AppState, content: AuditContent) {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match state.store.append_audit(content.clone()).await {
+            Ok(_) => return,
+            Err(error) if attempt >= AUDIT_ATTEMPTS => {
+                tracing::error!(%error, action = %content.action, target = %content.target,
+                    actor = %content.actor, "the audit entry of a change could not be written");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, attempt, "appending an audit entry failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+            }
+        }
+    }
 }
 
 /// A 429 for a limit on `what`, with `Retry-After`.
