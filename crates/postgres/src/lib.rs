@@ -150,7 +150,13 @@ impl PostgresStore {
 
     /// Runs `job` in one transaction, again from the start (up to [`ATTEMPTS`] times)
     /// when it meets a concurrent write.
-    async fn transaction<T: Send>(&self, job: Job<T>) -> StoreResult<T> {
+    async fn transaction<T: Send + 'static>(&self, job: Job<T>) -> StoreResult<T> {
+        // A request's first write carries its audit entry (see `tessera_store::audit`),
+        // appended in the same transaction after the write succeeded.
+        let job = match tessera_store::audit::take_pending() {
+            None => job,
+            Some(content) => audited(job, content),
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -247,6 +253,19 @@ impl PostgresStore {
             .map_err(db)?;
         conn.close().await.map_err(db)
     }
+}
+
+/// `job`, then the append of its audit entry, in one transaction.
+fn audited<T: Send + 'static>(job: Job<T>, content: AuditContent) -> Job<T> {
+    let job = Arc::new(job);
+    Box::new(move |conn| {
+        let (job, content) = (job.clone(), content.clone());
+        Box::pin(async move {
+            let value = job(&mut *conn).await?;
+            access::append_audit(conn, content).await?;
+            Ok(value)
+        })
+    })
 }
 
 fn upsert<T: serde::Serialize + Send + Sync + 'static>(

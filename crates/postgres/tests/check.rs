@@ -227,3 +227,36 @@ async fn check_reports_the_first_tampered_audit_entry() {
         "{removed:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audited_change_whose_entry_cannot_be_written_is_not_made() {
+    let Some(url) = common::database_url("postgres audit atomicity test") else {
+        return;
+    };
+    let schema = common::fresh_schema();
+    let store = tessera_postgres::PostgresStore::open_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    store
+        .put_program(tessera_store::contract::program_with(14, 30))
+        .await
+        .unwrap();
+    let mut raw = sqlx::postgres::PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())])
+        .connect()
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused for the test'; END; $$;
+         CREATE TRIGGER audit_log_refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_refuse();",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    raw.close().await.unwrap();
+    let outcome = tessera_store::contract_access::audit_or_nothing(&store).await;
+    store.close().await;
+    let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
+    outcome.unwrap();
+}

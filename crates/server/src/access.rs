@@ -298,25 +298,13 @@ impl Principal {
     }
 }
 
-/// What a handler adds to the audit entry of its change: the state before and after.
-/// Without one, the entry records who did what to which path.
-#[derive(Debug, Clone, Default)]
-pub struct AuditNote {
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
-}
-
-impl AuditNote {
-    /// A note of two serialisable states, as the response extension handlers return.
-    pub fn of(
-        before: Option<&impl Serialize>,
-        after: Option<&impl Serialize>,
-    ) -> axum::Extension<AuditNote> {
-        axum::Extension(AuditNote {
-            before: before.and_then(|v| serde_json::to_value(v).ok()),
-            after: after.and_then(|v| serde_json::to_value(v).ok()),
-        })
-    }
+/// Sets the state before and after the change on the request's pending audit entry;
+/// handlers call it before their write, which appends the entry in its transaction.
+pub fn annotate(before: Option<&impl Serialize>, after: Option<&impl Serialize>) {
+    tessera_store::audit::annotate_pending(
+        before.and_then(|v| serde_json::to_value(v).ok()),
+        after.and_then(|v| serde_json::to_value(v).ok()),
+    );
 }
 
 /// Resolves the bearer key, refuses what its scopes do not reach, applies the key's
@@ -376,29 +364,25 @@ pub async fn authorize(
         .map(|c| c.0.ip().to_string());
     let target = request.uri().path().to_string();
     request.extensions_mut().insert(principal.clone());
-    let response = next.run(request).await;
     let Some(action) = access.and_then(|a| a.action) else {
-        return response;
+        return next.run(request).await;
     };
-    if !response.status().is_success() {
-        return response;
-    }
-    let note = response
-        .extensions()
-        .get::<AuditNote>()
-        .cloned()
-        .unwrap_or_default();
-    let content = AuditContent {
+    let pending = AuditContent {
         at: now,
         actor: principal.actor,
         actor_kind: principal.kind,
         action: action.to_string(),
         target,
         origin,
-        before: note.before,
-        after: note.after,
+        before: None,
+        after: None,
     };
-    append_with_retries(&state, content).await;
+    // The handler's first write appends the entry in its own transaction; an entry no
+    // write took (a read such as an export) is appended once the answer is a success.
+    let (response, left) = tessera_store::audit::with_pending(pending, next.run(request)).await;
+    if let (Some(content), true) = (left, response.status().is_success()) {
+        append_with_retries(&state, content).await;
+    }
     response
 }
 

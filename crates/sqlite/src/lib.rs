@@ -133,8 +133,13 @@ impl SqliteStore {
         make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job,
     ) -> StoreResult<T> {
         let (reply, answer) = oneshot::channel();
+        // A request's first write carries its audit entry (see `tessera_store::audit`).
+        let job = match tessera_store::audit::take_pending() {
+            Some(content) => Job::Audited(Box::new(make(reply)), content),
+            None => make(reply),
+        };
         self.sender()?
-            .send(make(reply))
+            .send(job)
             .await
             .map_err(|_| StoreError::ShuttingDown)?;
         answer.await.map_err(|_| StoreError::ShuttingDown)?

@@ -55,6 +55,9 @@ pub enum Job {
     Crm(Box<CrmCommand>, oneshot::Sender<StoreResult<CrmOutcome>>),
     /// An API key change or an audit entry.
     Access(AccessWrite, oneshot::Sender<StoreResult<AccessOutcome>>),
+    /// A configuration, CRM or access write with the audit entry of the request that
+    /// makes it, appended in the same transaction when the write succeeds.
+    Audited(Box<Job>, AuditContent),
     /// Switches `synchronous` between FULL (every acknowledged write is on disk) and
     /// OFF (bulk loading a database that is rebuilt from scratch if it fails).
     Durable(bool, oneshot::Sender<StoreResult<bool>>),
@@ -138,6 +141,7 @@ impl Answer {
             Job::CatchUp(..) | Job::Tiers(..) => Answer::Count(Err(error)),
             Job::Crm(..) => Answer::Crm(Err(error)),
             Job::Access(..) => Answer::Access(Err(error)),
+            Job::Audited(inner, _) => Answer::failed(inner, message),
         }
     }
 
@@ -169,13 +173,18 @@ impl Job {
         match self {
             Job::Customers(..) => true,
             Job::Crm(..) => !self.is_import(),
+            Job::Audited(inner, _) => inner.may_fail_after_writing(),
             _ => false,
         }
     }
 
     /// A batch of a customer import (run alone: see [`run_import`]).
     fn is_import(&self) -> bool {
-        matches!(self, Job::Crm(command, _) if matches!(**command, CrmCommand::Import(..)))
+        match self {
+            Job::Crm(command, _) => matches!(**command, CrmCommand::Import(..)),
+            Job::Audited(inner, _) => inner.is_import(),
+            _ => false,
+        }
     }
 
     fn reply(self, answer: Answer) {
@@ -193,6 +202,7 @@ impl Job {
             }
             (Job::Crm(_, tx), Answer::Crm(r)) => drop(tx.send(r)),
             (Job::Access(_, tx), Answer::Access(r)) => drop(tx.send(r)),
+            (Job::Audited(inner, _), answer) => inner.reply(answer),
             (job, _) => {
                 let answer = Answer::failed(&job, "internal: answer of the wrong kind");
                 job.reply(answer);
@@ -381,6 +391,22 @@ fn import_settings(conn: &Connection, job: &Job) -> StoreResult<()> {
 }
 
 async fn run_job(conn: &mut Connection, job: &Job) -> Answer {
+    if let Job::Audited(inner, content) = job {
+        // A failed append fails the job as a database failure, which undoes its writes
+        // (its savepoint, or the group and then its own transaction).
+        let answer = run_plain(conn, inner).await;
+        if !answer.is_ok() {
+            return answer;
+        }
+        return match access::append_audit(conn, content.clone()) {
+            Ok(_) => answer,
+            Err(error) => answer.fail(&format!("the audit entry could not be written: {error}")),
+        };
+    }
+    run_plain(conn, job).await
+}
+
+async fn run_plain(conn: &mut Connection, job: &Job) -> Answer {
     if let Err(error) = import_settings(conn, job) {
         tracing::warn!(%error, "could not switch the writer's import settings");
     }
@@ -403,6 +429,8 @@ async fn run_job(conn: &mut Connection, job: &Job) -> Answer {
         Job::Durable(..) => Answer::Flag(Err(StoreError::backend(
             "durability can only change between groups",
         ))),
+        // `run_job` unwraps the one audit a job carries.
+        Job::Audited(inner, _) => Answer::failed(inner, "internal: an audited job inside another"),
     }
 }
 

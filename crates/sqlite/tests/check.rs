@@ -212,3 +212,26 @@ async fn check_reports_the_first_tampered_audit_entry() {
         "{rehashed:?}"
     );
 }
+
+#[tokio::test]
+async fn an_audited_change_whose_entry_cannot_be_written_is_not_made() {
+    let path = std::env::temp_dir().join(format!("tessera-audit-atomic-{}.db", std::process::id()));
+    let url = path.display().to_string();
+    let store = tessera_sqlite::SqliteStore::open(&url).await.unwrap();
+    store
+        .put_program(tessera_store::contract::program_with(14, 30))
+        .await
+        .unwrap();
+    let raw = rusqlite::Connection::open(&url).unwrap();
+    raw.execute_batch(
+        "CREATE TRIGGER audit_log_refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;",
+    )
+    .unwrap();
+    raw.close().unwrap();
+    let outcome = tessera_store::contract_access::audit_or_nothing(&store).await;
+    store.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{url}{suffix}"));
+    }
+    outcome.unwrap();
+}

@@ -3,7 +3,55 @@
 
 use crate::CheckItem;
 use chrono::{DateTime, Utc};
+use std::cell::RefCell;
+use std::future::Future;
+use tessera_core::audit::AuditContent;
 use tessera_core::audit::{AuditEntry, ChainVerifier};
+
+tokio::task_local! {
+    /// The audit entry of the change the current request makes, waiting for the
+    /// write that will append it in its own transaction.
+    static PENDING: RefCell<Option<AuditContent>>;
+}
+
+/// Runs `future` (a request's handler) with `content` pending: the first audited
+/// write inside it ([`take_pending`], called by the adapters' configuration, CRM,
+/// customer and access writes) appends the entry in the same transaction as the
+/// change, so a change is never durable without its entry. Answers the future's
+/// output and the content if no write took it (a read, such as an export, or a
+/// refusal before any write).
+pub async fn with_pending<F: Future>(
+    content: AuditContent,
+    future: F,
+) -> (F::Output, Option<AuditContent>) {
+    PENDING
+        .scope(RefCell::new(Some(content)), async {
+            let output = future.await;
+            let left = PENDING.with(|pending| pending.borrow_mut().take());
+            (output, left)
+        })
+        .await
+}
+
+/// Takes the pending audit entry of the current request, if any (once: the request's
+/// first write carries it).
+pub fn take_pending() -> Option<AuditContent> {
+    PENDING
+        .try_with(|pending| pending.borrow_mut().take())
+        .ok()
+        .flatten()
+}
+
+/// Sets the state before and after the change on the pending entry (handlers call it
+/// before their write).
+pub fn annotate_pending(before: Option<serde_json::Value>, after: Option<serde_json::Value>) {
+    let _ = PENDING.try_with(|pending| {
+        if let Some(content) = pending.borrow_mut().as_mut() {
+            content.before = before;
+            content.after = after;
+        }
+    });
+}
 
 /// Which audit entries to read: all of them match an empty filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -229,6 +229,10 @@ where
     store.close().await;
     outcome?;
     let store = open().await;
+    let outcome = crate::contract_access::audited_write(store.as_ref()).await;
+    store.close().await;
+    outcome?;
+    let store = open().await;
     let outcome = crate::contract_accounts::customer_codes(store.as_ref()).await;
     store.close().await;
     outcome?;

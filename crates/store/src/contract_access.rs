@@ -234,3 +234,99 @@ async fn futures_join_all<F: std::future::Future>(
     .await;
     outputs.into_iter().flatten().collect()
 }
+
+/// A write made inside [`crate::audit::with_pending`] appends the pending entry in its
+/// own transaction: the entry is there with the change. Adapters' tests also break the
+/// audit table and check the change is then not made (`audit_or_nothing`).
+pub async fn audited_write(store: &dyn Store) -> ContractResult {
+    let program = crate::contract::program_with(7, 30);
+    let (outcome, left) = crate::audit::with_pending(
+        content(1, "program.update", "/v1/program"),
+        store.put_program(program.clone()),
+    )
+    .await;
+    outcome.map_err(e)?;
+    ensure(left.is_none(), "the write took the pending entry")?;
+    let entries = store
+        .audit_entries(&AuditFilter::default(), 10)
+        .await
+        .map_err(e)?;
+    ensure(
+        entries.len() == 1 && entries[0].content == content(1, "program.update", "/v1/program"),
+        format!("the entry was appended with the change: {entries:?}"),
+    )?;
+    ensure(
+        store.program().await.map_err(e)? == Some(program),
+        "the change was made",
+    )?;
+    // Outside a request nothing is pending, and a second write of the same request
+    // carries nothing.
+    let (outcome, _) =
+        crate::audit::with_pending(content(3, "segment.update", "/v1/segments/s"), async {
+            store
+                .put_segment(tessera_core::segment::Segment {
+                    segment_id: "s".into(),
+                    name: "S".into(),
+                    description: None,
+                })
+                .await?;
+            store
+                .put_segment(tessera_core::segment::Segment {
+                    segment_id: "t".into(),
+                    name: "T".into(),
+                    description: None,
+                })
+                .await
+        })
+        .await;
+    outcome.map_err(e)?;
+    store
+        .put_program(crate::contract::program_with(3, 30))
+        .await
+        .map_err(e)?;
+    let entries = store
+        .audit_entries(&AuditFilter::default(), 10)
+        .await
+        .map_err(e)?;
+    ensure(
+        entries.len() == 2,
+        format!("one entry a request: {entries:?}"),
+    )
+}
+
+/// With appends to the audit log refused (the adapter's test makes them fail), an
+/// audited write fails and changes nothing.
+pub async fn audit_or_nothing(store: &dyn Store) -> ContractResult {
+    let before = store.program().await.map_err(e)?;
+    let (outcome, _) = crate::audit::with_pending(
+        content(5, "program.update", "/v1/program"),
+        store.put_program(crate::contract::program_with(1, 2)),
+    )
+    .await;
+    ensure(outcome.is_err(), "the write fails with its audit entry")?;
+    ensure(
+        store.program().await.map_err(e)? == before,
+        "the change was not made",
+    )?;
+    let customer = tessera_core::customer::Customer {
+        customer_id: "c-audit".into(),
+        name: Some("Audit".into()),
+        phone: None,
+        email: None,
+        cards: vec!["7999".into()],
+        created_at: t0(),
+    };
+    let (outcome, _) = crate::audit::with_pending(
+        content(6, "customer.create", "/v1/customers"),
+        store.create_customers(vec![customer]),
+    )
+    .await;
+    ensure(
+        outcome.is_err(),
+        "a customer write fails with its audit entry",
+    )?;
+    ensure(
+        store.customer("c-audit").await.map_err(e)?.is_none(),
+        "the customer was not made",
+    )
+}

@@ -1,14 +1,14 @@
 //! `/v1/api-keys`: keys with scopes, a store for till keys, an expiry; revocation.
 
 use super::path_id;
-use crate::access::AuditNote;
+use crate::access::annotate;
 use crate::clock::new_id;
 use crate::error::ApiError;
 use crate::json::Body;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Json;
 use rand::Rng;
 use std::sync::Arc;
 use tessera_api::{
@@ -22,7 +22,7 @@ use tessera_core::ErrorCode;
 pub async fn create_key(
     State(state): State<Arc<AppState>>,
     body: Body<ApiKeyBody>,
-) -> Result<(StatusCode, Extension<AuditNote>, Json<ApiKeyCreated>), ApiError> {
+) -> Result<(StatusCode, Json<ApiKeyCreated>), ApiError> {
     let now = state.clock.now();
     let request = api_key_from(body.value, now)?;
     if let Some(store_id) = &request.store_id {
@@ -36,13 +36,12 @@ pub async fn create_key(
     }
     let secret: [u8; 20] = rand::rng().random();
     let (key, text) = request.issue(new_id("key", now), secret, now);
+    let details = api_key_out(&key, now);
+    annotate(None::<&ApiKeyOut>, Some(&details));
     state.store.put_api_key(key.clone()).await?;
     state.reload_keys().await?;
-    let details = api_key_out(&key, now);
-    let note = AuditNote::of(None::<&ApiKeyOut>, Some(&details));
     Ok((
         StatusCode::CREATED,
-        note,
         Json(ApiKeyCreated {
             id: key.key_id,
             key: text,
@@ -68,10 +67,17 @@ pub async fn list_keys(State(state): State<Arc<AppState>>) -> Result<Json<ApiKey
 pub async fn revoke_key(
     State(state): State<Arc<AppState>>,
     Path(key_id): Path<String>,
-) -> Result<(Extension<AuditNote>, Json<ApiKeyOut>), ApiError> {
+) -> Result<Json<ApiKeyOut>, ApiError> {
     path_id("key_id", &key_id)?;
     let now = state.clock.now();
-    let before = state.keys().get(&key_id).map(|k| api_key_out(k, now));
+    if let Some(key) = state.keys().get(&key_id) {
+        let mut revoked = key.clone();
+        revoked.revoked_at = revoked.revoked_at.or(Some(now));
+        annotate(
+            Some(&api_key_out(key, now)),
+            Some(&api_key_out(&revoked, now)),
+        );
+    }
     let key = state
         .store
         .revoke_api_key(&key_id, now)
@@ -80,6 +86,5 @@ pub async fn revoke_key(
             ApiError::new(ErrorCode::ApiKeyNotFound, format!("no API key {key_id:?}"))
         })?;
     state.reload_keys().await?;
-    let after = api_key_out(&key, now);
-    Ok((AuditNote::of(before.as_ref(), Some(&after)), Json(after)))
+    Ok(Json(api_key_out(&key, now)))
 }

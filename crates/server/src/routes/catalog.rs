@@ -1,12 +1,12 @@
 //! `/v1/stores` and `/v1/products`.
 
 use super::path_id;
-use crate::access::AuditNote;
+use crate::access::annotate;
 use crate::error::ApiError;
 use crate::json::Body;
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
+use axum::Json;
 use std::sync::Arc;
 use tessera_api::convert::{product_from, product_out, store_from, store_out};
 use tessera_api::{
@@ -21,7 +21,7 @@ pub async fn put_store(
     State(state): State<Arc<AppState>>,
     Path(store_id): Path<String>,
     body: Body<StoreBody>,
-) -> Result<(Extension<AuditNote>, Json<StoreOut>), ApiError> {
+) -> Result<Json<StoreOut>, ApiError> {
     path_id("store_id", &store_id)?;
     let store = store_from(&store_id, body.value)?;
     let before = state
@@ -29,10 +29,11 @@ pub async fn put_store(
         .stores
         .get(&store_id)
         .map(|(stored, _)| store_out(stored));
+    let after = store_out(&store);
+    annotate(before.as_ref(), Some(&after));
     state.store.put_store(store.clone()).await?;
     state.reload_config().await?;
-    let after = store_out(&store);
-    Ok((AuditNote::of(before.as_ref(), Some(&after)), Json(after)))
+    Ok(Json(after))
 }
 
 /// One store.

@@ -2,7 +2,7 @@
 //! sign in with their phone and a code sent to it, and get a one-hour token with the
 //! `self_service` scope; every route then acts on that customer only.
 
-use crate::access::{rate_limited, AuditNote, Principal};
+use crate::access::{annotate, rate_limited, Principal};
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
 use crate::query::Params;
@@ -309,7 +309,7 @@ pub async fn consents(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Unhashed(body): Unhashed<ConsentsBody>,
-) -> Result<(Extension<AuditNote>, Json<CustomerOut>), ApiError> {
+) -> Result<Json<CustomerOut>, ApiError> {
     let customer_id = me(&principal)?;
     let after: Vec<serde_json::Value> = body
         .consents
@@ -321,8 +321,6 @@ pub async fn consents(
         source: Some("app".into()),
         ..ProfilePatchBody::default()
     };
-    let out =
-        crate::routes::profiles::patch_customer(State(state), Path(customer_id), Unhashed(patch))
-            .await?;
-    Ok((AuditNote::of(None::<&serde_json::Value>, Some(&after)), out))
+    annotate(None::<&serde_json::Value>, Some(&after));
+    crate::routes::profiles::patch_customer(State(state), Path(customer_id), Unhashed(patch)).await
 }

@@ -1,11 +1,11 @@
 //! `/v1/program`.
 
-use crate::access::AuditNote;
+use crate::access::annotate;
 use crate::error::ApiError;
 use crate::json::Body;
 use crate::AppState;
 use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Json;
 use std::sync::Arc;
 use tessera_api::convert::{program_from, program_out};
 use tessera_api::{ErrorBody, ProgramBody, ProgramOut};
@@ -22,11 +22,12 @@ pub async fn get_program(State(state): State<Arc<AppState>>) -> Result<Json<Prog
 pub async fn put_program(
     State(state): State<Arc<AppState>>,
     body: Body<ProgramBody>,
-) -> Result<(Extension<AuditNote>, Json<ProgramOut>), ApiError> {
+) -> Result<Json<ProgramOut>, ApiError> {
     let program = program_from(body.value)?;
     let before = state.store.program().await?.map(|p| program_out(&p));
+    let after = program_out(&program);
+    annotate(before.as_ref(), Some(&after));
     state.store.put_program(program.clone()).await?;
     state.reload_config().await?;
-    let after = program_out(&program);
-    Ok((AuditNote::of(before.as_ref(), Some(&after)), Json(after)))
+    Ok(Json(after))
 }

@@ -1,12 +1,12 @@
 //! `/v1/promotions`.
 
 use super::path_id;
-use crate::access::AuditNote;
+use crate::access::annotate;
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
+use axum::Json;
 use std::sync::Arc;
 use tessera_api::convert::{promotion_from, promotion_out};
 use tessera_api::{
@@ -22,7 +22,7 @@ pub async fn put_promotion(
     State(state): State<Arc<AppState>>,
     Path(promotion_id): Path<String>,
     body: Body<PromotionBody>,
-) -> Result<(Extension<AuditNote>, Json<PromotionOut>), ApiError> {
+) -> Result<Json<PromotionOut>, ApiError> {
     path_id("promotion_id", &promotion_id)?;
     let promotion = promotion_from(&promotion_id, body.value)?;
     for (idx, effect) in promotion.effects.iter().enumerate() {
@@ -38,10 +38,11 @@ pub async fn put_promotion(
     }
     let now = state.clock.now();
     let before = stored(&state, &promotion_id).await?;
+    let after = promotion_out(&promotion, now, None);
+    annotate(before.as_ref(), Some(&after));
     state.store.put_promotion(promotion.clone(), now).await?;
     state.reload_config().await?;
-    let after = promotion_out(&promotion, now, None);
-    Ok((AuditNote::of(before.as_ref(), Some(&after)), Json(after)))
+    Ok(Json(after))
 }
 
 /// The stored promotion as answered, if there is one.
@@ -89,11 +90,23 @@ pub async fn list_promotions(
 pub async fn delete_promotion(
     State(state): State<Arc<AppState>>,
     Path(promotion_id): Path<String>,
-) -> Result<(Extension<AuditNote>, Json<PromotionOut>), ApiError> {
-    let before = stored(&state, &promotion_id).await?;
+) -> Result<Json<PromotionOut>, ApiError> {
+    let now = state.clock.now();
+    let record = state
+        .store
+        .promotions()
+        .await?
+        .into_iter()
+        .find(|r| r.promotion.promotion_id == promotion_id)
+        .ok_or_else(|| not_found(&promotion_id))?;
+    let before = promotion_out(&record.promotion, record.updated_at, record.deleted_at);
+    let mut disabled = record.promotion.clone();
+    disabled.enabled = false;
+    let after = promotion_out(&disabled, now, Some(record.deleted_at.unwrap_or(now)));
+    annotate(Some(&before), Some(&after));
     if !state
         .store
-        .delete_promotion(promotion_id.clone(), state.clock.now())
+        .delete_promotion(promotion_id.clone(), now)
         .await?
     {
         return Err(not_found(&promotion_id));
@@ -102,7 +115,7 @@ pub async fn delete_promotion(
     let after = stored(&state, &promotion_id)
         .await?
         .ok_or_else(|| not_found(&promotion_id))?;
-    Ok((AuditNote::of(before.as_ref(), Some(&after)), Json(after)))
+    Ok(Json(after))
 }
 
 /// Prices a receipt as if a draft promotion were live (enabled, replacing a live one

@@ -3,7 +3,7 @@
 
 use super::profiles::{unexpected, view, written_profile};
 use super::stored_json;
-use crate::access::AuditNote;
+use crate::access::annotate;
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
 use crate::AppState;
@@ -36,16 +36,18 @@ pub async fn adjust(
         program: state.config().program.clone(),
         now: state.clock.now(),
     };
+    let value = &body.value;
+    let asked = serde_json::json!({"points": value.points, "reason": value.reason,
+        "idempotency_key": value.idempotency_key, "actor": value.actor});
     let command = adjust_command(body.value, context)?;
+    annotate(None::<&serde_json::Value>, Some(&asked));
     match state
         .store
         .crm(CrmCommand::Adjust(Box::new(command)))
         .await?
     {
         CrmOutcome::Adjusted(bytes) => {
-            let after: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
-            let note = AuditNote::of(None::<&serde_json::Value>, after.as_ref());
-            Ok((StatusCode::CREATED, note, stored_json(bytes)).into_response())
+            Ok((StatusCode::CREATED, stored_json(bytes)).into_response())
         }
         other => Err(unexpected(&other)),
     }

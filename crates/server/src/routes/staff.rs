@@ -3,7 +3,7 @@
 //! minutes lock the user for fifteen.
 
 use super::path_id;
-use crate::access::{rate_limited, AuditNote};
+use crate::access::{annotate, rate_limited};
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
 use crate::routes::me::end_session;
@@ -11,7 +11,7 @@ use crate::session;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::{Extension, Json};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tessera_api::convert::time_out;
@@ -86,7 +86,7 @@ async fn find(state: &AppState, username: &str) -> Result<Option<StaffUser>, Api
 pub async fn create_user(
     State(state): State<Arc<AppState>>,
     Unhashed(body): Unhashed<StaffUserBody>,
-) -> Result<(StatusCode, Extension<AuditNote>, Json<StaffUserOut>), ApiError> {
+) -> Result<(StatusCode, Json<StaffUserOut>), ApiError> {
     let now = state.clock.now();
     check_username(&body.username)?;
     let role = role_of(&body.role)?;
@@ -109,13 +109,10 @@ pub async fn create_user(
         disabled_at: None,
         throttle: ThrottleState::default(),
     };
-    state.store.put_staff_user(user.clone()).await?;
     let out = user_out(&user, now);
-    Ok((
-        StatusCode::CREATED,
-        AuditNote::of(None::<&StaffUserOut>, Some(&out)),
-        Json(out),
-    ))
+    annotate(None::<&StaffUserOut>, Some(&out));
+    state.store.put_staff_user(user.clone()).await?;
+    Ok((StatusCode::CREATED, Json(out)))
 }
 
 /// Every staff user; never their password hashes.
@@ -137,7 +134,7 @@ pub async fn update_user(
     State(state): State<Arc<AppState>>,
     Path(username): Path<String>,
     Unhashed(body): Unhashed<StaffUserPatch>,
-) -> Result<(Extension<AuditNote>, Json<StaffUserOut>), ApiError> {
+) -> Result<Json<StaffUserOut>, ApiError> {
     path_id("username", &username)?;
     let now = state.clock.now();
     let before = find(&state, &username).await?.ok_or_else(|| {
@@ -160,16 +157,14 @@ pub async fn update_user(
         Some(false) => user.disabled_at = None,
         None => {}
     }
-    state.store.put_staff_user(user.clone()).await?;
     let after = user_out(&user, now);
-    let mut note = AuditNote::of(Some(&user_out(&before, now)), Some(&after));
-    if let (Some(after), true) = (
-        note.0.after.as_mut(),
-        before.password_hash != user.password_hash,
-    ) {
-        after["password_changed"] = serde_json::json!(true);
+    let mut noted = serde_json::to_value(&after).unwrap_or_default();
+    if before.password_hash != user.password_hash {
+        noted["password_changed"] = serde_json::json!(true);
     }
-    Ok((note, Json(after)))
+    annotate(Some(&user_out(&before, now)), Some(&noted));
+    state.store.put_staff_user(user.clone()).await?;
+    Ok(Json(after))
 }
 
 /// Signs a staff member in: a token for eight hours with their role's scopes.
