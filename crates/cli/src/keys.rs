@@ -8,6 +8,7 @@ use rand::Rng;
 use tessera_api::{api_key_from, api_key_out, ApiKeyBody};
 use tessera_core::audit::{ActorKind, AuditContent};
 use tessera_server::clock::new_id;
+use tessera_store::audit::with_pending;
 
 #[derive(Args, Debug)]
 pub struct KeysArgs {
@@ -100,17 +101,17 @@ async fn command(store: &dyn tessera_store::Store, command: KeysCommand) -> Resu
             }
             let secret: [u8; 20] = rand::rng().random();
             let (key, text) = request.issue(new_id("key", now), secret, now);
-            store.put_api_key(key.clone()).await?;
             let out = api_key_out(&key, now);
-            let after = serde_json::to_value(&out).ok();
-            store
-                .append_audit(audit(
-                    "api_key.create",
-                    format!("/v1/api-keys/{}", key.key_id),
-                    None,
-                    after,
-                ))
-                .await?;
+            let entry = audit(
+                "api_key.create",
+                format!("/v1/api-keys/{}", key.key_id),
+                None,
+                serde_json::to_value(&out).ok(),
+            );
+            // The key and its audit entry in one transaction.
+            with_pending(entry, store.put_api_key(key.clone()))
+                .await
+                .0?;
             println!(
                 "{}",
                 serde_json::json!({"id": key.key_id, "key": text, "scopes": out.scopes, "store_id": out.store_id, "expires_at": out.expires_at})
@@ -123,25 +124,25 @@ async fn command(store: &dyn tessera_store::Store, command: KeysCommand) -> Resu
             }
         }
         KeysCommand::Revoke { key_id } => {
-            let before = store
+            let current = store
                 .api_keys()
                 .await?
                 .into_iter()
                 .find(|k| k.key_id == key_id)
-                .map(|k| api_key_out(&k, now));
-            let key = store
-                .revoke_api_key(&key_id, now)
-                .await?
+                .with_context(|| format!("no API key {key_id:?}"))?;
+            let mut revoked = current.clone();
+            revoked.revoked_at = revoked.revoked_at.or(Some(now));
+            let entry = audit(
+                "api_key.revoke",
+                format!("/v1/api-keys/{key_id}"),
+                serde_json::to_value(api_key_out(&current, now)).ok(),
+                serde_json::to_value(api_key_out(&revoked, now)).ok(),
+            );
+            let key = with_pending(entry, store.revoke_api_key(&key_id, now))
+                .await
+                .0?
                 .with_context(|| format!("no API key {key_id:?}"))?;
             let out = api_key_out(&key, now);
-            store
-                .append_audit(audit(
-                    "api_key.revoke",
-                    format!("/v1/api-keys/{key_id}"),
-                    before.and_then(|b| serde_json::to_value(b).ok()),
-                    serde_json::to_value(&out).ok(),
-                ))
-                .await?;
             println!("{}", serde_json::to_string(&out)?);
         }
     }
