@@ -91,6 +91,34 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
     Ok(Body { value, hash })
 }
 
+/// Parses a body like [`parse`], but hashes it without the member at `path` (an
+/// object path such as `["customer", "code"]`) when the body has it: a one-time code
+/// changes between a request and its retry, so it must not make the retry a different
+/// request. A body without the member hashes as [`parse`] hashes it.
+pub fn parse_hashed_without<T: DeserializeOwned>(
+    bytes: &[u8],
+    path: &[&str],
+) -> Result<Body<T>, ApiError> {
+    let mut body = parse::<T>(bytes)?;
+    let mut document: serde_json::Value =
+        serde_json::from_slice(or_empty_object(bytes)).map_err(malformed)?;
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(body);
+    };
+    let parent = parents
+        .iter()
+        .try_fold(&mut document, |node, key| node.get_mut(*key));
+    let removed = parent
+        .and_then(|node| node.as_object_mut())
+        .and_then(|object| object.remove(*last));
+    if removed.is_some() {
+        // A `Value` serialises with sorted keys and no spaces: the canonical form.
+        let canonical = serde_json::to_vec(&document).map_err(malformed)?;
+        body.hash = hex(&Sha256::digest(&canonical));
+    }
+    Ok(body)
+}
+
 /// The typed body straight from the bytes. Without field paths: a refused body is
 /// judged again by [`slow`], which names the field (tracking paths here would double
 /// the cost of every body for the sake of the few refused).

@@ -49,3 +49,37 @@ impl Limiter {
         }
     }
 }
+
+/// The wrong-guess throttle (`tessera_core::otp::Throttle`, as stored per real user or
+/// customer) kept in memory for names and phones that belong to nobody, so that an
+/// unknown name is locked after as many guesses, for as long, as a real one: the
+/// answers tell nobody which exist.
+#[derive(Default)]
+pub struct GuessThrottle {
+    states: Mutex<HashMap<String, tessera_core::otp::ThrottleState>>,
+}
+
+impl GuessThrottle {
+    /// Counts a wrong guess at `now` (unix seconds); `Err(retry_after)` while locked.
+    pub fn guess(&self, key: &str, now: i64) -> Result<(), i64> {
+        use tessera_core::otp::{Attempt, Throttle};
+        let throttle = Throttle::default();
+        let mut states = match self.states.lock() {
+            Ok(states) => states,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if states.len() > PRUNE_ABOVE {
+            states.retain(|_, s| {
+                s.locked_until.is_some_and(|until| until > now)
+                    || s.window_started_at
+                        .is_some_and(|start| now - start < throttle.window_seconds)
+            });
+        }
+        let state = states.entry(key.to_string()).or_default();
+        if let Attempt::Refused { retry_after } = throttle.check(state, now) {
+            return Err(retry_after);
+        }
+        throttle.record_failure(state, now);
+        Ok(())
+    }
+}

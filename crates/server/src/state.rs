@@ -60,6 +60,8 @@ pub struct AppState {
     pub redeem_limiter: Limiter,
     /// Codes sent per phone or customer: 3 at once, then one a minute.
     pub send_limiter: Limiter,
+    /// Wrong guesses against names and phones that belong to nobody.
+    pub guesses: crate::limiter::GuessThrottle,
     pub sender: Arc<dyn CodeSender>,
 }
 
@@ -86,6 +88,7 @@ impl AppState {
                 burst: 3,
                 interval_ms: 60_000,
             })),
+            guesses: crate::limiter::GuessThrottle::default(),
             sender: options.sender,
         };
         state.reload_config().await?;
@@ -105,8 +108,24 @@ impl AppState {
         // Read the version first: a change landing during the reload bumps it again,
         // so the next poll reloads once more rather than missing it.
         let version = self.store.config_version().await?;
-        self.config_version
-            .store(version, std::sync::atomic::Ordering::SeqCst);
+        let previous = self
+            .config_version
+            .swap(version, std::sync::atomic::Ordering::SeqCst);
+        let reloaded = self.reload_from_store().await;
+        if reloaded.is_err() {
+            // Not reloaded after all: the next poll must try again (a key revoked
+            // through another process would otherwise keep working here).
+            let _ = self.config_version.compare_exchange(
+                version,
+                previous,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            );
+        }
+        reloaded
+    }
+
+    async fn reload_from_store(&self) -> StoreResult<()> {
         let program = self.store.program().await?.unwrap_or_default();
         let stores = self.store.stores().await?;
         let products = self.store.products().await?;

@@ -157,9 +157,17 @@ pub struct StaffUser {
 }
 
 /// Records a login attempt's outcome on the throttle state read inside the
-/// transaction (a right password clears it).
+/// transaction (a right password clears it). While the user is locked nothing is
+/// recorded: an attempt judged in parallel with the failures that locked the user is
+/// refused by its caller, which sees the lock in the state answered.
 pub fn record_login(state: &mut ThrottleState, ok: bool, now: i64) {
     let throttle = Throttle::default();
+    if matches!(
+        throttle.check(state, now),
+        tessera_core::otp::Attempt::Refused { .. }
+    ) {
+        return;
+    }
     if ok {
         throttle.record_success(state);
     } else {

@@ -70,14 +70,23 @@ pub async fn revoke_key(
 ) -> Result<Json<ApiKeyOut>, ApiError> {
     path_id("key_id", &key_id)?;
     let now = state.clock.now();
-    if let Some(key) = state.keys().get(&key_id) {
-        let mut revoked = key.clone();
-        revoked.revoked_at = revoked.revoked_at.or(Some(now));
-        annotate(
-            Some(&api_key_out(key, now)),
-            Some(&api_key_out(&revoked, now)),
-        );
-    }
+    // Read fresh (another process may have made it), and refused before any write, so
+    // that revoking no key leaves no audit entry.
+    let current = state
+        .store
+        .api_keys()
+        .await?
+        .into_iter()
+        .find(|k| k.key_id == key_id)
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::ApiKeyNotFound, format!("no API key {key_id:?}"))
+        })?;
+    let mut revoked = current.clone();
+    revoked.revoked_at = revoked.revoked_at.or(Some(now));
+    annotate(
+        Some(&api_key_out(&current, now)),
+        Some(&api_key_out(&revoked, now)),
+    );
     let key = state
         .store
         .revoke_api_key(&key_id, now)

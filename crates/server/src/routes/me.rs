@@ -98,9 +98,22 @@ pub async fn token(
     Unhashed(body): Unhashed<TokenBody>,
 ) -> Result<Json<TokenOut>, ApiError> {
     let now = state.clock.now();
-    let (_, customer) = by_phone(&state, &body.phone).await?;
+    let (phone, customer) = by_phone(&state, &body.phone).await?;
     let invalid = || ApiError::field(ErrorCode::CodeInvalid, "code", "the code is not valid");
-    let customer_id = customer.ok_or_else(invalid)?;
+    let Some(customer_id) = customer else {
+        // Locked after as many guesses as a member's phone, so the answers tell nobody
+        // which phones are members'.
+        let guessed = state
+            .guesses
+            .guess(&format!("phone:{phone}"), now.timestamp());
+        return Err(match guessed {
+            Ok(()) => invalid(),
+            Err(retry_after) => code_refused(
+                tessera_core::one_time_code::CodeRefusal::Locked { retry_after },
+                "code",
+            ),
+        });
+    };
     let change = CodeChange::Login {
         code: body.code.trim().to_string(),
         now: now.timestamp(),

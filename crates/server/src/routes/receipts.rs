@@ -146,8 +146,9 @@ pub async fn quote(
 pub async fn commit(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
-    body: Body<ReceiptBody>,
+    bytes: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    let body = receipt_body(&bytes)?;
     principal.check_store(&body.value.store_id, "store_id")?;
     Ok(stored_json(
         commit_one(&state, body.value, body.hash).await?,
@@ -240,6 +241,13 @@ async fn commit_one(
     Ok(response)
 }
 
+/// A receipt body and its idempotency hash, which leaves out `customer.code`: a till
+/// retrying a committed receipt after a lost reply may hold a newer one-time code, and
+/// must still get the stored answer (the code is bound to the receipt anyway).
+fn receipt_body(bytes: &[u8]) -> Result<Body<ReceiptBody>, ApiError> {
+    crate::json::parse_hashed_without(bytes, &["customer", "code"])
+}
+
 /// The most receipts one offline batch may carry.
 const MAX_OFFLINE_BATCH: usize = 500;
 
@@ -301,7 +309,7 @@ async fn offline_one(
     value: serde_json::Value,
 ) -> Result<Vec<u8>, ApiError> {
     let bytes = serde_json::to_vec(&value).unwrap_or_default();
-    let body = crate::json::parse::<ReceiptBody>(&bytes)?;
+    let body = receipt_body(&bytes)?;
     principal.check_store(&body.value.store_id, "store_id")?;
     let redeems = body
         .value
@@ -408,7 +416,9 @@ pub async fn get_receipt(
 }
 
 /// Refuses a store-bound key a return or cancel of another store's receipt. A receipt
-/// not committed yet passes: the write itself answers `receipt_not_found`.
+/// the key cannot see yet is `receipt_not_found` for it: letting it through would let a
+/// return race the receipt's commit past this check (a receipt's store never changes,
+/// so a receipt found here is the one the write finds).
 async fn check_receipt_store(
     state: &AppState,
     principal: &Principal,
@@ -419,6 +429,9 @@ async fn check_receipt_store(
     }
     match state.store.receipt(receipt_id).await? {
         Some(stored) => principal.check_store(&stored.record.store_id, "receipt_id"),
-        None => Ok(()),
+        None => Err(ApiError::new(
+            ErrorCode::ReceiptNotFound,
+            format!("no receipt {receipt_id:?} was committed"),
+        )),
     }
 }

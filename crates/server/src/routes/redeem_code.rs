@@ -92,6 +92,15 @@ pub async fn send_redeem_code(
     let now = state.clock.now();
     let mut reference = tessera_api::convert::customer_ref_from(Some(body.customer))?
         .ok_or_else(|| ApiError::field(ErrorCode::MissingField, "customer", "name the customer"))?;
+    if !matches!(reference, CustomerRef::Card(_)) {
+        // A till sends a code for the card in front of it; looking customers up by
+        // phone or id here would let a till key probe who is a member.
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "customer",
+            "a code is sent for the card presented at the till: give customer.card",
+        ));
+    }
     reference
         .normalize()
         .map_err(|e| ApiError::from(e.within("customer")))?;

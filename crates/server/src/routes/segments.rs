@@ -48,6 +48,13 @@ pub async fn change_members(
 ) -> Result<Json<SegmentOut>, ApiError> {
     path_id("segment_id", &segment_id)?;
     let change = members_from(body.value)?;
+    // Refused before any write, so that changing no segment leaves no audit entry.
+    if state.store.segment(&segment_id).await?.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::SegmentNotFound,
+            format!("no segment {segment_id:?}"),
+        ));
+    }
     state.store.change_segment(&segment_id, change).await?;
     read(&state, &segment_id).await
 }

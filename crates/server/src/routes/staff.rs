@@ -182,25 +182,38 @@ pub async fn login(
             "the user name or password is wrong",
         )
     };
+    let locked =
+        |retry_after: i64| rate_limited("this user's logins", retry_after.saturating_mul(1000));
     let user = find(&state, &body.username).await?;
     let Some(user) = user.filter(|u| u.disabled_at.is_none()) else {
-        // The same work as a real check, so that timing tells no user names.
+        // The same work and the same lock as for a real user, so that neither timing
+        // nor the lockout tells which names exist.
         let _ = session::password_matches(body.password, None).await;
+        state
+            .guesses
+            .guess(&format!("staff:{}", body.username), now.timestamp())
+            .map_err(locked)?;
         return Err(refused());
     };
     if let Attempt::Refused { retry_after } =
         Throttle::default().check(&user.throttle, now.timestamp())
     {
-        return Err(rate_limited(
-            "this user's logins",
-            retry_after.saturating_mul(1000),
-        ));
+        let _ = session::password_matches(body.password, None).await;
+        return Err(locked(retry_after));
     }
     let ok = session::password_matches(body.password, Some(user.password_hash.clone())).await;
-    state
+    let after = state
         .store
         .record_staff_login(&user.username, ok, now)
-        .await?;
+        .await?
+        .unwrap_or_default();
+    // Attempts judged in parallel: once the failures among them locked the user, a
+    // right password among the rest does not get in either.
+    if let Attempt::Refused { retry_after } = Throttle::default().check(&after, now.timestamp()) {
+        if ok {
+            return Err(locked(retry_after));
+        }
+    }
     if !ok {
         tracing::warn!(username = %user.username, "a staff login failed");
         return Err(refused());

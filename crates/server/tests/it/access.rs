@@ -394,6 +394,17 @@ async fn a_till_key_serves_its_own_store_only_and_reads_no_profiles() {
         .with_token(&vvo, Method::POST, "/v1/receipts/r-1/cancel", Some(&cancel))
         .await;
     assert_error(&response, 403, "forbidden");
+    // A receipt a till key cannot see yet is not found for it (a return must not race
+    // the receipt's commit past the store check).
+    let response = app
+        .with_token(
+            &vvo,
+            Method::POST,
+            "/v1/receipts/r-later/cancel",
+            Some(&cancel),
+        )
+        .await;
+    assert_error(&response, 404, "receipt_not_found");
     let (status, out) = app
         .with_token(&msk, Method::GET, "/v1/receipts/r-1", None)
         .await;
@@ -469,11 +480,14 @@ async fn keys_are_shown_once_expire_and_are_revoked() {
         (status, &again["revoked_at"]),
         (200, &revoked["revoked_at"])
     );
+    let (_, audit_before) = app.get("/v1/audit?limit=1000").await;
     assert_error(
         &app.delete("/v1/api-keys/key_nope").await,
         404,
         "api_key_not_found",
     );
+    let (_, audit_after) = app.get("/v1/audit?limit=1000").await;
+    assert_eq!(audit_before, audit_after, "revoking no key leaves no entry");
     // A key cannot make keys unless it is an admin key.
     let response = app
         .with_token(

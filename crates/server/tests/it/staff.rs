@@ -202,6 +202,19 @@ async fn wrong_passwords_lock_the_user_and_say_nothing_about_names() {
     let wrong = login(&app, "anna", "wrong horse battery").await;
     assert_eq!(assert_error(&unknown, 401, "unauthorized"), None);
     assert_eq!(unknown.1["error"]["message"], wrong.1["error"]["message"]);
+    // An unknown name locks after as many wrong passwords as a real one.
+    for _ in 0..4 {
+        assert_error(
+            &login(&app, "nobody", "correct horse battery").await,
+            401,
+            "unauthorized",
+        );
+    }
+    assert_error(
+        &login(&app, "nobody", "correct horse battery").await,
+        429,
+        "rate_limited",
+    );
     for _ in 0..4 {
         assert_error(
             &login(&app, "anna", "wrong horse battery").await,
