@@ -288,3 +288,20 @@ pub async fn forget_customer(
     .map_err(db)
     .map(drop)
 }
+
+/// Ends every session of a staff user.
+pub async fn end_staff_sessions(
+    conn: &mut PgConnection,
+    username: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE kind = 'staff' AND subject = $2",
+    )
+    .bind(ts(at))
+    .bind(username)
+    .execute(conn)
+    .await
+    .map_err(db)
+    .map(drop)
+}

@@ -802,6 +802,12 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn end_staff_sessions(&self, username: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        read!(self, |conn| accounts::end_staff_sessions(
+            conn, username, at
+        ))
+    }
+
     async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
         read!(self, |conn| accounts::staff_users(conn))
     }

@@ -246,3 +246,13 @@ pub fn forget_customer(conn: &Connection, customer_id: &str, at: DateTime<Utc>) 
     )
     .map(drop)
 }
+
+/// Ends every session of a staff user.
+pub fn end_staff_sessions(conn: &Connection, username: &str, at: DateTime<Utc>) -> StoreResult<()> {
+    exec(
+        conn,
+        "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE kind = 'staff' AND subject = ?",
+        params![ts(at), username],
+    )
+    .map(drop)
+}

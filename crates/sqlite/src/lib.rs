@@ -509,6 +509,12 @@ impl Store for SqliteStore {
         self.access(AccessWrite::PutStaff(user)).await.map(drop)
     }
 
+    async fn end_staff_sessions(&self, username: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.access(AccessWrite::EndStaffSessions(username.to_string(), at))
+            .await
+            .map(drop)
+    }
+
     async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
         self.readers.read(accounts::staff_users)
     }

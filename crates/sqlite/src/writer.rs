@@ -87,6 +87,7 @@ pub enum AccessWrite {
     PutSession(Session),
     RevokeSession(String, DateTime<Utc>),
     PutStaff(StaffUser),
+    EndStaffSessions(String, DateTime<Utc>),
     StaffLogin(String, bool, DateTime<Utc>),
 }
 
@@ -454,6 +455,9 @@ fn write_access(conn: &Connection, write: &AccessWrite) -> StoreResult<AccessOut
         }
         AccessWrite::RevokeSession(token_hash, at) => {
             accounts::revoke_session(conn, token_hash, *at).map(|()| AccessOutcome::Done)
+        }
+        AccessWrite::EndStaffSessions(username, at) => {
+            accounts::end_staff_sessions(conn, username, *at).map(|()| AccessOutcome::Done)
         }
         AccessWrite::PutStaff(user) => {
             accounts::put_staff_user(conn, user).map(|()| AccessOutcome::Done)

@@ -236,6 +236,24 @@ pub async fn sessions_and_staff(store: &dyn Store) -> ContractResult {
         .forget_customer_access("c9", t0() + Duration::minutes(5))
         .await
         .map_err(e)?;
+    store
+        .put_session(Session {
+            token_hash: "h4".into(),
+            kind: SessionKind::Staff,
+            subject: "boris".into(),
+            ..session.clone()
+        })
+        .await
+        .map_err(e)?;
+    store
+        .end_staff_sessions("boris", t0() + Duration::minutes(7))
+        .await
+        .map_err(e)?;
+    let ended = store.session("h4").await.map_err(e)?;
+    ensure(
+        ended.is_some_and(|s| s.revoked_at == Some(t0() + Duration::minutes(7))),
+        "a staff user's sessions end",
+    )?;
     let forgotten = store.session("h3").await.map_err(e)?;
     ensure(
         forgotten.is_some_and(|s| s.revoked_at == Some(t0() + Duration::minutes(5))),

@@ -272,6 +272,8 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// Creates or replaces a staff user; disabling one revokes their sessions.
     async fn put_staff_user(&self, user: StaffUser) -> StoreResult<()>;
+    /// Ends every session of a staff user at `at` (after a password change).
+    async fn end_staff_sessions(&self, username: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// Every staff user, by name.
     async fn staff_users(&self) -> StoreResult<Vec<StaffUser>>;
     /// Records a login attempt on the user's throttle; the state after it, or `None`

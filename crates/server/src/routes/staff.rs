@@ -164,6 +164,10 @@ pub async fn update_user(
     }
     annotate(Some(&user_out(&before, now)), Some(&noted));
     state.store.put_staff_user(user.clone()).await?;
+    if before.password_hash != user.password_hash {
+        // Whoever holds a token from the old password is signed out.
+        state.store.end_staff_sessions(&user.username, now).await?;
+    }
     Ok(Json(after))
 }
 

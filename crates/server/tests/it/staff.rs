@@ -230,8 +230,9 @@ async fn wrong_passwords_lock_the_user_and_say_nothing_about_names() {
     let (_, users) = app.get("/v1/staff-users").await;
     assert!(users["users"][0]["locked_until"].is_string(), "{users}");
     app.clock.advance(chrono::Duration::minutes(16));
-    assert_eq!(login(&app, "anna", "correct horse battery").await.0, 200);
-    // A new password unlocks and replaces the old one.
+    let (_, out) = login(&app, "anna", "correct horse battery").await;
+    let old_token = out["token"].as_str().unwrap().to_string();
+    // A new password unlocks, replaces the old one and signs out its sessions.
     let patch = br#"{"password":"a brand new passphrase"}"#.to_vec();
     let (status, _) = app
         .send(
@@ -248,6 +249,10 @@ async fn wrong_passwords_lock_the_user_and_say_nothing_about_names() {
         "unauthorized",
     );
     assert_eq!(login(&app, "anna", "a brand new passphrase").await.0, 200);
+    let response = app
+        .with_token(&old_token, Method::GET, "/v1/staff-users", None)
+        .await;
+    assert_error(&response, 401, "unauthorized");
     let (_, audit) = app.get("/v1/audit?action=staff_user").await;
     let entries = audit["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 2);
