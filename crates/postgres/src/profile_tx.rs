@@ -11,6 +11,7 @@
 use crate::tx::PgTx;
 use crate::{history, identifiers, merges, profiles};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tessera_store::{
     IdentifierKind, LedgerTx, MergeCandidate, MergeRecord, ProfileEvent, ProfileTx, StoreResult,
     StoredAdjustment, StoredCard, StoredIdentifier, StoredProfile,
@@ -113,6 +114,27 @@ impl ProfileTx for PgTx<'_> {
     async fn reassign_lots(&mut self, lot_ids: &[String], to: &str) -> StoreResult<()> {
         self.flush(None).await?;
         identifiers::reassign_lots(self.conn, lot_ids, to).await
+    }
+
+    async fn move_tier_events(
+        &mut self,
+        from: &str,
+        to: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i64>> {
+        self.flush(None).await?;
+        crate::tiers::move_events(self.conn, from, to, at).await
+    }
+
+    async fn reassign_tier_events(
+        &mut self,
+        event_ids: &[i64],
+        from: &str,
+        to: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.flush(None).await?;
+        crate::tiers::reassign_events(self.conn, event_ids, from, to, at).await
     }
 
     async fn append_events(&mut self, events: &[ProfileEvent]) -> StoreResult<()> {

@@ -187,3 +187,63 @@ pub fn push(
              evaluated_at = excluded.evaluated_at, reevaluate_at = excluded.reevaluate_at)",
     );
 }
+
+/// Gives `to` the tier events of `from` (a merge); both records are due at `at`.
+pub async fn move_events(
+    conn: &mut PgConnection,
+    from: &str,
+    to: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<i64>> {
+    let mut ids: Vec<i64> = sqlx::query(
+        "UPDATE tier_events SET customer_id = $2 WHERE customer_id = $1 RETURNING event_id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    ids.sort_unstable();
+    mark_due(conn, &[from, to], at).await?;
+    Ok(ids)
+}
+
+/// Gives these events back from `from` to `to` (an unmerge); both records are due at
+/// `at`.
+pub async fn reassign_events(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    from: &str,
+    to: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE tier_events SET customer_id = $2 WHERE event_id = ANY($1)")
+        .bind(ids)
+        .bind(to)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    mark_due(conn, &[from, to], at).await
+}
+
+/// Makes the daily job re-evaluate these customers' tier records at `at`.
+async fn mark_due(
+    conn: &mut PgConnection,
+    customers: &[&str],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let customers: Vec<String> = customers.iter().map(|c| c.to_string()).collect();
+    sqlx::query(
+        "UPDATE tier_states SET reevaluate_at = $1 WHERE customer_id = ANY($2)
+         AND (reevaluate_at IS NULL OR reevaluate_at > $1)",
+    )
+    .bind(ts(at))
+    .bind(&customers)
+    .execute(conn)
+    .await
+    .map_err(db)
+    .map(drop)
+}

@@ -5,6 +5,7 @@
 use crate::writer::SqliteTx;
 use crate::{identifiers, merges, profile_batch, profiles};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tessera_store::{
     IdentifierKind, LedgerTx, MergeCandidate, MergeRecord, ProfileEvent, ProfileTx, StoreResult,
     StoredAdjustment, StoredCard, StoredIdentifier, StoredProfile,
@@ -91,6 +92,25 @@ impl ProfileTx for SqliteTx<'_> {
 
     async fn reassign_lots(&mut self, lot_ids: &[String], to: &str) -> StoreResult<()> {
         merges::reassign_lots(self.conn, lot_ids, to)
+    }
+
+    async fn move_tier_events(
+        &mut self,
+        from: &str,
+        to: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i64>> {
+        crate::tiers::move_events(self.conn, from, to, at)
+    }
+
+    async fn reassign_tier_events(
+        &mut self,
+        event_ids: &[i64],
+        from: &str,
+        to: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        crate::tiers::reassign_events(self.conn, event_ids, from, to, at)
     }
 
     async fn append_events(&mut self, events: &[ProfileEvent]) -> StoreResult<()> {

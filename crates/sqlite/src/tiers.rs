@@ -99,3 +99,53 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec
         |row| row.at(0),
     )
 }
+
+/// Gives `to` the tier events of `from` (a merge); both records are due at `at`.
+pub fn move_events(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<i64>> {
+    let mut ids: Vec<i64> = all(
+        conn,
+        "UPDATE tier_events SET customer_id = ?2 WHERE customer_id = ?1 RETURNING event_id",
+        [from, to],
+        |r| r.at(0),
+    )?;
+    ids.sort_unstable();
+    mark_due(conn, &[from, to], at)?;
+    Ok(ids)
+}
+
+/// Gives these events back from `from` to `to` (an unmerge); both records are due at
+/// `at`.
+pub fn reassign_events(
+    conn: &Connection,
+    ids: &[i64],
+    from: &str,
+    to: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    for id in ids {
+        exec(
+            conn,
+            "UPDATE tier_events SET customer_id = ?2 WHERE event_id = ?1",
+            params![id, to],
+        )?;
+    }
+    mark_due(conn, &[from, to], at)
+}
+
+/// Makes the daily job re-evaluate these customers' tier records at `at`.
+fn mark_due(conn: &Connection, customers: &[&str], at: DateTime<Utc>) -> StoreResult<()> {
+    for customer in customers {
+        exec(
+            conn,
+            "UPDATE tier_states SET reevaluate_at = ?1 WHERE customer_id = ?2
+             AND (reevaluate_at IS NULL OR reevaluate_at > ?1)",
+            params![ts(at), customer],
+        )?;
+    }
+    Ok(())
+}

@@ -191,6 +191,10 @@ pub struct MergeRecord {
     /// Customers that had been merged into the absorbed one and now point at the
     /// survivor.
     pub repointed: Vec<String>,
+    /// The absorbed customer's tier events, now counted for the survivor (an unmerge
+    /// gives them back).
+    #[serde(default)]
+    pub moved_tier_events: Vec<i64>,
     pub undone_at: Option<DateTime<Utc>>,
 }
 

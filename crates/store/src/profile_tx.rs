@@ -8,6 +8,7 @@ use crate::profile::{
     StoredIdentifier, StoredProfile,
 };
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// Row access for CRM writes. Implemented by the same transaction type as
 /// [`LedgerTx`], so a merge moves points in the same transaction as identifiers.
@@ -80,6 +81,23 @@ pub trait ProfileTx: LedgerTx {
     /// Gives the named lots to `to` (an unmerge giving back closed lots).
     async fn reassign_lots(&mut self, lot_ids: &[String], to: &str) -> StoreResult<()>;
     /// Appends history entries (their `event_id` is assigned by the store).
+    /// Gives `to` the tier events of `from` (a merge) and answers their ids; both
+    /// customers' tier records are due for re-evaluation at `at`.
+    async fn move_tier_events(
+        &mut self,
+        from: &str,
+        to: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i64>>;
+    /// Gives these tier events back from `from` to `to` (an unmerge); both records are
+    /// due at `at`.
+    async fn reassign_tier_events(
+        &mut self,
+        event_ids: &[i64],
+        from: &str,
+        to: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn append_events(&mut self, events: &[ProfileEvent]) -> StoreResult<()>;
     async fn insert_merge(&mut self, merge: &MergeRecord) -> StoreResult<()>;
     async fn merge_record(&mut self, merge_id: &str) -> StoreResult<Option<MergeRecord>>;

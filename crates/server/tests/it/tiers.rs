@@ -351,3 +351,43 @@ async fn the_tier_setting_is_shown_and_validated_with_field_paths() {
     let (_, out) = app.get("/v1/program").await;
     assert_eq!(out["tiers"]["levels"][2]["threshold"], 2000000);
 }
+
+#[tokio::test]
+async fn a_merge_counts_the_absorbed_customers_spend_and_an_unmerge_gives_it_back() {
+    let (app, anna) = app_with(tiers(None, grace(30))).await;
+    let twin = app
+        .create_customer(json!({"name": "Anna Twin", "cards": ["7001000099999"]}))
+        .await;
+    // 2,700.00 each: neither reaches silver (5,000.00) alone.
+    let mut first = shoes("m-1", t0(), 1);
+    first["lines"][0]["price"] = json!(300000);
+    commit(&app, &first).await;
+    let mut second = receipt(
+        "m-2",
+        t0(),
+        Some(json!({"card": "7001000099999"})),
+        json!([{"line": 1, "sku": "SHOE-1", "qty": 1, "price": 300000}]),
+    );
+    second["terminal_id"] = json!("T2");
+    commit(&app, &second).await;
+    assert_eq!(customer(&app, &anna).await["effective_tier"], "base");
+    let (status, out) = app
+        .post(
+            &format!("/v1/customers/{anna}/merge"),
+            &json!({"customer_id": twin}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(customer(&app, &anna).await["effective_tier"], "silver");
+    // The next receipt is priced and stored with the merged sum.
+    commit(&app, &milk("m-3", t0() + Duration::minutes(5))).await;
+    assert_eq!(stored_tier(&app, &anna).await.0, "silver");
+    let (status, out) = app
+        .post(&format!("/v1/customers/{twin}/unmerge"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(customer(&app, &twin).await["earned_tier"]["tier"], "base");
+    let view = customer(&app, &anna).await;
+    // Silver was reached and holds through the grace period; the sum is Anna's own.
+    assert_eq!(view["tier_progress"]["value"], 280000, "{view}");
+}

@@ -121,6 +121,10 @@ pub(crate) async fn merge(
     let closed_lots = tx
         .move_closed_lots(&absorbed.customer_id, &survivor.customer_id)
         .await?;
+    // What the absorbed customer spent counts toward the survivor's tier from now on.
+    let moved_tier_events = tx
+        .move_tier_events(&absorbed.customer_id, &survivor.customer_id, r.at)
+        .await?;
 
     let repointed = tx
         .repoint_merged(&absorbed.customer_id, &survivor.customer_id)
@@ -146,6 +150,7 @@ pub(crate) async fn merge(
         closed_lots,
         moved_unlotted,
         repointed,
+        moved_tier_events,
         undone_at: None,
     };
     tx.insert_merge(&record).await?;
@@ -323,6 +328,14 @@ pub(crate) async fn unmerge(
         .cloned()
         .collect();
     tx.reassign_lots(&closed, customer_id).await?;
+    // Its tier events count for it again.
+    tx.reassign_tier_events(
+        &record.moved_tier_events,
+        &record.survivor_id,
+        customer_id,
+        at,
+    )
+    .await?;
 
     // Customers that had been merged into the absorbed one point at it again.
     for id in &record.repointed {
