@@ -16,7 +16,6 @@ use crate::catalog::validate_id;
 use crate::error::{CoreError, ErrorCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// What a key or a token may do.
@@ -305,6 +304,5 @@ pub fn parse_key(text: &str) -> Option<(String, &str)> {
 
 /// SHA-256 of a key's secret part, lower-case hex.
 pub fn secret_hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(secret.as_bytes())
 }

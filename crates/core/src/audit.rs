@@ -12,7 +12,6 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// The `prev_hash` of the first entry: 64 zeros.
@@ -223,14 +222,7 @@ pub fn chain_hash(prev_hash: &str, content: &AuditContent) -> String {
     let mut bytes = Vec::with_capacity(256);
     put_bytes(&mut bytes, prev_hash.as_bytes());
     content.encode(&mut bytes);
-    let digest = Sha256::digest(&bytes);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    hex
+    crate::digest::sha256_hex(&bytes)
 }
 
 /// Why the chain breaks at an entry.

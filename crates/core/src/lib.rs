@@ -14,6 +14,7 @@ pub mod contact;
 pub mod coupon;
 pub mod customer;
 pub mod decimal;
+pub mod digest;
 pub mod error;
 pub mod import;
 pub mod ledger;

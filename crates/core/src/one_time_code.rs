@@ -19,7 +19,6 @@
 use crate::error::{CoreError, ErrorCode};
 use crate::otp::{hotp, verify, Attempt, Digits, OtpRefusal, Throttle, ThrottleState};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// How long a sent code stays valid.
@@ -122,15 +121,11 @@ impl CodeRefusal {
 /// The hash a sent code is stored as: SHA-256 over the customer id and the code, so a
 /// stolen table reveals no code and a code of one customer says nothing of another's.
 pub fn code_hash(customer_id: &str, code: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(customer_id.as_bytes());
-    hasher.update([0u8]);
-    hasher.update(code.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut data = Vec::with_capacity(customer_id.len() + 1 + code.len());
+    data.extend_from_slice(customer_id.as_bytes());
+    data.push(0);
+    data.extend_from_slice(code.as_bytes());
+    crate::digest::sha256_hex(&data)
 }
 
 /// A 6-digit code from caller-given random bits.
@@ -152,13 +147,18 @@ fn locked(throttle: &Throttle, state: &ThrottleState, now: i64) -> Result<(), Co
     }
 }
 
-/// How a presented code compares with the sent one: `None` when it is not that code.
-fn match_sent(
-    sent: &SentCode,
+/// Uses the sent code for `bound_to` if `code` is it: `None` when it is not that code.
+/// A used code passes again only for what it is bound to, and only if `again` allows.
+fn use_sent(
+    record: &mut CodeRecord,
     customer_id: &str,
     code: &str,
     now: i64,
+    throttle: &Throttle,
+    bound_to: &str,
+    again: bool,
 ) -> Option<Result<(), CodeRefusal>> {
+    let sent = record.sent.as_mut()?;
     let same: bool = code_hash(customer_id, code)
         .as_bytes()
         .ct_eq(sent.code_hash.as_bytes())
@@ -166,10 +166,17 @@ fn match_sent(
     if !same {
         return None;
     }
-    Some(if now >= sent.expires_at {
-        Err(CodeRefusal::Expired)
-    } else {
-        Ok(())
+    if now >= sent.expires_at {
+        return Some(Err(CodeRefusal::Expired));
+    }
+    Some(match &sent.used_for {
+        Some(used) if again && used == bound_to => Ok(()),
+        Some(_) => Err(CodeRefusal::Used),
+        None => {
+            sent.used_for = Some(bound_to.to_string());
+            throttle.record_success(&mut record.throttle);
+            Ok(())
+        }
     })
 }
 
@@ -185,19 +192,8 @@ pub fn judge_redeem(
     throttle: &Throttle,
 ) -> Result<(), CodeRefusal> {
     locked(throttle, &record.throttle, now)?;
-    if let Some(sent) = record.sent.as_mut() {
-        if let Some(outcome) = match_sent(sent, customer_id, code, now) {
-            outcome?;
-            return match &sent.used_for {
-                Some(used) if used == receipt_id => Ok(()),
-                Some(_) => Err(CodeRefusal::Used),
-                None => {
-                    sent.used_for = Some(receipt_id.to_string());
-                    throttle.record_success(&mut record.throttle);
-                    Ok(())
-                }
-            };
-        }
+    if let Some(outcome) = use_sent(record, customer_id, code, now, throttle, receipt_id, true) {
+        return outcome;
     }
     if let Some(totp) = totp {
         match verify(&totp.secret, code, now, DRIFT_STEPS, totp.last_step) {
@@ -234,16 +230,8 @@ pub fn judge_login(
     throttle: &Throttle,
 ) -> Result<(), CodeRefusal> {
     locked(throttle, &record.throttle, now)?;
-    if let Some(sent) = record.sent.as_mut() {
-        if let Some(outcome) = match_sent(sent, customer_id, code, now) {
-            outcome?;
-            if sent.used_for.is_some() {
-                return Err(CodeRefusal::Used);
-            }
-            sent.used_for = Some("login".to_string());
-            throttle.record_success(&mut record.throttle);
-            return Ok(());
-        }
+    if let Some(outcome) = use_sent(record, customer_id, code, now, throttle, "login", false) {
+        return outcome;
     }
     throttle.record_failure(&mut record.throttle, now);
     Err(CodeRefusal::Invalid)

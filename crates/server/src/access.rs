@@ -9,6 +9,7 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tessera_core::access::{parse_key, KeyStatus, Scope, Scopes};
@@ -251,9 +252,19 @@ pub const ROUTES: &[RouteAccess] = &[
 
 /// The table row of a request's method and matched path.
 pub fn route_access(method: &Method, path: &str) -> Option<&'static RouteAccess> {
-    ROUTES
-        .iter()
-        .find(|r| r.method == method.as_str() && r.path == path)
+    // Every till call passes here: a map rather than a walk over the table.
+    static INDEX: std::sync::LazyLock<HashMap<(&str, &str), &RouteAccess>> =
+        std::sync::LazyLock::new(|| ROUTES.iter().map(|r| ((r.method, r.path), r)).collect());
+    INDEX.get(&(method.as_str(), path)).copied()
+}
+
+/// The key or token of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// Who a request comes from, as the handlers see it.
@@ -315,13 +326,7 @@ pub async fn authorize(
     next: Next,
 ) -> Response {
     let now = state.clock.now();
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let principal = match presented {
+    let principal = match bearer(request.headers()) {
         None => {
             return ApiError::new(
                 ErrorCode::Unauthorized,
@@ -334,14 +339,15 @@ pub async fn authorize(
             Err(error) => return error.into_response(),
         },
     };
-    let path = request
+    let access = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let access = route_access(request.method(), &path);
-    let allowed = access.is_some_and(|a| principal.scopes.may(Scopes::of(a.scopes)));
-    if !allowed {
+        .and_then(|path| route_access(request.method(), path.as_str()));
+    let Some(access) = access.filter(|a| principal.scopes.may(Scopes::of(a.scopes))) else {
+        let path = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or(request.uri().path(), |p| p.as_str());
         tracing::warn!(actor = %principal.actor, method = %request.method(), %path, "refused: scope");
         return ApiError::new(
             ErrorCode::Forbidden,
@@ -352,31 +358,30 @@ pub async fn authorize(
             ),
         )
         .into_response();
-    }
+    };
     if principal.limited {
         if let Err(wait_ms) = state.key_limiter.admit(&principal.actor, now) {
             return rate_limited("this key", wait_ms).into_response();
         }
     }
-    let origin = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let target = request.uri().path().to_string();
-    request.extensions_mut().insert(principal.clone());
-    let Some(action) = access.and_then(|a| a.action) else {
+    let Some(action) = access.action else {
+        request.extensions_mut().insert(principal);
         return next.run(request).await;
     };
     let pending = AuditContent {
         at: now,
-        actor: principal.actor,
+        actor: principal.actor.clone(),
         actor_kind: principal.kind,
         action: action.to_string(),
-        target,
-        origin,
+        target: request.uri().path().to_string(),
+        origin: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
         before: None,
         after: None,
     };
+    request.extensions_mut().insert(principal);
     // The handler's first write appends the entry in its own transaction; an entry no
     // write took (a read such as an export) is appended once the answer is a success.
     let (response, left) = tessera_store::audit::with_pending(pending, next.run(request)).await;

@@ -14,7 +14,6 @@ use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, Visitor};
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::fmt;
 use tessera_core::ErrorCode;
@@ -83,7 +82,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
     let bytes = or_empty_object(bytes);
     // Refuses what is not one JSON document, exactly as parsing a `Value` would.
     let canonical = canonical(bytes).map_err(malformed)?;
-    let hash = hex(&Sha256::digest(&canonical));
+    let hash = tessera_core::digest::sha256_hex(&canonical);
     let value = match typed(bytes) {
         Ok(value) => value,
         Err(_) => slow::<T>(bytes)?,
@@ -91,32 +90,28 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
     Ok(Body { value, hash })
 }
 
-/// Parses a body like [`parse`], but hashes it without the member at `path` (an
-/// object path such as `["customer", "code"]`) when the body has it: a one-time code
-/// changes between a request and its retry, so it must not make the retry a different
-/// request. A body without the member hashes as [`parse`] hashes it.
-pub fn parse_hashed_without<T: DeserializeOwned>(
-    bytes: &[u8],
-    path: &[&str],
-) -> Result<Body<T>, ApiError> {
-    let mut body = parse::<T>(bytes)?;
+/// The idempotency hash of a body without the member at `path` (an object path such
+/// as `["customer", "code"]`), for a body that has it: a one-time code changes between
+/// a request and its retry, so it must not make the retry a different request. `None`
+/// when the body has no such member (its hash is then [`parse`]'s). Builds a `Value`,
+/// so callers ask only for bodies that carry the member.
+pub fn hash_without(bytes: &[u8], path: &[&str]) -> Result<Option<String>, ApiError> {
     let mut document: serde_json::Value =
         serde_json::from_slice(or_empty_object(bytes)).map_err(malformed)?;
     let Some((last, parents)) = path.split_last() else {
-        return Ok(body);
+        return Ok(None);
     };
-    let parent = parents
+    let removed = parents
         .iter()
-        .try_fold(&mut document, |node, key| node.get_mut(*key));
-    let removed = parent
+        .try_fold(&mut document, |node, key| node.get_mut(*key))
         .and_then(|node| node.as_object_mut())
         .and_then(|object| object.remove(*last));
-    if removed.is_some() {
-        // A `Value` serialises with sorted keys and no spaces: the canonical form.
-        let canonical = serde_json::to_vec(&document).map_err(malformed)?;
-        body.hash = hex(&Sha256::digest(&canonical));
+    if removed.is_none() {
+        return Ok(None);
     }
-    Ok(body)
+    // A `Value` serialises with sorted keys and no spaces: the canonical form.
+    let canonical = serde_json::to_vec(&document).map_err(malformed)?;
+    Ok(Some(tessera_core::digest::sha256_hex(&canonical)))
 }
 
 /// The typed body straight from the bytes. Without field paths: a refused body is
@@ -172,16 +167,6 @@ fn join(path: &str, name: &str) -> String {
     } else {
         format!("{path}.{name}")
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    text
 }
 
 /// The canonical form of one JSON document: what serialising its `serde_json::Value`
@@ -427,7 +412,7 @@ mod tests {
     /// What the hash was before: the canonical serialisation of the body's `Value`.
     fn value_hash(body: &str) -> String {
         let value: serde_json::Value = serde_json::from_str(body).unwrap();
-        hex(&Sha256::digest(serde_json::to_vec(&value).unwrap()))
+        tessera_core::digest::sha256_hex(&serde_json::to_vec(&value).unwrap())
     }
 
     #[test]

@@ -183,3 +183,20 @@ fn a_sign_in_code_works_once() {
     assert_eq!(sent_code_from_random(42), "000042");
     assert_eq!(sent_code_from_random(4_294_967_295), "967295");
 }
+
+#[test]
+fn wrong_sign_in_codes_lock_even_the_right_one() {
+    let mut record = sent("000042", NOW + 300);
+    let throttle = Throttle::default();
+    for i in 0..5 {
+        assert_eq!(
+            judge_login(&mut record, "c1", "999999", NOW + i, &throttle),
+            Err(CodeRefusal::Invalid)
+        );
+    }
+    assert!(matches!(
+        judge_login(&mut record, "c1", "000042", NOW + 10, &throttle),
+        Err(CodeRefusal::Locked { .. })
+    ));
+    assert_eq!(record.sent.as_ref().and_then(|s| s.used_for.clone()), None);
+}

@@ -12,7 +12,7 @@ use crate::routes::timeline::ReceiptsQuery;
 use crate::session;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use rand::Rng;
 use std::sync::Arc;
@@ -154,12 +154,7 @@ pub async fn logout(
 
 /// Ends the session of the bearer token in `headers`.
 pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<StatusCode, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
+    let token = crate::access::bearer(headers).unwrap_or_default();
     session::end(state, token, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

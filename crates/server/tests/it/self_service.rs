@@ -315,6 +315,8 @@ async fn a_customer_signs_in_and_reads_their_own_account() {
         .await;
     assert_eq!(status, 200, "{profile}");
     assert!(profile.to_string().contains("sms"), "{profile}");
+    assert_eq!(profile["consents"]["sms"]["granted"], false, "{profile}");
+    assert_eq!(profile["consents"]["sms"]["source"], "app", "{profile}");
     let (_, audit) = app.get("/v1/audit?action=customer.consents").await;
     assert_eq!(audit["entries"][0]["actor"], customer.as_str());
     assert_eq!(audit["entries"][0]["actor_kind"], "customer");
