@@ -581,7 +581,7 @@ fn promotions(now: DateTime<Utc>) -> Vec<Promotion> {
         100,
         Effect::PercentOff {
             percent: Percent(1500),
-            items: Some(ItemMatch::Category(vec!["shoes".into()])),
+            items: Some(ItemMatch::Category(vec!["shoes".into()].into())),
         },
     );
     shoes.schedule = Schedule {
@@ -632,7 +632,7 @@ fn promotions(now: DateTime<Utc>) -> Vec<Promotion> {
             80,
             Effect::PercentOff {
                 percent: Percent(3000),
-                items: Some(ItemMatch::Tag(vec!["sale".into()])),
+                items: Some(ItemMatch::Tag(vec!["sale".into()].into())),
             },
         ),
     ]

@@ -58,8 +58,8 @@ fn small_program() {
             effects: vec![Effect::PercentOff {
                 percent: Percent(500 + 100 * i as i64),
                 items: Some(ItemMatch::All(vec![
-                    ItemMatch::Category(vec![category.to_string()]),
-                    ItemMatch::Not(Box::new(ItemMatch::Tag(vec!["new".into()]))),
+                    ItemMatch::Category(vec![category.to_string()].into()),
+                    ItemMatch::Not(Box::new(ItemMatch::Tag(vec!["new".into()].into()))),
                 ])),
             }],
         })
@@ -201,14 +201,19 @@ fn chain_with_200_promotions() {
     let promotions: Vec<Promotion> = (0..200)
         .map(|i| {
             let items = match i % 4 {
-                0 => ItemMatch::Category(vec![categories[i % categories.len()].clone()]),
-                1 => ItemMatch::Brand(vec![
-                    brands[i % brands.len()].clone(),
-                    brands[(i + 1) % brands.len()].clone(),
-                ]),
+                0 => ItemMatch::Category(vec![categories[i % categories.len()].clone()].into()),
+                1 => ItemMatch::Brand(
+                    vec![
+                        brands[i % brands.len()].clone(),
+                        brands[(i + 1) % brands.len()].clone(),
+                    ]
+                    .into(),
+                ),
                 2 => ItemMatch::All(vec![
-                    ItemMatch::Category(vec![categories[(i * 3) % categories.len()].clone()]),
-                    ItemMatch::Not(Box::new(ItemMatch::Tag(vec!["new".into()]))),
+                    ItemMatch::Category(
+                        vec![categories[(i * 3) % categories.len()].clone()].into(),
+                    ),
+                    ItemMatch::Not(Box::new(ItemMatch::Tag(vec!["new".into()].into()))),
                 ]),
                 _ => ItemMatch::Sku(
                     (0..20)

@@ -16,6 +16,7 @@ pub mod customer;
 pub mod decimal;
 pub mod digest;
 pub mod error;
+pub mod fast_hash;
 pub mod import;
 pub mod ledger;
 pub mod limits;
@@ -35,5 +36,6 @@ pub mod segment;
 pub mod snapshot;
 pub mod tier;
 pub mod transfer;
+pub mod value_set;
 
 pub use error::{CoreError, ErrorCode};

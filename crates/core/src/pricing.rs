@@ -8,6 +8,7 @@
 
 use crate::catalog::{Product, Store};
 use crate::error::{CoreError, ErrorCode};
+use crate::fast_hash::FastMap;
 use crate::money::{allocate, div_floor, div_round_half_even, to_i64, Money, Points};
 use crate::program::Program;
 use crate::promotion::{
@@ -26,7 +27,7 @@ pub struct PricingContext<'a> {
     pub program: &'a Program,
     pub store: &'a Store,
     pub tz: Tz,
-    pub products: &'a HashMap<String, Product>,
+    pub products: &'a FastMap<String, Product>,
     /// The enabled promotions whose scope includes the store, in evaluation order (see
     /// [`Promotion::evaluation_order`]).
     pub promotions: Vec<&'a Promotion>,

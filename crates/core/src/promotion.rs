@@ -9,6 +9,7 @@
 use crate::catalog::{validate_id, validate_name, Product, Store};
 use crate::error::CoreError;
 use crate::money::{Money, Points};
+use crate::value_set::ValueSet;
 use chrono::{Datelike, NaiveDateTime, NaiveTime, Timelike, Weekday};
 use serde::{Deserialize, Serialize};
 
@@ -402,10 +403,10 @@ impl Percent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemMatch {
-    Sku(Vec<String>),
-    Category(Vec<String>),
-    Brand(Vec<String>),
-    Tag(Vec<String>),
+    Sku(ValueSet),
+    Category(ValueSet),
+    Brand(ValueSet),
+    Tag(ValueSet),
     All(Vec<ItemMatch>),
     Any(Vec<ItemMatch>),
     Not(Box<ItemMatch>),
@@ -416,16 +417,14 @@ impl ItemMatch {
     /// SKUs unknown to the catalogue have no category, brand or tags.
     pub fn matches(&self, sku: &str, product: Option<&Product>) -> bool {
         match self {
-            ItemMatch::Sku(skus) => skus.iter().any(|s| s == sku),
+            ItemMatch::Sku(skus) => skus.contains(sku),
             ItemMatch::Category(values) => product
                 .and_then(|p| p.category.as_deref())
-                .is_some_and(|c| values.iter().any(|v| v == c)),
+                .is_some_and(|c| values.contains(c)),
             ItemMatch::Brand(values) => product
                 .and_then(|p| p.brand.as_deref())
-                .is_some_and(|b| values.iter().any(|v| v == b)),
-            ItemMatch::Tag(values) => {
-                product.is_some_and(|p| p.tags.iter().any(|t| values.iter().any(|v| v == t)))
-            }
+                .is_some_and(|b| values.contains(b)),
+            ItemMatch::Tag(values) => product.is_some_and(|p| values.contains_any(p.tags.iter())),
             ItemMatch::All(parts) => parts.iter().all(|m| m.matches(sku, product)),
             ItemMatch::Any(parts) => parts.iter().any(|m| m.matches(sku, product)),
             ItemMatch::Not(inner) => !inner.matches(sku, product),
@@ -794,7 +793,7 @@ mod tests {
     fn item_match_table() {
         let shoes = product("shoes", "acme", &["summer"]);
         let parse = |json: &str| -> ItemMatch {
-            serde_json::from_str(json).unwrap_or(ItemMatch::Sku(vec![]))
+            serde_json::from_str(json).unwrap_or(ItemMatch::Sku(ValueSet::default()))
         };
         let cases = [
             (r#"{"category":["shoes"]}"#, "A", Some(&shoes), true),

@@ -3,6 +3,7 @@
 
 use crate::catalog::{Product, Store};
 use crate::error::{CoreError, ErrorCode};
+use crate::fast_hash::FastMap;
 use crate::pricing::PricingContext;
 use crate::program::Program;
 use crate::promotion::{ItemMatch, Promotion};
@@ -14,19 +15,19 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Default)]
 pub struct ConfigSnapshot {
     pub program: Program,
-    pub stores: HashMap<String, (Store, Tz)>,
-    pub products: HashMap<String, Product>,
+    pub stores: FastMap<String, (Store, Tz)>,
+    pub products: FastMap<String, Product>,
     /// Enabled promotions in evaluation order.
     promotions: Vec<Promotion>,
     /// For each store, the positions in `promotions` of those whose scope includes it:
     /// a receipt never looks at promotions of other stores.
-    by_store: HashMap<String, Vec<usize>>,
+    by_store: FastMap<String, Vec<usize>>,
     /// For each line attribute (a SKU, category, brand or tag), the
     /// positions of the promotions that can only touch lines having it; a receipt
     /// looks only at those its lines' attributes name, and at `ungated` ones.
     /// One map per attribute kind (see [`Attribute`]), so that a receipt looks its
     /// lines up by `&str` without building keys.
-    by_attribute: [HashMap<String, Vec<usize>>; 4],
+    by_attribute: [FastMap<String, Vec<usize>>; 4],
     /// Positions of the promotions that may act on any receipt.
     ungated: Vec<usize>,
 }
@@ -93,7 +94,7 @@ impl ConfigSnapshot {
             stores,
             products,
             promotions,
-            by_store: HashMap::new(),
+            by_store: FastMap::default(),
             by_attribute: Default::default(),
             ungated: Vec::new(),
         };

@@ -151,11 +151,11 @@ fn cases() -> Vec<Case> {
                 vec![Effect::BundlePrice {
                     bundle: vec![
                         BundleComponent {
-                            items: ItemMatch::Sku(vec!["MILK".into()]),
+                            items: ItemMatch::Sku(vec!["MILK".into()].into()),
                             qty: 1,
                         },
                         BundleComponent {
-                            items: ItemMatch::Sku(vec!["BREAD".into()]),
+                            items: ItemMatch::Sku(vec!["BREAD".into()].into()),
                             qty: 1,
                         },
                     ],

@@ -281,7 +281,7 @@ fn item_conditions_need_quantity_and_amount_of_matching_lines() {
     use tessera_core::promotion::ItemCondition;
     let mut three_dairy = percent_off("three-dairy", 0, 1000, None);
     three_dairy.conditions.items = vec![ItemCondition {
-        items: ItemMatch::Category(vec!["dairy".into()]),
+        items: ItemMatch::Category(vec!["dairy".into()].into()),
         min_qty: Some(3000),
         min_amount: Some(20000),
     }];
@@ -449,11 +449,11 @@ fn bundle_price_table() {
             vec![Effect::BundlePrice {
                 bundle: vec![
                     BundleComponent {
-                        items: ItemMatch::Sku(vec!["MILK".into()]),
+                        items: ItemMatch::Sku(vec!["MILK".into()].into()),
                         qty: 1,
                     },
                     BundleComponent {
-                        items: ItemMatch::Sku(vec!["BREAD".into()]),
+                        items: ItemMatch::Sku(vec!["BREAD".into()].into()),
                         qty: 1,
                     },
                 ],

@@ -33,7 +33,7 @@ pub fn product(sku: &str, category: &str, no_points_payment: bool) -> Product {
     }
 }
 
-pub fn catalogue() -> HashMap<String, Product> {
+pub fn catalogue() -> tessera_core::fast_hash::FastMap<String, Product> {
     [
         product("MILK", "dairy", false),
         product("KEFIR", "dairy", false),
@@ -121,7 +121,7 @@ pub fn with_schedule(mut promotion: Promotion, from: &str, to: &str) -> Promotio
 }
 
 pub fn category(name: &str) -> Option<ItemMatch> {
-    Some(ItemMatch::Category(vec![name.to_string()]))
+    Some(ItemMatch::Category(vec![name.to_string()].into()))
 }
 
 pub fn naive(text: &str) -> NaiveDateTime {
@@ -315,8 +315,8 @@ pub fn arb_items() -> impl Strategy<Value = Option<ItemMatch>> {
         3 => Just(None),
         1 => Just(category("dairy")),
         1 => Just(category("bakery")),
-        1 => Just(Some(ItemMatch::Sku(vec!["APPLE".to_string(), "CIG".to_string()]))),
-        1 => Just(Some(ItemMatch::Not(Box::new(ItemMatch::Category(vec!["tobacco".to_string()]))))),
+        1 => Just(Some(ItemMatch::Sku(vec!["APPLE".to_string(), "CIG".to_string()].into()))),
+        1 => Just(Some(ItemMatch::Not(Box::new(ItemMatch::Category(vec!["tobacco".to_string()].into()))))),
     ]
 }
 
@@ -340,11 +340,11 @@ pub fn arb_promotion() -> impl Strategy<Value = Promotion> {
                     promotion.effects = vec![Effect::BundlePrice {
                         bundle: vec![
                             tessera_core::promotion::BundleComponent {
-                                items: items.unwrap_or(ItemMatch::Sku(vec!["MILK".into()])),
+                                items: items.unwrap_or(ItemMatch::Sku(vec!["MILK".into()].into())),
                                 qty: 1,
                             },
                             tessera_core::promotion::BundleComponent {
-                                items: ItemMatch::Category(vec!["bakery".into()]),
+                                items: ItemMatch::Category(vec!["bakery".into()].into()),
                                 qty: (amount % 2 + 1) as u32,
                             },
                         ],
@@ -355,7 +355,7 @@ pub fn arb_promotion() -> impl Strategy<Value = Promotion> {
                     let mut promotion = percent_off(&id, priority, percent, None);
                     let any_lines = || {
                         Some(ItemMatch::Not(Box::new(ItemMatch::Sku(
-                            vec!["NONE".into()],
+                            vec!["NONE".into()].into(),
                         ))))
                     };
                     promotion.effects = vec![match kind {

@@ -649,11 +649,11 @@ fn per_receipt_limit_table() {
                 vec![Effect::BundlePrice {
                     bundle: vec![
                         BundleComponent {
-                            items: ItemMatch::Sku(vec!["MILK".into()]),
+                            items: ItemMatch::Sku(vec!["MILK".into()].into()),
                             qty: 1,
                         },
                         BundleComponent {
-                            items: ItemMatch::Sku(vec!["BREAD".into()]),
+                            items: ItemMatch::Sku(vec!["BREAD".into()].into()),
                             qty: 1,
                         },
                     ],
