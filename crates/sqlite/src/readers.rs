@@ -67,9 +67,11 @@ impl Readers {
         )
         .map_err(db)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-        // A writer's commit makes every reader drop its page cache at its next read; a
-        // memory map lets those pages come back from the OS without a copy each.
-        conn.execute_batch("PRAGMA cache_size = -8192; PRAGMA mmap_size = 1073741824;")
+        // A writer's commit makes every reader drop its page cache at its next read, and
+        // with it SQLite's memory map of the file: each read then paid for an unmap and
+        // a page fault per page touched (about 6% of the request threads' time under
+        // load). Without a map, a page comes back from the OS with one `pread`.
+        conn.execute_batch("PRAGMA cache_size = -8192; PRAGMA mmap_size = 0;")
             .map_err(db)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
