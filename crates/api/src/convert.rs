@@ -36,11 +36,18 @@ pub fn parse_at(text: &str, field: &str) -> Result<DateTime<FixedOffset>, CoreEr
 }
 
 /// Parses a quantity with at most 3 decimals into thousandths.
-pub fn parse_qty(number: &serde_json::Number, field: &str) -> Result<i64, CoreError> {
+pub fn parse_qty(
+    number: &serde_json::Number,
+    field: impl FnOnce() -> String,
+) -> Result<i64, CoreError> {
+    // Whole quantities (most lines) skip the text round trip.
+    if let Some(whole) = number.as_i64().and_then(|n| n.checked_mul(1000)) {
+        return Ok(whole);
+    }
     parse_scaled(&number.to_string(), 3).map_err(|e| {
         CoreError::field(
             ErrorCode::InvalidQuantity,
-            field,
+            field(),
             format!("must be a number with at most 3 decimals: {e}"),
         )
     })
@@ -48,6 +55,9 @@ pub fn parse_qty(number: &serde_json::Number, field: &str) -> Result<i64, CoreEr
 
 /// A quantity in thousandths as a JSON number (`532` becomes `0.532`).
 pub fn qty_out(qty: i64) -> serde_json::Number {
+    if qty % 1000 == 0 {
+        return serde_json::Number::from(qty / 1000);
+    }
     format_scaled(qty, 3)
         .parse()
         .unwrap_or_else(|_| serde_json::Number::from(0))
@@ -228,7 +238,7 @@ fn conditions_in(body: ConditionsBody) -> Result<Conditions, CoreError> {
                 .unwrap_or(ItemMatch::All(Vec::new())),
             min_qty: condition
                 .min_qty
-                .map(|q| parse_qty(&q, &format!("{at}.min_qty")))
+                .map(|q| parse_qty(&q, || format!("{at}.min_qty")))
                 .transpose()?,
             min_amount: condition.min_amount,
         });
@@ -391,7 +401,7 @@ pub fn promotion_from(promotion_id: &str, body: PromotionBody) -> Result<Promoti
             EffectBody::GiftItem { sku, qty } => Effect::GiftItem {
                 sku,
                 qty: match qty {
-                    Some(qty) => parse_qty(&qty, &format!("{at}.qty"))?,
+                    Some(qty) => parse_qty(&qty, || format!("{at}.qty"))?,
                     None => tessera_core::receipt::QTY_SCALE,
                 },
             },
@@ -841,7 +851,7 @@ pub fn receipt_from(body: ReceiptBody) -> Result<(ReceiptRequest, Option<i64>), 
         lines.push(ReceiptLine {
             line: line.line,
             sku: line.sku,
-            qty: parse_qty(&line.qty, &format!("lines[{idx}].qty"))?,
+            qty: parse_qty(&line.qty, || format!("lines[{idx}].qty"))?,
             price: line.price,
         });
     }

@@ -121,25 +121,26 @@ impl ReceiptRequest {
         }
         let mut seen = std::collections::HashSet::with_capacity(self.lines.len());
         for (idx, line) in self.lines.iter().enumerate() {
-            let at = format!("lines[{idx}]");
+            // The field's name is made only for an error: every receipt passes here.
+            let at = || format!("lines[{idx}]");
             if !seen.insert(line.line) {
                 return Err(CoreError::field(
                     ErrorCode::DuplicateLine,
-                    format!("{at}.line"),
+                    format!("{}.line", at()),
                     format!("line number {} appears more than once", line.line),
                 ));
             }
-            validate_id(&format!("{at}.sku"), &line.sku)?;
+            validate_id("sku", &line.sku).map_err(|e| e.within(&at()))?;
             if line.qty <= 0 || line.qty > 1_000_000 * QTY_SCALE {
                 return Err(CoreError::field(
                     ErrorCode::InvalidQuantity,
-                    format!("{at}.qty"),
+                    format!("{}.qty", at()),
                     "must be greater than 0 and at most 1000000",
                 ));
             }
             if !(0..=1_000_000_000_000).contains(&line.price) {
                 return Err(CoreError::invalid(
-                    format!("{at}.price"),
+                    format!("{}.price", at()),
                     "must be between 0 and 1000000000000 minor units",
                 ));
             }

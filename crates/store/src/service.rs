@@ -222,10 +222,10 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         coupons_used,
         issued,
     };
-    let response = (command.render)(&Committed {
-        record: record.clone(),
-        new_member,
-    });
+    // The record is moved in and out rather than cloned: it holds every priced line.
+    let committed = Committed { record, new_member };
+    let response = (command.render)(&committed);
+    let record = committed.record;
     if let Some(ledger) = ledger {
         tx.save_ledger(&ledger.into_changes()).await?;
     }

@@ -365,7 +365,7 @@ pub async fn return_receipt(
     for (idx, line) in value.lines.iter().enumerate() {
         lines.push((
             line.line,
-            parse_qty(&line.qty, &format!("lines[{idx}].qty"))?,
+            parse_qty(&line.qty, || format!("lines[{idx}].qty"))?,
         ));
     }
     let command = ReturnCommand {
