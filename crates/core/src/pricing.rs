@@ -128,7 +128,10 @@ pub struct Calculation {
     pub points_redeemed: Points,
     pub promotions: Vec<AppliedPromotion>,
     /// Promotions that were candidates for this receipt but did not apply, and why.
-    #[serde(default)]
+    /// Left out of stored receipt records (the only place a `Calculation` is
+    /// serialised): the answer that showed it is stored as sent, and nothing reads it
+    /// back from a record. With many promotions it was half of every record's bytes.
+    #[serde(default, skip_serializing)]
     pub not_applied: Vec<NotApplied>,
     pub customer_id: Option<String>,
     pub balance: Option<BalanceAfter>,

@@ -196,6 +196,23 @@ fn reward_effects_for_a_member_and_for_an_anonymous_receipt() {
             ("earn", "no_effect", None),
         ]
     );
+    // A stored record keeps everything but `not_applied` (the stored answer has it),
+    // and older records that hold it still read.
+    let stored = serde_json::to_value(&calc).unwrap();
+    assert!(stored.get("not_applied").is_none(), "{stored}");
+    let back: Calculation = serde_json::from_value(stored.clone()).unwrap();
+    assert_eq!(
+        back,
+        Calculation {
+            not_applied: Vec::new(),
+            ..calc.clone()
+        }
+    );
+    let mut older = stored;
+    older["not_applied"] =
+        serde_json::json!([{"promotion_id": "earn", "reason": "no_effect", "by": null}]);
+    let back: Calculation = serde_json::from_value(older).unwrap();
+    assert_eq!(not_applied(&back), vec![("earn", "no_effect", None)]);
 }
 
 #[test]
