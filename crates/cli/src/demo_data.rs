@@ -822,6 +822,7 @@ fn timeline(
             now: draft.utc,
             render: render.clone(),
             profile_complete: None,
+            quote: None,
         };
         let new_card = matches!(draft.buyer, Buyer::NewCard(_));
         events.push(Event {

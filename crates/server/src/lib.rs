@@ -8,6 +8,7 @@ pub mod json;
 mod limiter;
 pub mod openapi;
 pub mod query;
+mod quotes;
 pub mod render;
 mod routes;
 pub mod sender;

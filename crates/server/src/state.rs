@@ -63,6 +63,8 @@ pub struct AppState {
     /// Wrong guesses against names and phones that belong to nobody.
     pub guesses: crate::limiter::GuessThrottle,
     pub sender: Arc<dyn CodeSender>,
+    /// Calculations kept for the commits of their receipts.
+    pub quotes: crate::quotes::Quotes,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
             })),
             guesses: crate::limiter::GuessThrottle::default(),
             sender: options.sender,
+            quotes: Default::default(),
         };
         state.reload_config().await?;
         Ok(Arc::new(state))

@@ -34,6 +34,9 @@ pub struct CommitCommand {
     /// server found it (it reads the profile, which the ledger read does not); `None`
     /// when the program requires none.
     pub profile_complete: Option<bool>,
+    /// The server's own calculation of this receipt, reused when the commit reads the
+    /// same inputs (see [`crate::quote`]).
+    pub quote: Option<Arc<crate::quote::Quote>>,
 }
 
 /// A committed receipt, as rendered into the commit response.

@@ -27,6 +27,7 @@ pub mod error;
 pub mod port;
 pub mod profile;
 pub mod profile_tx;
+pub mod quote;
 pub mod service;
 pub mod tiers;
 

@@ -10,7 +10,7 @@
 use crate::command::{CancelCommand, CommitCommand, Committed, ReturnCommand, Returned};
 use crate::error::StoreError;
 use crate::port::{LedgerTx, NewRewards, PriorCommit, ReceiptVersion, StoreResult};
-use crate::tiers;
+use crate::{quote, tiers};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use tessera_core::coupon::{self, Coupon, CouponSeries};
@@ -115,14 +115,27 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     // Read after the customer (whose row an adapter may lock first), like a return.
     let found_coupons = load_vouchers(&mut ctx, request, &mut TxReads(&mut *tx)).await?;
     let scope = usage_scope(&ctx, request, customer_id.as_deref());
-    let calculated = calculate_within_limits(
-        &mut ctx,
-        request,
-        view.as_ref(),
-        &scope,
-        &mut TxReads(&mut *tx),
-    )
-    .await;
+    let reused = match command
+        .quote
+        .as_deref()
+        .filter(|q| q.fits(&command.config, request, view.as_ref(), &ctx))
+    {
+        Some(quote) => quote::replay(quote, &mut ctx, &mut TxReads(&mut *tx)).await?,
+        None => None,
+    };
+    let calculated = match reused {
+        Some(calculation) => Ok(calculation),
+        None => {
+            calculate_within_limits(
+                &mut ctx,
+                request,
+                view.as_ref(),
+                &scope,
+                &mut TxReads(&mut *tx),
+            )
+            .await
+        }
+    };
     let mut calculation = match calculated {
         Err(StoreError::Domain(error)) if REMEMBERED_REFUSALS.contains(&error.code) => {
             tx.record_refusal(

@@ -25,6 +25,7 @@ use tessera_core::receipt::{CustomerRef, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_core::tier::TierHistory;
 use tessera_core::{CoreError, ErrorCode};
+use tessera_store::quote::{Quote, Recording};
 use tessera_store::{service, CancelCommand, CommitCommand, ReturnCommand};
 
 /// How far ahead of the server's clock a till's `at` may be.
@@ -64,7 +65,23 @@ pub async fn calculate(
     principal.check_store(&body.store_id, "store_id")?;
     let (request, _) = parse_receipt(body, now)?;
     let config = state.config();
-    Ok(Json(quote(&state, &config, &request).await?))
+    let (out, priced) = price(&state, &config, &request).await?;
+    // Kept for the commit of this receipt, which reuses it if nothing changed.
+    state.quotes.put(
+        Quote {
+            config: Arc::downgrade(&config),
+            request,
+            view: priced.view,
+            coupon_series: priced.coupon_series,
+            coupon_rejections: priced.coupon_rejections,
+            certificates: priced.certificates,
+            usage_reads: priced.usage_reads,
+            exhausted: priced.exhausted,
+            calculation: priced.calculation,
+        },
+        now,
+    );
+    Ok(Json(out))
 }
 
 /// Prices a receipt against `config` with the customer's balance as of now, writing
@@ -74,6 +91,26 @@ pub async fn quote(
     config: &ConfigSnapshot,
     request: &ReceiptRequest,
 ) -> Result<CalculationOut, ApiError> {
+    Ok(price(state, config, request).await?.0)
+}
+
+/// What a calculation was made from, for a [`Quote`].
+struct Priced {
+    view: Option<CustomerView>,
+    coupon_series: std::collections::HashMap<String, String>,
+    coupon_rejections: std::collections::HashMap<String, tessera_core::pricing::CouponRejection>,
+    certificates: std::collections::HashMap<String, Result<i64, String>>,
+    usage_reads: Vec<tessera_store::quote::UsageRead>,
+    exhausted: Vec<String>,
+    calculation: tessera_core::pricing::Calculation,
+}
+
+/// [`quote`], with what the calculation was made from.
+async fn price(
+    state: &AppState,
+    config: &ConfigSnapshot,
+    request: &ReceiptRequest,
+) -> Result<(CalculationOut, Priced), ApiError> {
     let now = state.clock.now();
     let at = request.at.with_timezone(&Utc);
     let mut ctx = config.context(request)?;
@@ -123,21 +160,38 @@ pub async fn quote(
     let mut requests = Vec::new();
     if let Some(view) = view.as_mut().filter(|v| !v.customer_id.is_empty()) {
         requests = till_profile::requests_for(state, config, &view.customer_id, now).await?;
-        view.profile_complete = requests.is_empty();
+        // As the commit judges it: a program that requires no fields has no
+        // questionnaire to complete, so `profile_completed` promotions do not apply.
+        view.profile_complete = !config.program.required_fields.is_empty() && requests.is_empty();
     }
     let customer_id = view
         .as_ref()
         .map(|v| v.customer_id.as_str())
         .filter(|id| !id.is_empty());
     let scope = service::usage_scope(&ctx, request, customer_id);
-    let mut calculation =
-        service::calculate_within_limits(&mut ctx, request, view.as_ref(), &scope, source).await?;
-    if calculation.customer_id.as_deref() == Some("") {
-        calculation.customer_id = None;
+    let mut recording = Recording {
+        inner: source,
+        usage_reads: Vec::new(),
+    };
+    let calculation =
+        service::calculate_within_limits(&mut ctx, request, view.as_ref(), &scope, &mut recording)
+            .await?;
+    let mut shown = calculation.clone();
+    if shown.customer_id.as_deref() == Some("") {
+        shown.customer_id = None;
     }
-    let mut out = calculation_out(&request.receipt_id, &calculation, None, false, None);
+    let mut out = calculation_out(&request.receipt_id, &shown, None, false, None);
     out.profile_requests = till_profile::requests_out(&requests);
-    Ok(out)
+    let priced = Priced {
+        view,
+        coupon_series: ctx.coupon_series,
+        coupon_rejections: ctx.coupon_rejections,
+        certificates: ctx.certificates,
+        usage_reads: recording.usage_reads,
+        exhausted: ctx.exhausted,
+        calculation,
+    };
+    Ok((out, priced))
 }
 
 /// Commits a receipt exactly once.
@@ -217,6 +271,7 @@ async fn commit_one(
         (Some(update), None) => Some((update, request.clone())),
         _ => None,
     };
+    let quote = state.quotes.take(&request.receipt_id, now);
     let command = CommitCommand {
         request,
         request_hash: hash,
@@ -227,6 +282,7 @@ async fn commit_one(
         now,
         render: commit_renderer(),
         profile_complete,
+        quote,
     };
     let response = state.store.commit_receipt(command).await?;
     if let Some((update, request)) = after_commit {

@@ -414,6 +414,15 @@ pub async fn setup_chain(app: &TestApp) {
     }
 }
 
+/// Promotion `budget`: 10% off dairy with a budget of 25.00, so receipts of 100.00
+/// take 10.00 each and two fit.
+pub async fn put_dairy_budget(app: &TestApp) {
+    let budget = json!({"name": "Budgeted", "priority": 100, "limits": {"total_discount": 2500},
+        "effects": [{"type": "percent_off", "percent": 10, "items": {"category": ["dairy"]}}]});
+    let (status, out) = app.put("/v1/promotions/budget", &budget).await;
+    assert_eq!(status, 200, "{out}");
+}
+
 /// `body` with `"coupons": codes`.
 pub fn with_coupons(mut body: Value, codes: &[&str]) -> Value {
     body["coupons"] = json!(codes);

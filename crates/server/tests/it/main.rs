@@ -16,6 +16,7 @@ mod openapi;
 mod privacy;
 mod profiles;
 mod promotions;
+mod quotes;
 mod receipts;
 mod rewards;
 mod segments;

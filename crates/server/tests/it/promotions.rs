@@ -301,10 +301,7 @@ async fn limits_and_budgets_hold_under_concurrent_commits_and_cancels_release_th
 async fn a_budget_is_never_exceeded() {
     let app = spawn_app().await;
     setup_chain(&app).await;
-    // 10% off with a budget of 25.00: receipts of 100.00 take 10.00 each, so two fit.
-    let budget = json!({"name": "Budgeted", "priority": 100, "limits": {"total_discount": 2500},
-        "effects": [{"type": "percent_off", "percent": 10, "items": {"category": ["dairy"]}}]});
-    assert_eq!(app.put("/v1/promotions/budget", &budget).await.0, 200);
+    put_dairy_budget(&app).await;
     let lines = json!([{"line": 1, "sku": "MILK-1", "qty": 1, "price": 10000}]);
     let mut given = 0;
     for n in 0..5 {
