@@ -176,11 +176,11 @@ async fn price(
     let calculation =
         service::calculate_within_limits(&mut ctx, request, view.as_ref(), &scope, &mut recording)
             .await?;
-    let mut shown = calculation.clone();
-    if shown.customer_id.as_deref() == Some("") {
-        shown.customer_id = None;
+    let mut out = calculation_out(&request.receipt_id, &calculation, None, false, None);
+    // A new card has no customer id until its commit.
+    if out.customer_id.as_deref() == Some("") {
+        out.customer_id = None;
     }
-    let mut out = calculation_out(&request.receipt_id, &shown, None, false, None);
     out.profile_requests = till_profile::requests_out(&requests);
     let priced = Priced {
         view,
