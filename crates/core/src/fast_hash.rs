@@ -17,9 +17,9 @@ const PRIME: u64 = 0x0100_0000_01b3;
 
 /// The 64-bit FNV-1a hash of `bytes`.
 pub fn fnv(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+    let mut hasher = Fnv::default();
+    hasher.write(bytes);
+    hasher.finish()
 }
 
 /// FNV-1a as a [`Hasher`].

@@ -26,7 +26,7 @@ impl ValueSet {
     /// The values in the order given, duplicates kept.
     pub fn new(values: Vec<String>) -> ValueSet {
         let hashes = if values.len() > LINEAR {
-            values.iter().map(|v| hash(v)).collect()
+            values.iter().map(|v| fnv(v.as_bytes())).collect()
         } else {
             Vec::new()
         };
@@ -38,7 +38,7 @@ impl ValueSet {
         if self.hashes.is_empty() {
             return self.values.iter().any(|v| v == value);
         }
-        let wanted = hash(value);
+        let wanted = fnv(value.as_bytes());
         self.hashes
             .iter()
             .zip(&self.values)
@@ -49,10 +49,6 @@ impl ValueSet {
     pub fn contains_any<'a>(&self, mut values: impl Iterator<Item = &'a String>) -> bool {
         values.any(|v| self.contains(v))
     }
-}
-
-fn hash(value: &str) -> u64 {
-    fnv(value.as_bytes())
 }
 
 impl Deref for ValueSet {

@@ -63,7 +63,8 @@ impl Quotes {
     }
 
     /// How many are kept.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner.lock().map(|i| i.by_receipt.len()).unwrap_or(0)
     }
 }

@@ -48,6 +48,29 @@ pub struct Quote {
 }
 
 impl Quote {
+    /// The quote of `calculation`, made against `config` for `request` with `view`;
+    /// `ctx` is the context it was priced in (its vouchers and exhausted promotions).
+    pub fn made(
+        config: &Arc<ConfigSnapshot>,
+        request: ReceiptRequest,
+        view: Option<CustomerView>,
+        ctx: PricingContext<'_>,
+        usage_reads: Vec<UsageRead>,
+        calculation: Calculation,
+    ) -> Quote {
+        Quote {
+            config: Arc::downgrade(config),
+            request,
+            view,
+            coupon_series: ctx.coupon_series,
+            coupon_rejections: ctx.coupon_rejections,
+            certificates: ctx.certificates,
+            usage_reads,
+            exhausted: ctx.exhausted,
+            calculation,
+        }
+    }
+
     /// Whether the quote was made from these inputs, all but the counters (see
     /// [`replay`]): the same snapshot, receipt and customer, and vouchers found in the
     /// same state. `ctx` is the commit's context after its vouchers were loaded.
@@ -61,7 +84,6 @@ impl Quote {
         std::ptr::eq(self.config.as_ptr(), Arc::as_ptr(config))
             && self.request == *request
             && self.view.as_ref() == view
-            && ctx.exhausted.is_empty()
             && self.coupon_series == ctx.coupon_series
             && self.coupon_rejections == ctx.coupon_rejections
             && self.certificates == ctx.certificates
@@ -115,5 +137,114 @@ impl Reads for Recording<'_> {
         codes: &[String],
     ) -> StoreResult<HashMap<String, Certificate>> {
         self.inner.certificates(codes).await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tessera_core::catalog::Store;
+    use tessera_core::program::Program;
+
+    /// Counters as a store holds them; every read is answered from `held`.
+    struct Counters {
+        held: HashMap<(String, String), Usage>,
+    }
+
+    #[async_trait::async_trait]
+    impl Reads for Counters {
+        async fn usage(
+            &mut self,
+            keys: &[(String, String)],
+        ) -> StoreResult<HashMap<(String, String), Usage>> {
+            Ok(keys
+                .iter()
+                .filter_map(|k| self.held.get(k).map(|u| (k.clone(), *u)))
+                .collect())
+        }
+
+        async fn coupons(
+            &mut self,
+            _: &[String],
+        ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
+            Ok(HashMap::new())
+        }
+
+        async fn certificates(
+            &mut self,
+            _: &[String],
+        ) -> StoreResult<HashMap<String, Certificate>> {
+            Ok(HashMap::new())
+        }
+    }
+
+    fn key() -> (String, String) {
+        ("budget".to_string(), "total".to_string())
+    }
+
+    #[tokio::test]
+    async fn a_quote_is_replayed_only_while_its_counters_read_the_same() {
+        let store: Store = serde_json::from_value(serde_json::json!({
+            "store_id": "s1", "name": "One", "timezone": "Europe/Moscow", "region": null, "tags": []
+        }))
+        .unwrap();
+        let config = Arc::new(ConfigSnapshot::new(
+            Program::default(),
+            vec![store],
+            Vec::new(),
+            Vec::new(),
+        ));
+        let request: ReceiptRequest = serde_json::from_value(serde_json::json!({
+            "receipt_id": "r1", "store_id": "s1", "terminal_id": "t1",
+            "at": "2026-12-07T10:00:00+03:00", "redeem": "none",
+            "lines": [{"line": 1, "sku": "A", "qty": 1000, "price": 100}]
+        }))
+        .unwrap();
+        let mut ctx = config.context(&request).unwrap();
+        let used = Usage {
+            uses: 2,
+            ..Usage::default()
+        };
+        let mut held = Counters {
+            held: HashMap::from([(key(), used)]),
+        };
+        let mut recording = Recording {
+            inner: &mut held,
+            usage_reads: Vec::new(),
+        };
+        recording.usage(&[key()]).await.unwrap();
+        let usage_reads = recording.usage_reads;
+        ctx.exhausted.push("budget".to_string());
+        let calculation = tessera_core::pricing::calculate(&ctx, &request, None).unwrap();
+        let quote = Quote::made(
+            &config,
+            request.clone(),
+            None,
+            ctx,
+            usage_reads,
+            calculation,
+        );
+
+        // The same snapshot, receipt and counters: the quote's calculation and its
+        // exhausted promotions.
+        let mut ctx = config.context(&request).unwrap();
+        assert!(quote.fits(&config, &request, None, &ctx));
+        let replayed = replay(&quote, &mut ctx, &mut held).await.unwrap();
+        assert_eq!(replayed.as_ref(), Some(&quote.calculation));
+        assert_eq!(ctx.exhausted, vec!["budget".to_string()]);
+
+        // A counter moved since: priced again, the context untouched.
+        held.held.insert(key(), Usage { uses: 3, ..used });
+        let mut ctx = config.context(&request).unwrap();
+        assert_eq!(replay(&quote, &mut ctx, &mut held).await.unwrap(), None);
+        assert!(ctx.exhausted.is_empty());
+
+        // Another snapshot (equal, but not the one priced against) or another receipt.
+        let other = Arc::new((*config).clone());
+        assert!(!quote.fits(&other, &request, None, &other.context(&request).unwrap()));
+        let mut changed = request.clone();
+        changed.lines[0].price = 200;
+        assert!(!quote.fits(&config, &changed, None, &config.context(&changed).unwrap()));
     }
 }

@@ -142,9 +142,9 @@ pub async fn preview_promotion(
     };
     let (request, _) =
         crate::routes::receipts::parse_receipt(receipt, state.clock.now()).map_err(in_receipt)?;
-    let config = state.config().with_draft(draft);
+    let config = Arc::new(state.config().with_draft(draft));
     Ok(Json(
-        crate::routes::receipts::quote(&state, &config, &request)
+        crate::routes::receipts::quote(&state, &config, request)
             .await
             .map_err(in_receipt)?,
     ))

@@ -65,22 +65,9 @@ pub async fn calculate(
     principal.check_store(&body.store_id, "store_id")?;
     let (request, _) = parse_receipt(body, now)?;
     let config = state.config();
-    let (out, priced) = price(&state, &config, &request).await?;
+    let (out, quote) = price(&state, &config, request).await?;
     // Kept for the commit of this receipt, which reuses it if nothing changed.
-    state.quotes.put(
-        Quote {
-            config: Arc::downgrade(&config),
-            request,
-            view: priced.view,
-            coupon_series: priced.coupon_series,
-            coupon_rejections: priced.coupon_rejections,
-            certificates: priced.certificates,
-            usage_reads: priced.usage_reads,
-            exhausted: priced.exhausted,
-            calculation: priced.calculation,
-        },
-        now,
-    );
+    state.quotes.put(quote, now);
     Ok(Json(out))
 }
 
@@ -88,29 +75,19 @@ pub async fn calculate(
 /// nothing: calculate, and the preview of a draft promotion.
 pub async fn quote(
     state: &AppState,
-    config: &ConfigSnapshot,
-    request: &ReceiptRequest,
+    config: &Arc<ConfigSnapshot>,
+    request: ReceiptRequest,
 ) -> Result<CalculationOut, ApiError> {
     Ok(price(state, config, request).await?.0)
 }
 
-/// What a calculation was made from, for a [`Quote`].
-struct Priced {
-    view: Option<CustomerView>,
-    coupon_series: std::collections::HashMap<String, String>,
-    coupon_rejections: std::collections::HashMap<String, tessera_core::pricing::CouponRejection>,
-    certificates: std::collections::HashMap<String, Result<i64, String>>,
-    usage_reads: Vec<tessera_store::quote::UsageRead>,
-    exhausted: Vec<String>,
-    calculation: tessera_core::pricing::Calculation,
-}
-
-/// [`quote`], with what the calculation was made from.
+/// [`quote`], with the calculation and what it was made from.
 async fn price(
     state: &AppState,
-    config: &ConfigSnapshot,
-    request: &ReceiptRequest,
-) -> Result<(CalculationOut, Priced), ApiError> {
+    config: &Arc<ConfigSnapshot>,
+    owned: ReceiptRequest,
+) -> Result<(CalculationOut, Quote), ApiError> {
+    let request = &owned;
     let now = state.clock.now();
     let at = request.at.with_timezone(&Utc);
     let mut ctx = config.context(request)?;
@@ -182,16 +159,8 @@ async fn price(
         out.customer_id = None;
     }
     out.profile_requests = till_profile::requests_out(&requests);
-    let priced = Priced {
-        view,
-        coupon_series: ctx.coupon_series,
-        coupon_rejections: ctx.coupon_rejections,
-        certificates: ctx.certificates,
-        usage_reads: recording.usage_reads,
-        exhausted: ctx.exhausted,
-        calculation,
-    };
-    Ok((out, priced))
+    let quote = Quote::made(config, owned, view, ctx, recording.usage_reads, calculation);
+    Ok((out, quote))
 }
 
 /// Commits a receipt exactly once.
