@@ -1,9 +1,11 @@
 //! The SQLite adapter of the Tessera store: the embedded database for a single store
 //! or a trial.
 //!
-//! WAL mode with `synchronous=FULL`: a write is acknowledged only once it is on disk.
-//! All writes go through one writer thread ([`writer`]) that groups concurrent writes
-//! into one transaction; reads use a pool of connections in parallel.
+//! WAL mode; a write is acknowledged only once it is on disk. All writes go through one
+//! writer thread ([`writer`]) that groups concurrent writes into one transaction; a
+//! sync thread ([`syncer`]) syncs each group's WAL frames while the writer goes on, and
+//! only then answers. Reads use a pool of connections in parallel, and wait for the
+//! sync of what they saw (except the reads that price a receipt).
 //!
 //! The driver is rusqlite: every statement runs on the thread that asks for it, with
 //! cached prepared statements. A read runs inline on the async task that needs it (tens
@@ -28,6 +30,7 @@ mod schema;
 mod search;
 mod segments;
 mod sql;
+mod syncer;
 mod tiers;
 mod time;
 mod vouchers;
@@ -36,9 +39,11 @@ mod writer;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use readers::Readers;
+use rusqlite::Connection;
 use sql::{all, RowExt};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use syncer::{Durability, Syncer};
 use tessera_core::access::ApiKey;
 use tessera_core::audit::{AuditContent, AuditEntry};
 use tessera_core::catalog::{Product, Store as ChainStore};
@@ -67,6 +72,8 @@ use writer::{AccessOutcome, AccessWrite, ConfigWrite, Job};
 /// The SQLite store.
 pub struct SqliteStore {
     readers: Readers,
+    /// How far the writer's commits are on disk; reads wait on it (see [`Self::read`]).
+    durability: Arc<Durability>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     /// Answers once the writer has finished its queue and closed its connection.
     writer: Mutex<Option<oneshot::Receiver<()>>>,
@@ -84,6 +91,12 @@ impl SqliteStore {
             .unwrap_or(url);
         let mut writer_conn = readers::open_writer(path)?;
         schema::migrate(&mut writer_conn)?;
+        writer_conn
+            .execute_batch(writer::DURABLE_SYNC)
+            .map_err(sql::db)?;
+        let durability = Arc::new(Durability::default());
+        let syncer = Syncer::start(format!("{path}-wal"), durability.clone())
+            .map_err(StoreError::backend)?;
         let readers = Readers::new(path);
         // Fail now, not at the first request, if the file cannot be read.
         readers.read(|_| Ok(()))?;
@@ -98,13 +111,15 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                runtime.block_on(writer::run(writer_conn, receiver));
+                let commits = writer::Commits::new(syncer);
+                runtime.block_on(writer::run(writer_conn, receiver, commits));
                 let _ = finished.send(());
             })
             .map_err(StoreError::backend)?;
         let checkpointer = checkpointer::start(path).map_err(StoreError::backend)?;
         Ok(SqliteStore {
             readers,
+            durability,
             queue: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(handle)),
             checkpointer: Mutex::new(Some(checkpointer)),
@@ -153,12 +168,34 @@ impl SqliteStore {
         self.submit(|reply| Job::Config(write, reply)).await
     }
 
-    fn documents<T: serde::de::DeserializeOwned>(&self, sql: &str) -> StoreResult<Vec<T>> {
-        self.readers.read(|conn| {
+    /// A read that shows only what is on disk: once it has run, it waits until every
+    /// commit it could have seen is synced (at most one sync, a few milliseconds under
+    /// load; nothing when no commit is pending), so no one is shown a receipt, balance
+    /// or change that a power loss could still take back.
+    ///
+    /// The reads that price a receipt for calculate ([`Self::read_unsettled`]) do not
+    /// wait: what they see is only quoted, and the commit decides again in the writer.
+    async fn read<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let result = self.readers.read(read);
+        self.durability.settled(self.durability.begun()).await;
+        result
+    }
+
+    /// A read for pricing, without waiting for the last commits' sync (see [`Self::read`]).
+    fn read_unsettled<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.readers.read(read)
+    }
+
+    async fn documents<T: serde::de::DeserializeOwned>(&self, sql: &str) -> StoreResult<Vec<T>> {
+        self.read(|conn| {
             all(conn, sql, [], |r| {
                 serde_json::from_str(&r.at::<String>(0)?).map_err(StoreError::backend)
             })
         })
+        .await
     }
 }
 
@@ -171,7 +208,8 @@ impl Store for SqliteStore {
 
     async fn program(&self) -> StoreResult<Option<Program>> {
         Ok(self
-            .documents("SELECT body FROM program WHERE id = 1")?
+            .documents("SELECT body FROM program WHERE id = 1")
+            .await?
             .into_iter()
             .next())
     }
@@ -186,6 +224,7 @@ impl Store for SqliteStore {
 
     async fn stores(&self) -> StoreResult<Vec<ChainStore>> {
         self.documents("SELECT body FROM stores ORDER BY store_id")
+            .await
     }
 
     async fn put_products(&self, products: Vec<Product>) -> StoreResult<()> {
@@ -194,6 +233,7 @@ impl Store for SqliteStore {
 
     async fn products(&self) -> StoreResult<Vec<Product>> {
         self.documents("SELECT body FROM products ORDER BY sku")
+            .await
     }
 
     async fn put_promotion(&self, promotion: Promotion, now: DateTime<Utc>) -> StoreResult<()> {
@@ -212,7 +252,7 @@ impl Store for SqliteStore {
     }
 
     async fn promotions(&self) -> StoreResult<Vec<PromotionRecord>> {
-        self.readers.read(|conn| {
+        self.read(|conn| {
             all(
                 conn,
                 "SELECT body, updated_at, deleted_at FROM promotions ORDER BY promotion_id",
@@ -230,6 +270,7 @@ impl Store for SqliteStore {
                 },
             )
         })
+        .await
     }
 
     async fn put_coupon_series(&self, series: CouponSeries) -> StoreResult<()> {
@@ -239,7 +280,7 @@ impl Store for SqliteStore {
     }
 
     async fn coupon_series(&self, series_id: &str) -> StoreResult<Option<CouponSeries>> {
-        self.readers.read(|c| vouchers::series(c, series_id))
+        self.read(|c| vouchers::series(c, series_id)).await
     }
 
     async fn insert_coupons(&self, coupons: Vec<Coupon>) -> StoreResult<()> {
@@ -250,15 +291,15 @@ impl Store for SqliteStore {
         &self,
         codes: &[String],
     ) -> StoreResult<HashMap<String, (Coupon, CouponSeries)>> {
-        self.readers.read(|c| vouchers::coupons(c, codes))
+        self.read_unsettled(|c| vouchers::coupons(c, codes))
     }
 
     async fn certificates(&self, codes: &[String]) -> StoreResult<HashMap<String, Certificate>> {
-        self.readers.read(|c| vouchers::certificates(c, codes))
+        self.read_unsettled(|c| vouchers::certificates(c, codes))
     }
 
     async fn grants(&self, customer_id: &str) -> StoreResult<Vec<Grant>> {
-        self.readers.read(|c| vouchers::grants(c, customer_id))
+        self.read(|c| vouchers::grants(c, customer_id)).await
     }
 
     async fn put_segment(&self, segment: Segment) -> StoreResult<()> {
@@ -266,7 +307,7 @@ impl Store for SqliteStore {
     }
 
     async fn segment(&self, segment_id: &str) -> StoreResult<Option<(Segment, u64)>> {
-        self.readers.read(|c| segments::get(c, segment_id))
+        self.read(|c| segments::get(c, segment_id)).await
     }
 
     async fn change_segment(&self, segment_id: &str, change: MembershipChange) -> StoreResult<()> {
@@ -284,7 +325,7 @@ impl Store for SqliteStore {
     }
 
     async fn customer_segments(&self, customer_id: &str) -> StoreResult<Vec<String>> {
-        self.readers.read(|c| segments::of_customer(c, customer_id))
+        self.read(|c| segments::of_customer(c, customer_id)).await
     }
 
     async fn create_customers(&self, customers: Vec<Customer>) -> StoreResult<()> {
@@ -294,30 +335,29 @@ impl Store for SqliteStore {
     }
 
     async fn customer(&self, customer_id: &str) -> StoreResult<Option<Customer>> {
-        self.readers.read(|c| profiles::customer(c, customer_id))
+        self.read(|c| profiles::customer(c, customer_id)).await
     }
 
     async fn find_customer(&self, reference: &CustomerRef) -> StoreResult<Option<String>> {
-        self.readers.read(|c| rows::resolve_customer(c, reference))
+        self.read_unsettled(|c| rows::resolve_customer(c, reference))
     }
 
     async fn find_ledger(
         &self,
         reference: &CustomerRef,
     ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
-        self.readers.read(|c| rows::find_ledger(c, reference))
+        self.read_unsettled(|c| rows::find_ledger(c, reference))
     }
 
     async fn promotion_usage(
         &self,
         keys: &[(String, String)],
     ) -> StoreResult<std::collections::HashMap<(String, String), tessera_core::limits::Usage>> {
-        self.readers.read(|c| rows::promotion_usage(c, keys))
+        self.read_unsettled(|c| rows::promotion_usage(c, keys))
     }
 
     async fn customer_ledger(&self, customer_id: &str) -> StoreResult<CustomerLedger> {
-        self.readers
-            .read(|c| rows::load_ledger(c, customer_id, &[]))
+        self.read(|c| rows::load_ledger(c, customer_id, &[])).await
     }
 
     async fn ledger_entries(
@@ -326,8 +366,8 @@ impl Store for SqliteStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<StoredEntry>> {
-        self.readers
-            .read(|c| rows::entries(c, customer_id, after, limit))
+        self.read(|c| rows::entries(c, customer_id, after, limit))
+            .await
     }
 
     async fn crm(&self, command: CrmCommand) -> StoreResult<CrmOutcome> {
@@ -336,7 +376,7 @@ impl Store for SqliteStore {
     }
 
     async fn profile(&self, customer_id: &str) -> StoreResult<Option<StoredProfile>> {
-        self.readers.read(|c| profiles::profile(c, customer_id))
+        self.read_unsettled(|c| profiles::profile(c, customer_id))
     }
 
     async fn profile_events(
@@ -345,8 +385,8 @@ impl Store for SqliteStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<ProfileEvent>> {
-        self.readers
-            .read(|c| merges::events(c, customer_id, after, limit))
+        self.read(|c| merges::events(c, customer_id, after, limit))
+            .await
     }
 
     async fn search_customers(
@@ -354,16 +394,16 @@ impl Store for SqliteStore {
         query: &CustomerQuery,
         limit: u32,
     ) -> StoreResult<Vec<String>> {
-        self.readers
-            .read(|c| search::search_customers(c, query, limit))
+        self.read(|c| search::search_customers(c, query, limit))
+            .await
     }
 
     async fn merge_candidates(&self, filter: &CandidateFilter) -> StoreResult<Vec<MergeCandidate>> {
-        self.readers.read(|c| merges::candidates(c, filter))
+        self.read(|c| merges::candidates(c, filter)).await
     }
 
     async fn merges_into(&self, survivor_id: &str) -> StoreResult<Vec<MergeRecord>> {
-        self.readers.read(|c| merges::merges_into(c, survivor_id))
+        self.read(|c| merges::merges_into(c, survivor_id)).await
     }
 
     async fn customer_receipts(
@@ -372,12 +412,12 @@ impl Store for SqliteStore {
         offset: u32,
         limit: u32,
     ) -> StoreResult<Vec<StoredReceipt>> {
-        self.readers
-            .read(|c| rows::customer_receipts(c, customer_ids, offset, limit))
+        self.read(|c| rows::customer_receipts(c, customer_ids, offset, limit))
+            .await
     }
 
     async fn match_profiles(&self) -> StoreResult<Vec<MatchProfile>> {
-        self.readers.read(search::match_profiles)
+        self.read(search::match_profiles).await
     }
 
     async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>> {
@@ -396,11 +436,11 @@ impl Store for SqliteStore {
     }
 
     async fn commit_response(&self, receipt_id: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
-        self.readers.read(|c| rows::commit_response(c, receipt_id))
+        self.read(|c| rows::commit_response(c, receipt_id)).await
     }
 
     async fn receipt(&self, receipt_id: &str) -> StoreResult<Option<StoredReceipt>> {
-        self.readers.read(|c| rows::receipt(c, receipt_id))
+        self.read(|c| rows::receipt(c, receipt_id)).await
     }
 
     async fn catch_up_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
@@ -409,7 +449,7 @@ impl Store for SqliteStore {
 
     async fn tier_history(&self, customer_id: &str, window_days: u32) -> StoreResult<TierHistory> {
         // The record and the events from one snapshot.
-        self.readers.read(|c| {
+        self.read_unsettled(|c| {
             let snapshot = c.unchecked_transaction().map_err(sql::db)?;
             let history = tiers::history(&snapshot, customer_id, window_days)?;
             snapshot.finish().map_err(sql::db)?;
@@ -429,7 +469,7 @@ impl Store for SqliteStore {
     }
 
     async fn api_keys(&self) -> StoreResult<Vec<ApiKey>> {
-        self.readers.read(access::api_keys)
+        self.read(access::api_keys).await
     }
 
     async fn put_api_key(&self, key: ApiKey) -> StoreResult<()> {
@@ -458,8 +498,8 @@ impl Store for SqliteStore {
         filter: &AuditFilter,
         limit: u32,
     ) -> StoreResult<Vec<AuditEntry>> {
-        self.readers
-            .read(|conn| access::audit_entries(conn, filter, limit))
+        self.read(|conn| access::audit_entries(conn, filter, limit))
+            .await
     }
 
     async fn customer_code(
@@ -495,8 +535,7 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
-        self.readers
-            .read(|conn| accounts::session(conn, token_hash))
+        self.read(|conn| accounts::session(conn, token_hash)).await
     }
 
     async fn revoke_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
@@ -516,7 +555,7 @@ impl Store for SqliteStore {
     }
 
     async fn staff_users(&self) -> StoreResult<Vec<StaffUser>> {
-        self.readers.read(accounts::staff_users)
+        self.read(accounts::staff_users).await
     }
 
     async fn record_staff_login(
@@ -535,7 +574,7 @@ impl Store for SqliteStore {
     }
 
     async fn check(&self) -> StoreResult<CheckReport> {
-        self.readers.read(check::run)
+        self.read(check::run).await
     }
 
     async fn close(&self) {

@@ -1,9 +1,11 @@
 //! The single writer: one connection that takes every write, groups the writes
 //! waiting in its queue into one transaction (group commit) and answers each only
-//! after that transaction is durable. Each write runs under its own savepoint, so a
+//! after that transaction is durable: synced by [`crate::syncer`] while the writer goes
+//! on with the next group. Each write runs under its own savepoint, so a
 //! refused write leaves the others of its group untouched.
 
 use crate::sql::{db, exec, one, RowExt};
+use crate::syncer::Syncer;
 use crate::time::ts;
 use crate::vouchers;
 use crate::{access, accounts, profiles, rows, tiers};
@@ -58,8 +60,9 @@ pub enum Job {
     /// A configuration, CRM or access write with the audit entry of the request that
     /// makes it, appended in the same transaction when the write succeeds.
     Audited(Box<Job>, AuditContent),
-    /// Switches `synchronous` between FULL (every acknowledged write is on disk) and
-    /// OFF (bulk loading a database that is rebuilt from scratch if it fails).
+    /// Switches between durable (every write answered only once it is on disk) and
+    /// `synchronous=OFF` (bulk loading a database that is rebuilt from scratch if it
+    /// fails).
     Durable(bool, oneshot::Sender<StoreResult<bool>>),
 }
 
@@ -212,16 +215,73 @@ impl Job {
     }
 }
 
+/// Where the writer's answers go once their transaction has committed.
+pub struct Commits {
+    /// Syncs the WAL and then answers (see [`crate::syncer`]).
+    syncer: Syncer,
+    /// `false` while bulk loading (`synchronous=OFF`): answers go out at once.
+    durable: bool,
+}
+
+impl Commits {
+    pub fn new(syncer: Syncer) -> Commits {
+        Commits {
+            syncer,
+            durable: true,
+        }
+    }
+
+    /// Counts a commit about to run; readers that may see it wait for its sync.
+    fn begin(&self) -> u64 {
+        self.syncer.durability().begin_commit()
+    }
+
+    /// Answers jobs whose transactions up to commit `epoch` have ended: once that
+    /// commit is on disk, or at once while bulk loading.
+    fn answer(&self, epoch: u64, answered: Vec<(Job, Answer)>) {
+        if !self.durable {
+            self.syncer.durability().mark_synced(epoch);
+            return answered.into_iter().for_each(|(job, a)| job.reply(a));
+        }
+        self.syncer.after_sync(
+            epoch,
+            Box::new(move |synced| {
+                for (job, answer) in answered {
+                    let answer = match &synced {
+                        Ok(()) => answer,
+                        Err(message) => answer.fail(message),
+                    };
+                    job.reply(answer);
+                }
+            }),
+        );
+    }
+
+    /// Refuses a group when an earlier sync failed: nothing written since could be
+    /// promised to be on disk, so nothing more is written.
+    fn refuse_after_failed_sync(&self, group: Vec<Job>) -> Option<Vec<Job>> {
+        let Some(failure) = self.syncer.durability().failure() else {
+            return Some(group);
+        };
+        let message = format!("{failure}; writes stop until the server is restarted");
+        for job in group {
+            let answer = Answer::failed(&job, &message);
+            job.reply(answer);
+        }
+        None
+    }
+}
+
 /// Runs until every sender is dropped and the queue is drained.
-pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, mut commits: Commits) {
     while let Some(first) = queue.recv().await {
         let first = match first {
             Job::Durable(durable, reply) => {
-                set_durable(&conn, durable, reply);
+                set_durable(&conn, &mut commits, durable, reply);
                 continue;
             }
             job if job.is_import() => {
-                run_import(&mut conn, job).await;
+                run_import(&mut conn, &commits, job).await;
                 continue;
             }
             job => job,
@@ -238,13 +298,15 @@ pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_group(&mut conn, group).await;
+        run_group(&mut conn, &commits, group).await;
         match held {
-            Some(Job::Durable(durable, reply)) => set_durable(&conn, durable, reply),
-            Some(job) => run_import(&mut conn, job).await,
+            Some(Job::Durable(durable, reply)) => set_durable(&conn, &mut commits, durable, reply),
+            Some(job) => run_import(&mut conn, &commits, job).await,
             None => {}
         }
     }
+    // Every answer is sent before the connection closes.
+    commits.syncer.stop();
     if let Err(error) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(%error, "checkpoint at shutdown failed");
     }
@@ -256,23 +318,31 @@ pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
 /// the customers, and its other rows name only those or customers it found
 /// (`tessera check` verifies every identifier, card, account and name key names a
 /// stored customer). The setting can change only between transactions.
-async fn run_import(conn: &mut Connection, job: Job) {
+async fn run_import(conn: &mut Connection, commits: &Commits, job: Job) {
     if let Err(error) = execute(conn, "PRAGMA foreign_keys = OFF") {
         tracing::warn!(%error, "import batch runs with foreign keys enforced");
     }
-    run_group(conn, vec![job]).await;
+    run_group(conn, commits, vec![job]).await;
     if let Err(error) = execute(conn, "PRAGMA foreign_keys = ON") {
         tracing::error!(%error, "foreign keys could not be enforced again after an import batch");
     }
 }
 
-fn set_durable(conn: &Connection, durable: bool, reply: oneshot::Sender<StoreResult<bool>>) {
+fn set_durable(
+    conn: &Connection,
+    commits: &mut Commits,
+    durable: bool,
+    reply: oneshot::Sender<StoreResult<bool>>,
+) {
     let pragma = if durable {
-        "PRAGMA synchronous = FULL"
+        DURABLE_SYNC
     } else {
         "PRAGMA synchronous = OFF"
     };
     let result = conn.execute_batch(pragma).map(|_| durable).map_err(db);
+    if result.is_ok() {
+        commits.durable = durable;
+    }
     // The caller waits for the answer; if it went away there is no one to tell.
     let _ = reply.send(result);
 }
@@ -281,8 +351,11 @@ fn execute(conn: &Connection, sql: &str) -> Result<(), String> {
     conn.execute_batch(sql).map_err(|e| e.to_string())
 }
 
-/// Runs a group of jobs in one transaction and answers them once it is committed.
-async fn run_group(conn: &mut Connection, group: Vec<Job>) {
+/// Runs a group of jobs in one transaction and answers them once it is on disk.
+async fn run_group(conn: &mut Connection, commits: &Commits, group: Vec<Job>) {
+    let Some(group) = commits.refuse_after_failed_sync(group) else {
+        return;
+    };
     if let Err(error) = execute(conn, "BEGIN IMMEDIATE") {
         let message = format!("could not begin a transaction: {error}");
         for job in group {
@@ -304,19 +377,18 @@ async fn run_group(conn: &mut Connection, group: Vec<Job>) {
             if let Err(error) = execute(conn, "ROLLBACK") {
                 tracing::error!(%error, "rollback after a failed write failed");
             }
-            return run_singly(conn, group).await;
+            return run_singly(conn, commits, group).await;
         }
         answers.push(answer);
     }
+    let epoch = commits.begin();
     if let Err(error) = execute(conn, "COMMIT") {
         tracing::error!(%error, "group commit failed; its writes are rolled back");
         let _ = execute(conn, "ROLLBACK");
         let message = format!("the transaction failed to commit: {error}");
         answers = answers.into_iter().map(|a| a.fail(&message)).collect();
     }
-    for (job, answer) in group.into_iter().zip(answers) {
-        job.reply(answer);
-    }
+    commits.answer(epoch, group.into_iter().zip(answers).collect());
 }
 
 async fn run_in_savepoint(conn: &mut Connection, job: &Job) -> Answer {
@@ -338,13 +410,16 @@ async fn run_in_savepoint(conn: &mut Connection, job: &Job) -> Answer {
 }
 
 /// The slow path after a database failure: each job in its own transaction.
-async fn run_singly(conn: &mut Connection, group: Vec<Job>) {
+async fn run_singly(conn: &mut Connection, commits: &Commits, group: Vec<Job>) {
+    let mut answered = Vec::with_capacity(group.len());
+    let mut epoch = 0;
     for job in group {
         let answer = match execute(conn, "BEGIN IMMEDIATE") {
             Err(error) => Answer::failed(&job, &error),
             Ok(()) => {
                 let answer = run_job(conn, &job).await;
                 let end = if answer.is_ok() {
+                    epoch = commits.begin();
                     execute(conn, "COMMIT")
                 } else {
                     execute(conn, "ROLLBACK")
@@ -358,8 +433,9 @@ async fn run_singly(conn: &mut Connection, group: Vec<Job>) {
                 }
             }
         };
-        job.reply(answer);
+        answered.push((job, answer));
     }
+    commits.answer(epoch, answered);
 }
 
 /// The writer's settings while import batches come. A page cache of 1 GiB: an import
@@ -370,6 +446,10 @@ async fn run_singly(conn: &mut Connection, group: Vec<Job>) {
 /// up the next batch; the checkpointer's thread copies them on the other core.
 const IMPORT_SETTINGS: &str = "PRAGMA cache_size = -1048576; PRAGMA wal_autocheckpoint = 0";
 /// The receipts' settings (see `readers::open_writer`).
+/// The writer's `synchronous` setting while durable: SQLite does not sync at commit,
+/// the sync thread does before anyone is answered (see [`crate::syncer`]).
+pub const DURABLE_SYNC: &str = "PRAGMA synchronous = NORMAL";
+
 const RECEIPT_SETTINGS: &str = "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 10000";
 
 std::thread_local! {
