@@ -9,6 +9,7 @@ pub mod adjustment;
 pub mod audit;
 pub mod catalog;
 pub mod certificate;
+pub mod compact_json;
 pub mod consent;
 pub mod contact;
 pub mod coupon;

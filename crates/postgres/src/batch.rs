@@ -13,6 +13,7 @@ use crate::rows::db;
 use crate::tiers::TierWrite;
 use crate::time::ts;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use tessera_core::compact_json;
 use tessera_core::ledger::LedgerChanges;
 use tessera_core::limits::UsageDelta;
 use tessera_core::money::Money;
@@ -406,7 +407,7 @@ impl Batch<'_> {
         });
 
         if let Some((record, version, insert)) = self.receipt {
-            let body = serde_json::to_string(record).map_err(StoreError::backend)?;
+            let body = compact_json::to_string(record).map_err(StoreError::backend)?;
             open(&mut query, &mut first, "receipt");
             if insert {
                 query.push("INSERT INTO receipts (receipt_id, customer_id, store_id, at, status, version, record) VALUES (");

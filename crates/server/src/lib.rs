@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod query;
 mod quotes;
 pub mod render;
+mod reply;
 mod routes;
 pub mod sender;
 mod session;

@@ -1,7 +1,9 @@
-//! Renders write results into the exact response bytes stored with them.
+//! Renders write results into the exact response bytes stored with them, with
+//! compact_json: serde_json's bytes, written faster.
 
 use std::sync::Arc;
 use tessera_api::convert::{calculation_out, return_out};
+use tessera_core::compact_json;
 use tessera_store::{Committed, Renderer, Returned};
 
 /// The commit response.
@@ -15,7 +17,7 @@ pub fn commit_renderer() -> Renderer<Committed> {
             committed.new_member,
             Some(&record.issued),
         );
-        serde_json::to_vec(&out).unwrap_or_default()
+        compact_json::to_vec(&out).unwrap_or_default()
     })
 }
 
@@ -28,6 +30,6 @@ pub fn return_renderer() -> Renderer<Returned> {
             &returned.outcome,
             returned.balance.as_ref(),
         );
-        serde_json::to_vec(&out).unwrap_or_default()
+        compact_json::to_vec(&out).unwrap_or_default()
     })
 }

@@ -8,6 +8,7 @@ use crate::time::{parse_offset, parse_ts, ts};
 use rusqlite::{params, params_from_iter, Connection, Row};
 use std::collections::HashMap;
 use std::sync::LazyLock;
+use tessera_core::compact_json;
 use tessera_core::customer::{CardType, CustomerFacts, TierGrant};
 use tessera_core::ledger::{
     Account, CustomerLedger, Entry, EntryKind, LedgerChanges, Lot, LotState,
@@ -536,7 +537,7 @@ pub fn write_receipt(
     version: &ReceiptVersion,
     insert: bool,
 ) -> StoreResult<()> {
-    let body = packed::pack(&serde_json::to_vec(record).map_err(json_err)?);
+    let body = packed::pack(&compact_json::to_vec(record).map_err(StoreError::backend)?);
     if insert {
         exec(
             conn,

@@ -6,6 +6,7 @@
 mod access;
 mod adjustment;
 mod audit;
+mod compact_json;
 mod consent;
 mod contact;
 mod effect_returns;

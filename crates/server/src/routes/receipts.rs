@@ -6,13 +6,14 @@ use crate::clock::{code_source, new_customer_id};
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
 use crate::render::{commit_renderer, return_renderer};
+use crate::reply::Reply;
 use crate::routes::customers::as_of;
 use crate::routes::redeem_code;
 use crate::till_profile;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::{Extension, Json};
+use axum::Extension;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
 use tessera_api::convert::{calculation_out, parse_at, parse_qty};
@@ -60,7 +61,7 @@ pub async fn calculate(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Unhashed(body): Unhashed<ReceiptBody>,
-) -> Result<Json<CalculationOut>, ApiError> {
+) -> Result<Reply<CalculationOut>, ApiError> {
     let now = state.clock.now();
     principal.check_store(&body.store_id, "store_id")?;
     let (request, _) = parse_receipt(body, now)?;
@@ -68,7 +69,7 @@ pub async fn calculate(
     let (out, quote) = price(&state, &config, request).await?;
     // Kept for the commit of this receipt, which reuses it if nothing changed.
     state.quotes.put(quote, now);
-    Ok(Json(out))
+    Ok(Reply(out))
 }
 
 /// Prices a receipt against `config` with the customer's balance as of now, writing
@@ -297,7 +298,7 @@ pub async fn offline(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     body: Body<OfflineBody>,
-) -> Result<Json<OfflineOut>, ApiError> {
+) -> Result<Reply<OfflineOut>, ApiError> {
     let receipts = body.value.receipts;
     if receipts.is_empty() || receipts.len() > MAX_OFFLINE_BATCH {
         return Err(ApiError::field(
@@ -335,7 +336,7 @@ pub async fn offline(
             }
         });
     }
-    Ok(Json(OfflineOut { results }))
+    Ok(Reply(OfflineOut { results }))
 }
 
 /// One offline receipt: the same body and hash as a direct commit would have, so a
@@ -441,7 +442,7 @@ pub async fn get_receipt(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Path(receipt_id): Path<String>,
-) -> Result<Json<ReceiptOut>, ApiError> {
+) -> Result<Reply<ReceiptOut>, ApiError> {
     let stored = state.store.receipt(&receipt_id).await?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::ReceiptNotFound,
@@ -449,7 +450,7 @@ pub async fn get_receipt(
         )
     })?;
     principal.check_store(&stored.record.store_id, "receipt_id")?;
-    Ok(Json(tessera_api::stored_receipt_out(&stored)))
+    Ok(Reply(tessera_api::stored_receipt_out(&stored)))
 }
 
 /// Refuses a store-bound key a return or cancel of another store's receipt. A receipt

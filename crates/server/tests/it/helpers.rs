@@ -233,6 +233,11 @@ impl TestApp {
         (status, parse(&bytes))
     }
 
+    /// A GET answering the raw response bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        self.authed(Method::GET, path, None).await
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let (status, bytes) = self.authed(Method::GET, path, None).await;
         (status, parse(&bytes))

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 /// Receipt A of card 7001000012345: two pairs of shoes (10% off), milk and 0.532 kg
 /// of apples.
-fn receipt_a() -> Value {
+pub fn receipt_a() -> Value {
     receipt(
         "R-A",
         t0(),
