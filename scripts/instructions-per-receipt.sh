@@ -19,11 +19,7 @@ valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" serve \
   --database "sqlite://$work/db" --listen "127.0.0.1:$port" --insecure-dev \
   --redeem-burst 0 --key-rate 0 >"$work/serve.log" 2>&1 &
 server=$!
-for _ in $(seq 1 180); do
-  curl -sf -o /dev/null -H "Authorization: Bearer insecure-dev" \
-    "http://127.0.0.1:$port/v1/program" && break
-  sleep 1
-done
+"$(dirname "$0")/wait-for-server.sh" "$port"
 callgrind_control -z "$server" >/dev/null 2>&1
 "$bin" bench --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
   --promotions 0 --seconds 30 --rate 8 --concurrency 4 --seed 7 \

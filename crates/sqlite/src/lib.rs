@@ -35,6 +35,7 @@ mod tiers;
 mod time;
 mod vouchers;
 mod writer;
+mod writer_load;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -8,11 +8,13 @@ use crate::sql::{db, exec, one, RowExt};
 use crate::syncer::Syncer;
 use crate::time::ts;
 use crate::vouchers;
+use crate::writer_load::WriterLoad;
 use crate::{access, accounts, profiles, rows, tiers};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use tessera_core::access::ApiKey;
 use tessera_core::audit::{AuditContent, AuditEntry};
 use tessera_core::catalog::{Product, Store as ChainStore};
@@ -274,6 +276,8 @@ impl Commits {
 
 /// Runs until every sender is dropped and the queue is drained.
 pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, mut commits: Commits) {
+    let mut load = WriterLoad::default();
+    let mut last_end = Instant::now();
     while let Some(first) = queue.recv().await {
         let first = match first {
             Job::Durable(durable, reply) => {
@@ -298,7 +302,13 @@ pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, mut commi
                 Err(_) => break,
             }
         }
-        run_group(&mut conn, &commits, group).await;
+        let (jobs, start) = (group.len(), Instant::now());
+        let commit = run_group(&mut conn, &commits, group).await;
+        let end = Instant::now();
+        if let Some(window) = load.group(jobs, start - last_end, end - start, commit) {
+            window.log();
+        }
+        last_end = end;
         match held {
             Some(Job::Durable(durable, reply)) => set_durable(&conn, &mut commits, durable, reply),
             Some(job) => run_import(&mut conn, &commits, job).await,
@@ -352,9 +362,10 @@ fn execute(conn: &Connection, sql: &str) -> Result<(), String> {
 }
 
 /// Runs a group of jobs in one transaction and answers them once it is on disk.
-async fn run_group(conn: &mut Connection, commits: &Commits, group: Vec<Job>) {
+/// Returns the time its `COMMIT` took.
+async fn run_group(conn: &mut Connection, commits: &Commits, group: Vec<Job>) -> Duration {
     let Some(group) = commits.refuse_after_failed_sync(group) else {
-        return;
+        return Duration::ZERO;
     };
     if let Err(error) = execute(conn, "BEGIN IMMEDIATE") {
         let message = format!("could not begin a transaction: {error}");
@@ -362,7 +373,7 @@ async fn run_group(conn: &mut Connection, commits: &Commits, group: Vec<Job>) {
             let answer = Answer::failed(&job, &message);
             job.reply(answer);
         }
-        return;
+        return Duration::ZERO;
     }
     let mut answers = Vec::with_capacity(group.len());
     for job in &group {
@@ -377,18 +388,23 @@ async fn run_group(conn: &mut Connection, commits: &Commits, group: Vec<Job>) {
             if let Err(error) = execute(conn, "ROLLBACK") {
                 tracing::error!(%error, "rollback after a failed write failed");
             }
-            return run_singly(conn, commits, group).await;
+            run_singly(conn, commits, group).await;
+            return Duration::ZERO;
         }
         answers.push(answer);
     }
     let epoch = commits.begin();
-    if let Err(error) = execute(conn, "COMMIT") {
+    let committing = Instant::now();
+    let committed = execute(conn, "COMMIT");
+    let commit = committing.elapsed();
+    if let Err(error) = committed {
         tracing::error!(%error, "group commit failed; its writes are rolled back");
         let _ = execute(conn, "ROLLBACK");
         let message = format!("the transaction failed to commit: {error}");
         answers = answers.into_iter().map(|a| a.fail(&message)).collect();
     }
     commits.answer(epoch, group.into_iter().zip(answers).collect());
+    commit
 }
 
 async fn run_in_savepoint(conn: &mut Connection, job: &Job) -> Answer {

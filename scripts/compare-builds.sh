@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Plays the same load against one build's server and reports throughput, latency and
+# CPU per receipt of the server and of the load generator separately, so that builds
+# can be compared on a noisy machine: run builds alternately, several times each.
+#
+#   scripts/compare-builds.sh BINARY DATABASE MEMBERS SECONDS [tessera bench flags...]
+#
+# BINARY is a `tessera` release binary; DATABASE a SQLite file made by `tessera bench
+# --database FILE` with MEMBERS members (checkpointed: the copy leaves its WAL
+# behind). The file is copied first, so every run starts from the same state.
+# Extra flags go to `tessera bench` (for example `--rate 800 --concurrency 64` for an
+# open loop). With WRITER_LOAD=1 the server logs the SQLite writer's load once a
+# second (busy share, time in COMMIT) into the printed server log.
+set -euo pipefail
+bin=${1:?binary}; db=${2:?database}; members=${3:?members}; seconds=${4:?seconds}
+shift 4
+work=$(mktemp -d)
+port=18080
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+cp "$db" "$work/db"
+log=info
+[ "${WRITER_LOAD:-0}" = 1 ] && log=info,tessera_sqlite::writer_load=debug
+RUST_LOG=$log "$bin" serve --database "sqlite://$work/db" --listen "127.0.0.1:$port" \
+  --insecure-dev --redeem-burst 0 --key-rate 0 >"$work/serve.log" 2>&1 &
+server=$!
+"$(dirname "$0")/wait-for-server.sh" "$port"
+cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+before=$(cpu)
+/usr/bin/time -f "load generator CPU: %U s user, %S s system" "$bin" bench \
+  --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
+  --promotions 0 --seconds "$seconds" --report "$work/report.json" "$@" 2>&1 |
+  grep -E "receipts/s|^call|^calculate|^commit|load generator"
+after=$(cpu)
+receipts=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['receipts'])" "$work/report.json")
+ticks=$(getconf CLK_TCK)
+python3 -c "import sys; t=(int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]); print(f'server CPU: {t:.1f} s, {t*1e6/int(sys.argv[4]):.0f} us per receipt')" \
+  "$before" "$after" "$ticks" "$receipts"
+[ "${WRITER_LOAD:-0}" = 1 ] && grep "writer load" "$work/serve.log" | sed 's/^.*DEBUG //' || true
