@@ -112,14 +112,17 @@ impl Syncer {
     /// Answers a committed group once commit `epoch` is on disk.
     pub fn after_sync(&self, epoch: u64, answers: Answers) {
         let batch = Batch { epoch, answers };
-        match &self.batches {
-            Some(batches) => {
-                if let Err(unsent) = batches.send(batch) {
-                    // The thread is gone (it never stops while the writer runs).
-                    (unsent.0.answers)(Err("the sync thread has stopped".into()));
-                }
-            }
-            None => (batch.answers)(Err("the sync thread has stopped".into())),
+        let unsent = match &self.batches {
+            Some(batches) => batches.send(batch).err().map(|e| e.0),
+            None => Some(batch),
+        };
+        if let Some(batch) = unsent {
+            // The thread is gone (it never stops while the writer runs): nothing more
+            // will be synced, so writes stop and waiting reads are let go.
+            let message = "the sync thread has stopped";
+            tracing::error!(message, "writes stop until the server is restarted");
+            self.durability.fail(message);
+            (batch.answers)(Err(message.into()));
         }
     }
 
@@ -238,6 +241,18 @@ mod tests {
         assert!(durability.failure().unwrap().contains("disk gone"));
         drop(batches);
         thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_group_after_the_thread_stopped_is_refused_and_stops_writes() {
+        let durability = Arc::new(Durability::default());
+        let mut syncer = Syncer::start("unused".into(), durability.clone()).unwrap();
+        syncer.stop();
+        let (told, heard) = channel();
+        let epoch = durability.begin_commit();
+        syncer.after_sync(epoch, Box::new(move |r| told.send(r).unwrap()));
+        assert!(heard.recv().unwrap().is_err());
+        assert!(durability.failure().unwrap().contains("stopped"));
     }
 
     #[tokio::test]
