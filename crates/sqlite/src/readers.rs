@@ -15,7 +15,9 @@ const MAX_IDLE: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A read-write connection (the writer's, the checkpointer's): WAL, every commit on
-/// disk (`synchronous=FULL`), foreign keys on. Creates the file if it is missing.
+/// disk (`synchronous=FULL`), foreign keys on. Creates the file if it is missing. The
+/// writer migrates with these settings, then commits with `synchronous=NORMAL` and
+/// leaves the syncing to the sync thread (`syncer.rs`).
 ///
 /// Pages are read through a memory map and the page cache is small (8 MiB): at the end
 /// of every transaction SQLite walks the whole cache's hash table, which cost 8% of the

@@ -461,11 +461,11 @@ async fn run_singly(conn: &mut Connection, commits: &Commits, group: Vec<Job>) {
 /// some hundred thousand pages in the WAL, and copying them back in the writer held
 /// up the next batch; the checkpointer's thread copies them on the other core.
 const IMPORT_SETTINGS: &str = "PRAGMA cache_size = -1048576; PRAGMA wal_autocheckpoint = 0";
-/// The receipts' settings (see `readers::open_writer`).
 /// The writer's `synchronous` setting while durable: SQLite does not sync at commit,
 /// the sync thread does before anyone is answered (see [`crate::syncer`]).
 pub const DURABLE_SYNC: &str = "PRAGMA synchronous = NORMAL";
 
+/// The receipts' settings (see `readers::open_writer`).
 const RECEIPT_SETTINGS: &str = "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 10000";
 
 std::thread_local! {
