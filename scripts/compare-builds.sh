@@ -10,17 +10,22 @@
 # behind). The file is copied first, so every run starts from the same state.
 # Extra flags go to `tessera bench` (for example `--rate 800 --concurrency 64` for an
 # open loop). With WRITER_LOAD=1 the server logs the SQLite writer's load once a
-# second (busy share, time in COMMIT) into the printed server log.
+# second (busy share, time in COMMIT, WAL restarts) into the printed server log.
+# SERVER_LOG sets the server's RUST_LOG instead (e.g. info,tessera_sqlite=debug);
+# KEEP_LOG=FILE keeps the server's whole log there.
 set -euo pipefail
 bin=${1:?binary}; db=${2:?database}; members=${3:?members}; seconds=${4:?seconds}
 shift 4
 work=$(mktemp -d)
 port=18080
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$server" 2>/dev/null || true; [ -n "${KEEP_LOG:-}" ] && cp "$work/serve.log" "$KEEP_LOG"; rm -rf "$work"' EXIT
 cp "$db" "$work/db"
+# Written out now, not by the first checkpoint: a copy left in the page cache made
+# the first group after the start wait some 300 ms for its sync.
+sync "$work/db"
 log=info
 [ "${WRITER_LOAD:-0}" = 1 ] && log=info,tessera_sqlite::writer_load=debug
-RUST_LOG=$log "$bin" serve --database "sqlite://$work/db" --listen "127.0.0.1:$port" \
+RUST_LOG=${SERVER_LOG:-$log} "$bin" serve --database "sqlite://$work/db" --listen "127.0.0.1:$port" \
   --insecure-dev --redeem-burst 0 --key-rate 0 >"$work/serve.log" 2>&1 &
 server=$!
 "$(dirname "$0")/wait-for-server.sh" "$port"

@@ -10,15 +10,20 @@
 //! wholly copied back and then restarted from its beginning.
 
 use crate::readers::open_writer;
+use crate::wal_restart::WalState;
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the WAL is copied back: often, so that each pass (and the sync of the
 /// database file that ends it) is small and delays the writer's own WAL syncs little.
+/// Close to a restart, passes come faster (see [`WalState::next_pass_in`]).
 const EVERY: Duration = Duration::from_millis(50);
 
-/// Starts the checkpointer; it stops when the returned sender is dropped.
-pub fn start(path: &str) -> std::io::Result<Sender<()>> {
+/// Starts the checkpointer; it stops when the returned sender is dropped. Each pass
+/// tells `wal` how long the WAL is (the writer restarts it when it is long: see
+/// [`crate::wal_restart`]).
+pub fn start(path: &str, wal: Arc<WalState>) -> std::io::Result<Sender<()>> {
     let (stop, stopped) = channel::<()>();
     let path = path.to_string();
     std::thread::Builder::new()
@@ -31,8 +36,9 @@ pub fn start(path: &str) -> std::io::Result<Sender<()>> {
                     return;
                 }
             };
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                if let Err(error) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wal.next_pass_in(EVERY))
+            {
+                if let Err(error) = wal.pass(&conn) {
                     tracing::warn!(%error, "a checkpoint failed");
                 }
             }

@@ -34,6 +34,7 @@ mod syncer;
 mod tiers;
 mod time;
 mod vouchers;
+mod wal_restart;
 mod writer;
 mod writer_load;
 
@@ -94,7 +95,10 @@ impl SqliteStore {
         schema::migrate(&mut writer_conn)?;
         writer_conn
             .execute_batch(writer::DURABLE_SYNC)
+            .and_then(|()| writer_conn.execute_batch(writer::NO_AUTOCHECKPOINT))
             .map_err(sql::db)?;
+        let wal_state = Arc::new(wal_restart::WalState::new(wal_restart::RESTART_AT));
+        let wal = wal_restart::WalRestart::new(wal_state.clone());
         let durability = Arc::new(Durability::default());
         let syncer = Syncer::start(format!("{path}-wal"), durability.clone())
             .map_err(StoreError::backend)?;
@@ -113,11 +117,11 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn(move || {
                 let commits = writer::Commits::new(syncer);
-                runtime.block_on(writer::run(writer_conn, receiver, commits));
+                runtime.block_on(writer::run(writer_conn, receiver, commits, wal));
                 let _ = finished.send(());
             })
             .map_err(StoreError::backend)?;
-        let checkpointer = checkpointer::start(path).map_err(StoreError::backend)?;
+        let checkpointer = checkpointer::start(path, wal_state).map_err(StoreError::backend)?;
         Ok(SqliteStore {
             readers,
             durability,

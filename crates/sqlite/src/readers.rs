@@ -21,9 +21,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// Pages are read through a memory map and the page cache is small (8 MiB): at the end
 /// of every transaction SQLite walks the whole cache's hash table, which cost 8% of the
-/// writer's time with a 64 MiB cache. The automatic checkpoint waits for 10,000 pages
-/// (about 40 MiB of WAL): the checkpointer's thread copies the WAL back long before, so
-/// the writer's own checkpoint only has the last frames left to copy.
+/// writer's time with a 64 MiB cache. The writer turns SQLite's automatic checkpoint
+/// off and restarts the WAL itself (`wal_restart.rs`); the checkpointer's thread copies
+/// the WAL back in between.
 pub fn open_writer(path: &str) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -38,8 +38,7 @@ pub fn open_writer(path: &str) -> StoreResult<Connection> {
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -8192;
-         PRAGMA mmap_size = 1073741824;
-         PRAGMA wal_autocheckpoint = 10000;",
+         PRAGMA mmap_size = 1073741824;",
     )
     .map_err(db)?;
     // The receipt writes and the CRM writes together use more than 64 statements; a

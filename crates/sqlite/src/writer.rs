@@ -8,6 +8,7 @@ use crate::sql::{db, exec, one, RowExt};
 use crate::syncer::Syncer;
 use crate::time::ts;
 use crate::vouchers;
+use crate::wal_restart::WalRestart;
 use crate::writer_load::WriterLoad;
 use crate::{access, accounts, profiles, rows, tiers};
 use async_trait::async_trait;
@@ -275,7 +276,12 @@ impl Commits {
 }
 
 /// Runs until every sender is dropped and the queue is drained.
-pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, mut commits: Commits) {
+pub async fn run(
+    mut conn: Connection,
+    mut queue: mpsc::Receiver<Job>,
+    mut commits: Commits,
+    mut wal: WalRestart,
+) {
     let mut load = WriterLoad::default();
     let mut last_end = Instant::now();
     while let Some(first) = queue.recv().await {
@@ -313,6 +319,10 @@ pub async fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, mut commi
             Some(Job::Durable(durable, reply)) => set_durable(&conn, &mut commits, durable, reply),
             Some(job) => run_import(&mut conn, &commits, job).await,
             None => {}
+        }
+        if let Some(took) = wal.maybe_restart(&conn) {
+            load.restart(took);
+            last_end += took;
         }
     }
     // Every answer is sent before the connection closes.
@@ -464,9 +474,12 @@ const IMPORT_SETTINGS: &str = "PRAGMA cache_size = -1048576; PRAGMA wal_autochec
 /// The writer's `synchronous` setting while durable: SQLite does not sync at commit,
 /// the sync thread does before anyone is answered (see [`crate::syncer`]).
 pub const DURABLE_SYNC: &str = "PRAGMA synchronous = NORMAL";
+/// No automatic checkpoint after the writer's commits: the checkpointer's thread
+/// copies the WAL back, and the writer restarts it (see [`crate::wal_restart`]).
+pub const NO_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 0";
 
 /// The receipts' settings (see `readers::open_writer`).
-const RECEIPT_SETTINGS: &str = "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 10000";
+const RECEIPT_SETTINGS: &str = "PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 0";
 
 std::thread_local! {
     static IMPORT_SETTINGS_ON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };

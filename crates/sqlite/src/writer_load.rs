@@ -17,6 +17,9 @@ pub struct WriterLoad {
     /// Time spent in `COMMIT` (writing the WAL frames).
     commit: Duration,
     longest: Duration,
+    /// WAL restarts (see [`crate::wal_restart`]) and the time they took.
+    restarts: u64,
+    restart: Duration,
 }
 
 /// The length of a window.
@@ -42,6 +45,16 @@ impl WriterLoad {
         (self.elapsed >= WINDOW).then(|| std::mem::take(self))
     }
 
+    /// Adds a WAL restart that held the writer for `took` (busy time, counted in the
+    /// window that the next group closes).
+    pub fn restart(&mut self, took: Duration) {
+        self.elapsed += took;
+        self.busy += took;
+        self.restarts += 1;
+        self.restart += took;
+        self.longest = self.longest.max(took);
+    }
+
     /// Logs the window at debug level.
     pub fn log(&self) {
         let share = self.busy.as_secs_f64() / self.elapsed.as_secs_f64().max(f64::EPSILON);
@@ -52,6 +65,8 @@ impl WriterLoad {
             busy_ms = self.busy.as_millis() as u64,
             commit_ms = self.commit.as_millis() as u64,
             longest_group_ms = self.longest.as_millis() as u64,
+            wal_restarts = self.restarts,
+            wal_restart_ms = self.restart.as_millis() as u64,
             "sqlite writer load"
         );
     }
@@ -74,7 +89,21 @@ mod tests {
         assert_eq!(window.commit, ms(270));
         assert_eq!(window.longest, ms(400));
         assert_eq!(window.elapsed, ms(1000));
+        assert_eq!(window.restarts, 0);
         window.log();
         assert_eq!(load, WriterLoad::default());
+    }
+
+    #[test]
+    fn a_wal_restart_counts_as_busy_time_and_as_the_longest_hold() {
+        let ms = Duration::from_millis;
+        let mut load = WriterLoad::default();
+        assert_eq!(load.group(10, ms(100), ms(5), ms(2)), None);
+        load.restart(ms(30));
+        let window = load.group(3, ms(900), ms(4), ms(1)).unwrap();
+        assert_eq!((window.restarts, window.restart), (1, ms(30)));
+        assert_eq!(window.busy, ms(39));
+        assert_eq!(window.longest, ms(30));
+        assert_eq!(window.elapsed, ms(1039));
     }
 }
