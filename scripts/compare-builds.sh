@@ -10,7 +10,8 @@
 # behind). The file is copied first, so every run starts from the same state.
 # Extra flags go to `tessera bench` (for example `--rate 800 --concurrency 64` for an
 # open loop). With WRITER_LOAD=1 the server logs the SQLite writer's load once a
-# second (busy share, time in COMMIT, WAL restarts) into the printed server log.
+# second (busy share, time in COMMIT, WAL restarts) and the WAL syncs (count, average,
+# longest) into the printed server log.
 # SERVER_LOG sets the server's RUST_LOG instead (e.g. info,tessera_sqlite=debug);
 # KEEP_LOG=FILE keeps the server's whole log there.
 set -euo pipefail
@@ -24,7 +25,7 @@ cp "$db" "$work/db"
 # the first group after the start wait some 300 ms for its sync.
 sync "$work/db"
 log=info
-[ "${WRITER_LOAD:-0}" = 1 ] && log=info,tessera_sqlite::writer_load=debug
+[ "${WRITER_LOAD:-0}" = 1 ] && log=info,tessera_sqlite::writer_load=debug,tessera_sqlite::sync_load=debug
 RUST_LOG=${SERVER_LOG:-$log} "$bin" serve --database "sqlite://$work/db" --listen "127.0.0.1:$port" \
   --insecure-dev --redeem-burst 0 --key-rate 0 >"$work/serve.log" 2>&1 &
 server=$!
@@ -40,4 +41,4 @@ receipts=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['recei
 ticks=$(getconf CLK_TCK)
 python3 -c "import sys; t=(int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]); print(f'server CPU: {t:.1f} s, {t*1e6/int(sys.argv[4]):.0f} us per receipt')" \
   "$before" "$after" "$ticks" "$receipts"
-[ "${WRITER_LOAD:-0}" = 1 ] && grep "writer load" "$work/serve.log" | sed 's/^.*DEBUG //' || true
+[ "${WRITER_LOAD:-0}" = 1 ] && grep -E "writer load|sync load" "$work/serve.log" | sed 's/^.*DEBUG //' || true

@@ -30,6 +30,7 @@ mod schema;
 mod search;
 mod segments;
 mod sql;
+mod sync_load;
 mod syncer;
 mod tiers;
 mod time;

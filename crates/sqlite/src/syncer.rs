@@ -14,11 +14,13 @@
 //! one was told about may be lost, as before. A reader can see a commit before its
 //! sync; [`Durability::settled`] lets a read wait until what it saw is on disk.
 
+use crate::sync_load::SyncLoad;
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 use tokio::sync::Notify;
 
 /// How far the writer's commits have gone: begun and synced, counted in commits.
@@ -160,10 +162,12 @@ fn run(
     durability: &Durability,
     sync: impl Fn(&str) -> std::io::Result<()>,
 ) {
+    let mut load = SyncLoad::new(Instant::now());
     while let Ok(first) = queue.recv() {
         let mut batches = vec![first];
         batches.extend(queue.try_iter());
         let epoch = batches.iter().map(|b| b.epoch).max().unwrap_or(0);
+        let start = Instant::now();
         let result = match durability.failure() {
             Some(earlier) => Err(earlier),
             None => sync(wal_path).map_err(|error| {
@@ -175,6 +179,10 @@ fn run(
         };
         if result.is_ok() {
             durability.mark_synced(epoch);
+        }
+        let end = Instant::now();
+        if let Some(window) = load.sync(end, end - start, batches.len()) {
+            window.log();
         }
         for batch in batches {
             (batch.answers)(result.clone());
