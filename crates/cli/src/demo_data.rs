@@ -822,7 +822,7 @@ fn timeline(
             now: draft.utc,
             render: render.clone(),
             profile_complete: None,
-            quote: None,
+            quote: Default::default(),
         };
         let new_card = matches!(draft.buyer, Buyer::NewCard(_));
         events.push(Event {

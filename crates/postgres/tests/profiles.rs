@@ -174,7 +174,7 @@ fn commit(config: &Arc<ConfigSnapshot>, receipt_id: &str, card: &str) -> CommitC
         now: t0(),
         render: Arc::new(|c: &Committed| serde_json::to_vec(&c.record).unwrap()),
         profile_complete: None,
-        quote: None,
+        quote: Default::default(),
     }
 }
 

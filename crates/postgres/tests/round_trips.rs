@@ -158,7 +158,7 @@ fn commit(config: &Arc<ConfigSnapshot>, request: ReceiptRequest) -> CommitComman
         now: t0(),
         render: Arc::new(|c: &Committed| serde_json::to_vec(&c.record).unwrap()),
         profile_complete: None,
-        quote: None,
+        quote: Default::default(),
     }
 }
 

@@ -36,7 +36,7 @@ pub struct CommitCommand {
     pub profile_complete: Option<bool>,
     /// The server's own calculation of this receipt, reused when the commit reads the
     /// same inputs (see [`crate::quote`]).
-    pub quote: Option<Arc<crate::quote::Quote>>,
+    pub quote: crate::quote::QuoteSlot,
 }
 
 /// A committed receipt, as rendered into the commit response.

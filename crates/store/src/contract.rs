@@ -175,7 +175,7 @@ fn commit(
             .into_bytes()
         }),
         profile_complete: None,
-        quote: None,
+        quote: Default::default(),
     }
 }
 

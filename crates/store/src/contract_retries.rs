@@ -140,7 +140,7 @@ async fn apply(
                         format!("{:?}", c.record.calculation).into_bytes()
                     }),
                     profile_complete: None,
-                    quote: None,
+                    quote: Default::default(),
                 })
                 .await
         }

@@ -36,7 +36,7 @@ fn commit(
         now,
         render: Arc::new(|c: &Committed| serde_json::to_vec(&c.record).unwrap_or_default()),
         profile_complete: None,
-        quote: None,
+        quote: Default::default(),
     }
 }
 

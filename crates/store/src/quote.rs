@@ -17,7 +17,7 @@
 use crate::port::StoreResult;
 use crate::service::Reads;
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use tessera_core::coupon::{Coupon, CouponSeries};
 use tessera_core::limits::Usage;
 use tessera_core::pricing::{Calculation, CouponRejection, CustomerView, PricingContext};
@@ -90,12 +90,38 @@ impl Quote {
     }
 }
 
+/// A commit's quote, taken by the first run of the commit: a quote has one owner
+/// then, so [`replay`] moves its calculation into the receipt instead of copying it
+/// (every priced line, on the writer's thread). A commit run again (its group undone
+/// by another job's failure) finds it empty and prices the receipt itself.
+#[derive(Default)]
+pub struct QuoteSlot(Mutex<Option<Arc<Quote>>>);
+
+impl QuoteSlot {
+    pub fn new(quote: Option<Arc<Quote>>) -> QuoteSlot {
+        QuoteSlot(Mutex::new(quote))
+    }
+
+    /// The quote, once.
+    pub fn take(&self) -> Option<Arc<Quote>> {
+        self.0.lock().ok().and_then(|mut quote| quote.take())
+    }
+}
+
+/// A copy shares the quote (whose calculation is then copied, not moved, by the one
+/// that replays it).
+impl Clone for QuoteSlot {
+    fn clone(&self) -> QuoteSlot {
+        QuoteSlot::new(self.0.lock().ok().and_then(|quote| quote.clone()))
+    }
+}
+
 /// Reads the quote's counters again through `source`; when every round reads what
 /// the quote read, marks the same promotions exhausted in `ctx` and answers the
 /// quote's calculation. Answers `None` (leaving `ctx` as it was) at the first
 /// difference: the caller prices the receipt itself.
 pub async fn replay(
-    quote: &Quote,
+    quote: Arc<Quote>,
     ctx: &mut PricingContext<'_>,
     source: &mut dyn Reads,
 ) -> StoreResult<Option<Calculation>> {
@@ -104,8 +130,16 @@ pub async fn replay(
             return Ok(None);
         }
     }
-    ctx.exhausted = quote.exhausted.clone();
-    Ok(Some(quote.calculation.clone()))
+    Ok(Some(match Arc::try_unwrap(quote) {
+        Ok(owned) => {
+            ctx.exhausted = owned.exhausted;
+            owned.calculation
+        }
+        Err(shared) => {
+            ctx.exhausted = shared.exhausted.clone();
+            shared.calculation.clone()
+        }
+    }))
 }
 
 /// Passes reads through to `inner` and keeps every counter read, for a [`Quote`].
@@ -217,27 +251,30 @@ mod tests {
         let usage_reads = recording.usage_reads;
         ctx.exhausted.push("budget".to_string());
         let calculation = tessera_core::pricing::calculate(&ctx, &request, None).unwrap();
-        let quote = Quote::made(
+        let quote = Arc::new(Quote::made(
             &config,
             request.clone(),
             None,
             ctx,
             usage_reads,
             calculation,
-        );
+        ));
 
         // The same snapshot, receipt and counters: the quote's calculation and its
         // exhausted promotions.
         let mut ctx = config.context(&request).unwrap();
         assert!(quote.fits(&config, &request, None, &ctx));
-        let replayed = replay(&quote, &mut ctx, &mut held).await.unwrap();
+        let replayed = replay(quote.clone(), &mut ctx, &mut held).await.unwrap();
         assert_eq!(replayed.as_ref(), Some(&quote.calculation));
         assert_eq!(ctx.exhausted, vec!["budget".to_string()]);
 
         // A counter moved since: priced again, the context untouched.
         held.held.insert(key(), Usage { uses: 3, ..used });
         let mut ctx = config.context(&request).unwrap();
-        assert_eq!(replay(&quote, &mut ctx, &mut held).await.unwrap(), None);
+        assert_eq!(
+            replay(quote.clone(), &mut ctx, &mut held).await.unwrap(),
+            None
+        );
         assert!(ctx.exhausted.is_empty());
 
         // Another snapshot (equal, but not the one priced against) or another receipt.
@@ -246,5 +283,20 @@ mod tests {
         let mut changed = request.clone();
         changed.lines[0].price = 200;
         assert!(!quote.fits(&config, &changed, None, &config.context(&changed).unwrap()));
+
+        // Taken from its slot by its only owner, and only once: the calculation and
+        // the exhausted promotions move out unchanged.
+        held.held.insert(key(), used);
+        let expected = quote.calculation.clone();
+        let slot = QuoteSlot::new(Some(quote));
+        let copy = slot.clone();
+        assert!(copy.take().is_some());
+        let taken = slot.take().unwrap();
+        assert!(slot.take().is_none());
+        assert_eq!(Arc::strong_count(&taken), 1);
+        let mut ctx = config.context(&request).unwrap();
+        let moved = replay(taken, &mut ctx, &mut held).await.unwrap();
+        assert_eq!(moved, Some(expected));
+        assert_eq!(ctx.exhausted, vec!["budget".to_string()]);
     }
 }

@@ -117,7 +117,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
     let scope = usage_scope(&ctx, request, customer_id.as_deref());
     let reused = match command
         .quote
-        .as_deref()
+        .take()
         .filter(|q| q.fits(&command.config, request, view.as_ref(), &ctx))
     {
         Some(quote) => quote::replay(quote, &mut ctx, &mut TxReads(&mut *tx)).await?,

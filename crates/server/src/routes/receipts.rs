@@ -252,7 +252,7 @@ async fn commit_one(
         now,
         render: commit_renderer(),
         profile_complete,
-        quote,
+        quote: tessera_store::quote::QuoteSlot::new(quote),
     };
     let response = state.store.commit_receipt(command).await?;
     if let Some((update, request)) = after_commit {
