@@ -122,7 +122,7 @@ impl SqliteStore {
                 let _ = finished.send(());
             })
             .map_err(StoreError::backend)?;
-        let checkpointer = checkpointer::start(path, wal_state).map_err(StoreError::backend)?;
+        let checkpointer = checkpointer::start(path, wal_state)?;
         Ok(SqliteStore {
             readers,
             durability,
