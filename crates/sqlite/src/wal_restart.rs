@@ -17,11 +17,14 @@
 //! before it to leave the WAL, so that the next transaction can start it again. A try
 //! that a long read defeats is made again [`RETRY_AFTER`] later.
 //!
+//! Should the checkpointer's passes keep failing, the writer copies the WAL back
+//! itself at every retry time, so that the WAL still starts again.
+//!
 //! (`RESTART` mode, which waits for the readers itself, held the writer about twice as
 //! long: it also waits for every reader of an older snapshot before copying.)
 
 use rusqlite::Connection;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +35,10 @@ pub const RESTART_AT: u64 = 100_000;
 
 /// The least time between two tries (one cut short by a reader still in the WAL).
 pub const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+/// Failed checkpointer passes in a row (about a second of them) after which the
+/// writer copies the WAL back itself.
+pub const FAILED_PASSES: u32 = 20;
 
 /// The checkpointer's pause between passes close to a restart.
 pub const CLOSE_PASSES: Duration = Duration::from_millis(5);
@@ -55,6 +62,8 @@ pub struct WalState {
     restarted: AtomicU64,
     /// Held during a checkpointer pass, so that the writer never waits for one.
     pass: Mutex<()>,
+    /// Checkpointer passes that failed in a row.
+    failed_passes: AtomicU32,
 }
 
 impl WalState {
@@ -65,13 +74,17 @@ impl WalState {
             ready: AtomicBool::new(false),
             restarted: AtomicU64::new(0),
             pass: Mutex::new(()),
+            failed_passes: AtomicU32::new(0),
         }
     }
 
     /// Runs one checkpointer pass: a passive checkpoint, which never stops the writer.
     pub fn pass(&self, conn: &Connection) -> rusqlite::Result<Checkpoint> {
         let _pass = self.pass.lock().unwrap_or_else(|e| e.into_inner());
-        let done = checkpoint(conn, "PASSIVE")?;
+        let done = checkpoint(conn, "PASSIVE").inspect_err(|_| {
+            self.failed_passes.fetch_add(1, Ordering::Relaxed);
+        })?;
+        self.failed_passes.store(0, Ordering::Relaxed);
         self.frames.store(done.frames, Ordering::Relaxed);
         let restarted = self.restarted.load(Ordering::Relaxed);
         if done.frames >= self.restart_at && done.copied == done.frames && done.frames != restarted
@@ -137,8 +150,13 @@ impl WalRestart {
 
     /// Whether a restart is due at `now`: a pass has just copied a long WAL back, and
     /// the last try is not too recent.
+    ///
+    /// While the checkpointer's passes keep failing ([`FAILED_PASSES`] in a row), the
+    /// writer copies the WAL back itself at every retry time, as SQLite's automatic
+    /// checkpoint would, so that the WAL still starts again.
     pub fn due(&self, now: Instant) -> bool {
-        self.state.ready.load(Ordering::Relaxed)
+        (self.state.ready.load(Ordering::Relaxed)
+            || self.state.failed_passes.load(Ordering::Relaxed) >= FAILED_PASSES)
             && self
                 .last_try
                 .is_none_or(|last| now.duration_since(last) >= RETRY_AFTER)
@@ -204,6 +222,15 @@ mod tests {
         restart.last_try = Some(now);
         assert!(!restart.due(now + RETRY_AFTER / 2));
         assert!(restart.due(now + RETRY_AFTER));
+        // Passes that keep failing hand the copy to the writer, at the same pace.
+        state.ready.store(false, Ordering::Relaxed);
+        state
+            .failed_passes
+            .store(FAILED_PASSES - 1, Ordering::Relaxed);
+        assert!(!restart.due(now + RETRY_AFTER));
+        state.failed_passes.store(FAILED_PASSES, Ordering::Relaxed);
+        assert!(restart.due(now + RETRY_AFTER));
+        assert!(!restart.due(now + RETRY_AFTER / 2));
     }
 
     #[test]
@@ -226,6 +253,15 @@ mod tests {
         });
         let checkpointer = Connection::open(&path).unwrap();
         let state = Arc::new(WalState::new(100));
+        // A pass that fails is counted, and a pass that works clears the count.
+        let read_only =
+            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        assert!(state.pass(&read_only).is_err());
+        assert!(state.pass(&read_only).is_err());
+        assert_eq!(state.failed_passes.load(Ordering::Relaxed), 2);
+        state.pass(&checkpointer).unwrap();
+        assert_eq!(state.failed_passes.load(Ordering::Relaxed), 0);
+        drop(read_only);
         let mut restart = WalRestart::new(state.clone());
         // Shorter than its restart length: a pass does not call for a restart.
         let short = state.pass(&checkpointer).unwrap();
