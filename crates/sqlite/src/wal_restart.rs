@@ -13,9 +13,10 @@
 //! the WAL holds [`RESTART_AT`] frames, ten times less often, right after a
 //! checkpointer pass has copied the whole WAL back; close to that length the passes
 //! come every [`CLOSE_PASSES`] instead of every 50 ms, so that the frames left for the
-//! writer to copy, and the sync that follows, are few. It runs a passive checkpoint, then a pause of [`READERS_GRACE`] for the readers that began
-//! before it to leave the WAL, so that the next transaction can start it again. A try
-//! that a long read defeats is made again [`RETRY_AFTER`] later.
+//! writer to copy, and the sync that follows, are few. It runs a passive checkpoint,
+//! then pauses [`READERS_GRACE`] for the readers that began before it to leave the
+//! WAL, so that the next transaction can start it again. A try that a long read
+//! defeats is made again [`RETRY_AFTER`] later.
 //!
 //! Should the checkpointer's passes keep failing, the writer copies the WAL back
 //! itself at every retry time, so that the WAL still starts again.
@@ -81,7 +82,7 @@ impl WalState {
     /// Runs one checkpointer pass: a passive checkpoint, which never stops the writer.
     pub fn pass(&self, conn: &Connection) -> rusqlite::Result<Checkpoint> {
         let _pass = self.pass.lock().unwrap_or_else(|e| e.into_inner());
-        let done = checkpoint(conn, "PASSIVE").inspect_err(|_| {
+        let done = passive_checkpoint(conn).inspect_err(|_| {
             self.failed_passes.fetch_add(1, Ordering::Relaxed);
         })?;
         self.failed_passes.store(0, Ordering::Relaxed);
@@ -114,20 +115,18 @@ impl WalState {
     }
 }
 
-/// What a checkpoint reported: whether it was cut short (`busy`), the WAL's length
-/// and how much of it is copied back.
+/// What a checkpoint reported: the WAL's length and how much of it is copied back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpoint {
-    pub busy: bool,
     pub frames: u64,
     pub copied: u64,
 }
 
-/// Runs `PRAGMA wal_checkpoint(mode)` and reads its row.
-pub fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<Checkpoint> {
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+/// Runs a passive checkpoint (it never waits for the writer or a reader) and reads its
+/// row: busy, WAL frames, frames copied back.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<Checkpoint> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         Ok(Checkpoint {
-            busy: row.get::<_, i64>(0)? != 0,
             frames: row.get::<_, i64>(1)?.max(0) as u64,
             copied: row.get::<_, i64>(2)?.max(0) as u64,
         })
@@ -174,7 +173,7 @@ impl WalRestart {
         let _pass = self.state.pass.try_lock().ok()?;
         self.last_try = Some(start);
         self.state.ready.store(false, Ordering::Relaxed);
-        match checkpoint(conn, "PASSIVE") {
+        match passive_checkpoint(conn) {
             Ok(done) if done.copied == done.frames => {
                 // The next pass still finds this length if the WAL started again, and
                 // a longer one, fully copied, if a reader kept it from starting again.
