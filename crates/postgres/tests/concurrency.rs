@@ -334,3 +334,96 @@ async fn stores_opening_at_once_migrate_once() {
     }
     let _ = PostgresStore::drop_schema(&url, &schema).await;
 }
+
+/// Two attempts at one cancel that meet at the receipt's lock (a till's retry reaching
+/// another server while the first attempt's transaction still holds the lock): the one
+/// that waited answers the stored response, not `receipt_cancelled`. The same for a
+/// return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_waiting_for_the_first_attempts_lock_gets_its_answer() {
+    use sqlx::{ConnectOptions, Connection};
+    use std::str::FromStr;
+    use tessera_store::{CancelCommand, ReturnCommand, Returned};
+    let Some(url) =
+        common::database_url("a_retry_waiting_for_the_first_attempts_lock_gets_its_answer")
+    else {
+        return;
+    };
+    let schema = common::fresh_schema();
+    let a = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
+    let b = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
+    let config = setup(&a, Vec::new()).await;
+    for id in ["to-cancel", "to-return"] {
+        a.commit_receipt(commit(
+            &config,
+            request(id, "8001", 10_000, Redeem::None, &[]),
+        ))
+        .await
+        .unwrap();
+    }
+    let render: tessera_store::Renderer<Returned> =
+        Arc::new(|r: &Returned| serde_json::to_vec(&r.record).unwrap());
+    let cancel = |store: Arc<PostgresStore>| {
+        let render = render.clone();
+        tokio::spawn(async move {
+            store
+                .cancel_receipt(CancelCommand {
+                    receipt_id: "to-cancel".into(),
+                    at: t0().fixed_offset(),
+                    terminal_id: None,
+                    now: t0(),
+                    render,
+                    tiers: None,
+                })
+                .await
+        })
+    };
+    let give_back = |store: Arc<PostgresStore>| {
+        let render = render.clone();
+        tokio::spawn(async move {
+            store
+                .return_receipt(ReturnCommand {
+                    receipt_id: "to-return".into(),
+                    return_id: "ret-1".into(),
+                    request_hash: "h-ret-1".into(),
+                    lines: vec![(1, 1000)],
+                    at: t0().fixed_offset(),
+                    terminal_id: None,
+                    now: t0(),
+                    render,
+                    tiers: None,
+                })
+                .await
+        })
+    };
+    // Both attempts find nothing stored, then queue for the receipts' locks.
+    let mut holder = sqlx::postgres::PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())])
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT 1 FROM receipts WHERE receipt_id IN ('to-cancel', 'to-return') FOR UPDATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let attempts = [
+        cancel(a.clone()),
+        cancel(b.clone()),
+        give_back(a.clone()),
+        give_back(b.clone()),
+    ];
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    holder.close().await.unwrap();
+    let mut answers = Vec::new();
+    for attempt in attempts {
+        answers.push(attempt.await.unwrap().expect("every attempt answers"));
+    }
+    assert_eq!(answers[0], answers[1], "the cancel answered twice the same");
+    assert_eq!(answers[2], answers[3], "the return answered twice the same");
+    a.close().await;
+    b.close().await;
+    let _ = PostgresStore::drop_schema(&url, &schema).await;
+}

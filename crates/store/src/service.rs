@@ -443,19 +443,19 @@ pub async fn return_receipt(
     tx: &mut dyn LedgerTx,
     command: &ReturnCommand,
 ) -> StoreResult<Vec<u8>> {
-    if let Some((receipt_id, hash, response)) = tx.operation(&command.return_id).await? {
-        if receipt_id == command.receipt_id && hash == command.request_hash {
-            return Ok(response);
+    // Looked for with the receipt locked (see [`stored_return`]); for an unknown
+    // receipt too, so that a return id used before on another receipt is a conflict.
+    let mut record = match load_record(tx, &command.receipt_id).await {
+        Err(StoreError::Domain(unknown)) if unknown.code == ErrorCode::ReceiptNotFound => {
+            return stored_return(tx, command)
+                .await?
+                .ok_or(StoreError::Domain(unknown));
         }
-        return Err(StoreError::domain(
-            ErrorCode::ReturnConflict,
-            format!(
-                "return {} was already made with a different body",
-                command.return_id
-            ),
-        ));
+        other => other?,
+    };
+    if let Some(stored) = stored_return(tx, command).await? {
+        return Ok(stored);
     }
-    let mut record = load_record(tx, &command.receipt_id).await?;
     let refunded_before = Refunded::of(&record);
     let outcome = record.apply_return(&command.lines)?;
     let returned = Returned {
@@ -486,10 +486,11 @@ pub async fn cancel_receipt(
     command: &CancelCommand,
 ) -> StoreResult<Vec<u8>> {
     let op_id = format!("cancel/{}", command.receipt_id);
+    let mut record = load_record(tx, &command.receipt_id).await?;
+    // Looked for with the receipt locked (see [`stored_return`]).
     if let Some((_, _, response)) = tx.operation(&op_id).await? {
         return Ok(response);
     }
-    let mut record = load_record(tx, &command.receipt_id).await?;
     let refunded_before = Refunded::of(&record);
     let outcome = record.apply_cancel()?;
     let returned = Returned {
@@ -618,6 +619,37 @@ pub async fn calculate_within_limits(
             return Ok(calculation);
         }
         ctx.exhausted.extend(exceeded);
+    }
+}
+
+/// The stored answer of this return, if it was made; a conflict if its id was used for
+/// another body.
+///
+/// A return or cancel looks for its stored answer only once it holds the receipt's
+/// lock. On PostgreSQL a look before the lock can miss an attempt whose transaction
+/// still holds it: a server killed while committing leaves that to the database, and
+/// the till's retry reaches another server at once. The retry waits for the lock and
+/// would then judge a receipt that the first attempt had already returned or
+/// cancelled (`receipt_cancelled`, say, instead of the stored answer). A statement
+/// after the lock sees that commit.
+async fn stored_return(
+    tx: &mut dyn LedgerTx,
+    command: &ReturnCommand,
+) -> StoreResult<Option<Vec<u8>>> {
+    match tx.operation(&command.return_id).await? {
+        Some((receipt_id, hash, response))
+            if receipt_id == command.receipt_id && hash == command.request_hash =>
+        {
+            Ok(Some(response))
+        }
+        Some(_) => Err(StoreError::domain(
+            ErrorCode::ReturnConflict,
+            format!(
+                "return {} was already made with a different body",
+                command.return_id
+            ),
+        )),
+        None => Ok(None),
     }
 }
 
