@@ -11,7 +11,8 @@
 # Extra flags go to `tessera bench` (for example `--rate 800 --concurrency 64` for an
 # open loop). With WRITER_LOAD=1 the server logs the SQLite writer's load once a
 # second (busy share, time in COMMIT, WAL restarts) and the WAL syncs (count, average,
-# longest) into the printed server log.
+# longest) into the printed server log. The server's CPU per receipt is also given per
+# thread (HTTP workers, writer, sync, checkpointer).
 # SERVER_LOG sets the server's RUST_LOG instead (e.g. info,tessera_sqlite=debug);
 # KEEP_LOG=FILE keeps the server's whole log there.
 set -euo pipefail
@@ -31,14 +32,26 @@ RUST_LOG=${SERVER_LOG:-$log} "$bin" serve --database "sqlite://$work/db" --liste
 server=$!
 "$(dirname "$0")/wait-for-server.sh" "$port"
 cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+# CPU ticks of each of the server's threads, by name (tokio workers summed).
+threads() {
+  for task in /proc/"$server"/task/*; do
+    printf '%s %s\n' "$(tr ' ' '_' <"$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")"
+  done | awk '{t[$1] += $2} END {for (n in t) print n, t[n]}' | sort
+}
 before=$(cpu)
+threads_before=$(threads)
 /usr/bin/time -f "load generator CPU: %U s user, %S s system" "$bin" bench \
   --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
   --promotions 0 --seconds "$seconds" --report "$work/report.json" "$@" 2>&1 |
   grep -E "receipts/s|^call|^calculate|^commit|load generator"
 after=$(cpu)
+threads_after=$(threads)
 receipts=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['receipts'])" "$work/report.json")
 ticks=$(getconf CLK_TCK)
 python3 -c "import sys; t=(int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]); print(f'server CPU: {t:.1f} s, {t*1e6/int(sys.argv[4]):.0f} us per receipt')" \
   "$before" "$after" "$ticks" "$receipts"
+# The same per thread: where the server's CPU goes (HTTP workers, the SQLite writer,
+# its sync thread, the checkpointer).
+join <(echo "$threads_before") <(echo "$threads_after") |
+  awk -v hz="$ticks" -v n="$receipts" '{printf "%s%s %.0f us", (NR > 1 ? ", " : "server CPU per receipt by thread: "), $1, ($3 - $2) * 1e6 / hz / n} END {print ""}'
 [ "${WRITER_LOAD:-0}" = 1 ] && grep -E "writer load|sync load" "$work/serve.log" | sed 's/^.*DEBUG //' || true
