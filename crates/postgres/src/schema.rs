@@ -12,6 +12,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_access.sql")),
     (6, include_str!("../migrations/0006_accounts.sql")),
     (7, include_str!("../migrations/0007_tiers.sql")),
+    (
+        8,
+        include_str!("../migrations/0008_no_entries_by_receipt.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations ("tessera" in ASCII, as a number).

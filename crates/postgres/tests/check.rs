@@ -260,3 +260,43 @@ async fn an_audited_change_whose_entry_cannot_be_written_is_not_made() {
     let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
     outcome.unwrap();
 }
+
+/// Migration 8 drops `entries_by_receipt`, which no query read: a schema from before
+/// it loses the index, and receipts, returns and `check` work as before without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_8_drops_the_entries_by_receipt_index() {
+    let Some(url) = common::database_url("postgres migration 8") else {
+        return;
+    };
+    let schema = common::fresh_schema();
+    tessera_postgres::PostgresStore::migrate_schema_to(&url, &schema, 7)
+        .await
+        .unwrap();
+    let mut raw = sqlx::postgres::PgConnectOptions::from_str(&url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(receipt_indexes(&mut raw, &schema).await, 1);
+    let store = tessera_postgres::PostgresStore::open_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    assert_eq!(receipt_indexes(&mut raw, &schema).await, 0);
+    raw.close().await.unwrap();
+    tessera_store::contract::receipts_ledger_and_returns(&store)
+        .await
+        .unwrap();
+    assert!(store.check().await.unwrap().ok());
+    store.close().await;
+    let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
+}
+
+async fn receipt_indexes(raw: &mut sqlx::PgConnection, schema: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'entries_by_receipt'",
+    )
+    .bind(schema)
+    .fetch_one(raw)
+    .await
+    .unwrap()
+}

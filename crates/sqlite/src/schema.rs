@@ -18,16 +18,29 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_access.sql")),
     (8, include_str!("../migrations/0008_accounts.sql")),
     (9, include_str!("../migrations/0009_tiers.sql")),
+    (
+        10,
+        include_str!("../migrations/0010_no_entries_by_receipt.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet. Migration 6 is followed, in
 /// its transaction, by the name keys of the names it moved (folding names takes Rust).
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    migrate_to(conn, i64::MAX)
+}
+
+/// Applies the migrations up to `last` the database has not seen yet (tests of a
+/// migration start from the schema before it).
+fn migrate_to(conn: &mut Connection, last: i64) -> StoreResult<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )
     .map_err(db)?;
-    for (version, sql) in MIGRATIONS {
+    for (version, sql) in MIGRATIONS
+        .iter()
+        .take_while(|(version, _)| *version <= last)
+    {
         // Checked inside the write transaction, so two processes opening one file at
         // once apply each migration once.
         let tx = conn
@@ -54,4 +67,51 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.commit().map_err(db)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn has_index(conn: &Connection, name: &str) -> bool {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?)",
+            [name],
+            |row| row.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn migration_10_drops_the_entries_by_receipt_index_and_keeps_the_entries() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 9).unwrap();
+        assert!(has_index(&conn, "entries_by_receipt"));
+        conn.execute_batch(
+            "INSERT INTO customers (customer_id, created_at) VALUES ('c1', '2026-12-07T10:00:00Z');
+             INSERT INTO entries (customer_id, kind, debit, credit, amount, receipt_id, at)
+             VALUES ('c1', 'earn', 'issued', 'customer_pending', 50, 'r1', '2026-12-07T10:00:00Z');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert!(!has_index(&conn, "entries_by_receipt"));
+        assert!(has_index(&conn, "entries_by_customer"));
+        let kept: i64 = conn
+            .query_row(
+                "SELECT amount FROM entries WHERE receipt_id = 'r1'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 50);
+        // Applied once: opening again changes nothing.
+        migrate(&mut conn).unwrap();
+        let applied: i64 = conn
+            .query_row("SELECT MAX(version) FROM schema_migrations", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(applied, 10);
+    }
 }
