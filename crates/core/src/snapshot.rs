@@ -28,8 +28,40 @@ pub struct ConfigSnapshot {
     /// One map per attribute kind (see [`Attribute`]), so that a receipt looks its
     /// lines up by `&str` without building keys.
     by_attribute: [FastMap<String, Vec<usize>>; 4],
-    /// Positions of the promotions that may act on any receipt.
-    ungated: Vec<usize>,
+    /// For each catalogue product that gates some promotion, the promotions its lines
+    /// make relevant (by its SKU, category, brand or tags), as a set of positions in
+    /// `promotions`: one lookup a line instead of one per attribute.
+    by_product: FastMap<String, Positions>,
+    /// The promotions that may act on any receipt.
+    ungated: Positions,
+}
+
+/// A set of positions in the snapshot's promotions, one bit each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Positions(Vec<u64>);
+
+impl Positions {
+    fn empty(len: usize) -> Positions {
+        Positions(vec![0; len.div_ceil(64)])
+    }
+
+    fn insert(&mut self, position: usize) {
+        self.0[position / 64] |= 1 << (position % 64);
+    }
+
+    fn contains(&self, position: usize) -> bool {
+        self.0[position / 64] & (1 << (position % 64)) != 0
+    }
+
+    fn union(&mut self, other: &Positions) {
+        for (word, more) in self.0.iter_mut().zip(&other.0) {
+            *word |= more;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|&word| word == 0)
+    }
 }
 
 /// The attributes one of which a line must have to be selected by `items`, or `None`
@@ -96,7 +128,8 @@ impl ConfigSnapshot {
             promotions,
             by_store: FastMap::default(),
             by_attribute: Default::default(),
-            ungated: Vec::new(),
+            by_product: FastMap::default(),
+            ungated: Positions::default(),
         };
         snapshot.index();
         snapshot
@@ -116,7 +149,7 @@ impl ConfigSnapshot {
             })
             .collect();
         self.by_attribute = Default::default();
-        self.ungated = Vec::new();
+        self.ungated = Positions::empty(self.promotions.len());
         for (position, promotion) in self.promotions.iter().enumerate() {
             match promotion_gate(promotion) {
                 Some(keys) => {
@@ -127,9 +160,33 @@ impl ConfigSnapshot {
                         }
                     }
                 }
-                None => self.ungated.push(position),
+                None => self.ungated.insert(position),
             }
         }
+        self.by_product = self
+            .products
+            .iter()
+            .filter_map(|(sku, product)| {
+                let mut positions = Positions::empty(self.promotions.len());
+                let mut mark = |kind: Attribute, value: &str| {
+                    for &position in self.by_attribute[kind as usize]
+                        .get(value)
+                        .into_iter()
+                        .flatten()
+                    {
+                        positions.insert(position);
+                    }
+                };
+                mark(Attribute::Sku, sku);
+                product
+                    .category
+                    .iter()
+                    .for_each(|c| mark(Attribute::Category, c));
+                product.brand.iter().for_each(|b| mark(Attribute::Brand, b));
+                product.tags.iter().for_each(|t| mark(Attribute::Tag, t));
+                (!positions.is_empty()).then(|| (sku.clone(), positions))
+            })
+            .collect();
     }
 
     /// This snapshot with a draft promotion live in it (enabled, replacing a promotion of
@@ -157,28 +214,22 @@ impl ConfigSnapshot {
                 format!("no store {store_id:?} is configured"),
             )
         })?;
-        let mut relevant = vec![false; self.promotions.len()];
-        for &position in &self.ungated {
-            relevant[position] = true;
-        }
-        let mut mark = |kind: Attribute, value: &str| {
-            for &position in self.by_attribute[kind as usize]
-                .get(value)
-                .into_iter()
-                .flatten()
-            {
-                relevant[position] = true;
-            }
-        };
+        let mut relevant = self.ungated.clone();
         for line in &receipt.lines {
-            mark(Attribute::Sku, &line.sku);
-            if let Some(product) = self.products.get(&line.sku) {
-                product
-                    .category
-                    .iter()
-                    .for_each(|c| mark(Attribute::Category, c));
-                product.brand.iter().for_each(|b| mark(Attribute::Brand, b));
-                product.tags.iter().for_each(|t| mark(Attribute::Tag, t));
+            match self.by_product.get(&line.sku) {
+                Some(positions) => relevant.union(positions),
+                // A SKU the catalogue does not know has no category, brand or tags: only
+                // promotions listing the SKU itself can select its line. (A known
+                // product gating nothing has no entry, and no promotion lists its SKU.)
+                None => {
+                    for &position in self.by_attribute[Attribute::Sku as usize]
+                        .get(line.sku.as_str())
+                        .into_iter()
+                        .flatten()
+                    {
+                        relevant.insert(position);
+                    }
+                }
             }
         }
         let promotions = self
@@ -187,7 +238,7 @@ impl ConfigSnapshot {
             .map(|positions| {
                 positions
                     .iter()
-                    .filter(|&&i| relevant[i])
+                    .filter(|&&i| relevant.contains(i))
                     .map(|&i| &self.promotions[i])
                     .collect()
             })

@@ -316,6 +316,8 @@ pub fn arb_items() -> impl Strategy<Value = Option<ItemMatch>> {
         1 => Just(category("dairy")),
         1 => Just(category("bakery")),
         1 => Just(Some(ItemMatch::Sku(vec!["APPLE".to_string(), "CIG".to_string()].into()))),
+        // A SKU the catalogue does not know can still be listed.
+        1 => Just(Some(ItemMatch::Sku(vec!["UNKNOWN".to_string()].into()))),
         1 => Just(Some(ItemMatch::Not(Box::new(ItemMatch::Category(vec!["tobacco".to_string()].into()))))),
     ]
 }
