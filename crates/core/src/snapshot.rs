@@ -168,15 +168,8 @@ impl ConfigSnapshot {
             .iter()
             .filter_map(|(sku, product)| {
                 let mut positions = Positions::empty(self.promotions.len());
-                let mut mark = |kind: Attribute, value: &str| {
-                    for &position in self.by_attribute[kind as usize]
-                        .get(value)
-                        .into_iter()
-                        .flatten()
-                    {
-                        positions.insert(position);
-                    }
-                };
+                let mut mark =
+                    |kind: Attribute, value: &str| self.gated(&mut positions, kind, value);
                 mark(Attribute::Sku, sku);
                 product
                     .category
@@ -187,6 +180,17 @@ impl ConfigSnapshot {
                 (!positions.is_empty()).then(|| (sku.clone(), positions))
             })
             .collect();
+    }
+
+    /// Adds to `positions` the promotions gated by the attribute `kind` = `value`.
+    fn gated(&self, positions: &mut Positions, kind: Attribute, value: &str) {
+        for &position in self.by_attribute[kind as usize]
+            .get(value)
+            .into_iter()
+            .flatten()
+        {
+            positions.insert(position);
+        }
     }
 
     /// This snapshot with a draft promotion live in it (enabled, replacing a promotion of
@@ -221,15 +225,7 @@ impl ConfigSnapshot {
                 // A SKU the catalogue does not know has no category, brand or tags: only
                 // promotions listing the SKU itself can select its line. (A known
                 // product gating nothing has no entry, and no promotion lists its SKU.)
-                None => {
-                    for &position in self.by_attribute[Attribute::Sku as usize]
-                        .get(line.sku.as_str())
-                        .into_iter()
-                        .flatten()
-                    {
-                        relevant.insert(position);
-                    }
-                }
+                None => self.gated(&mut relevant, Attribute::Sku, &line.sku),
             }
         }
         let promotions = self

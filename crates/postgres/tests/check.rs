@@ -4,8 +4,7 @@
 
 mod common;
 
-use sqlx::{ConnectOptions, Connection};
-use std::str::FromStr;
+use sqlx::Connection;
 use tessera_store::Store;
 
 async fn tampered(statement: &str) -> Vec<String> {
@@ -32,12 +31,7 @@ async fn tampered_after(vouchers: bool, statement: &str) -> Vec<String> {
             .unwrap();
     }
     assert!(store.check().await.unwrap().ok(), "a clean ledger passes");
-    let mut raw = sqlx::postgres::PgConnectOptions::from_str(&url)
-        .unwrap()
-        .options([("search_path", schema.as_str())])
-        .connect()
-        .await
-        .unwrap();
+    let mut raw = common::raw(&url, &schema).await;
     sqlx::query(statement).execute(&mut raw).await.unwrap();
     raw.close().await.unwrap();
     let report = store.check().await.unwrap();
@@ -160,12 +154,7 @@ async fn audit_tampered(statement: &str) -> Option<Result<Vec<String>, String>> 
     tessera_store::contract_access::audit_log(&store)
         .await
         .unwrap();
-    let mut raw = sqlx::postgres::PgConnectOptions::from_str(&url)
-        .unwrap()
-        .options([("search_path", schema.as_str())])
-        .connect()
-        .await
-        .unwrap();
+    let mut raw = common::raw(&url, &schema).await;
     let outcome = sqlx::raw_sql(statement)
         .execute(&mut raw)
         .await
@@ -241,12 +230,7 @@ async fn an_audited_change_whose_entry_cannot_be_written_is_not_made() {
         .put_program(tessera_store::contract::program_with(14, 30))
         .await
         .unwrap();
-    let mut raw = sqlx::postgres::PgConnectOptions::from_str(&url)
-        .unwrap()
-        .options([("search_path", schema.as_str())])
-        .connect()
-        .await
-        .unwrap();
+    let mut raw = common::raw(&url, &schema).await;
     sqlx::raw_sql(
         "CREATE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused for the test'; END; $$;
          CREATE TRIGGER audit_log_refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_refuse();",
@@ -272,11 +256,7 @@ async fn migration_8_drops_the_entries_by_receipt_index() {
     tessera_postgres::PostgresStore::migrate_schema_to(&url, &schema, 7)
         .await
         .unwrap();
-    let mut raw = sqlx::postgres::PgConnectOptions::from_str(&url)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let mut raw = common::raw(&url, &schema).await;
     assert_eq!(receipt_indexes(&mut raw, &schema).await, 1);
     let store = tessera_postgres::PostgresStore::open_in_schema(&url, &schema)
         .await

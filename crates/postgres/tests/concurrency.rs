@@ -85,16 +85,25 @@ async fn setup(a: &PostgresStore, promotions: Vec<Promotion>) -> Arc<ConfigSnaps
     ))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_processes_keep_every_invariant_under_concurrent_commits() {
-    let Some(url) =
-        common::database_url("two_processes_keep_every_invariant_under_concurrent_commits")
-    else {
-        return;
-    };
+/// Two stores on one fresh schema, as two server processes on one database would be;
+/// `None` when the PostgreSQL tests are skipped.
+async fn two_stores(
+    test: &str,
+) -> Option<(String, String, Arc<PostgresStore>, Arc<PostgresStore>)> {
+    let url = common::database_url(test)?;
     let schema = common::fresh_schema();
     let a = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
     let b = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
+    Some((url, schema, a, b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_keep_every_invariant_under_concurrent_commits() {
+    let Some((url, schema, a, b)) =
+        two_stores("two_processes_keep_every_invariant_under_concurrent_commits").await
+    else {
+        return;
+    };
     let earn = Promotion::new(
         "earn",
         "earn 10%",
@@ -251,12 +260,10 @@ async fn two_processes_keep_every_invariant_under_concurrent_commits() {
 /// use limit still holds exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn counters_created_at_once_keep_their_limit() {
-    let Some(url) = common::database_url("counters_created_at_once_keep_their_limit") else {
+    let Some((url, schema, a, b)) = two_stores("counters_created_at_once_keep_their_limit").await
+    else {
         return;
     };
-    let schema = common::fresh_schema();
-    let a = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
-    let b = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
     let mut limited = Promotion::new(
         "five",
         "1.00 off, five times in all, three per store",
@@ -341,17 +348,13 @@ async fn stores_opening_at_once_migrate_once() {
 /// return.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_retry_waiting_for_the_first_attempts_lock_gets_its_answer() {
-    use sqlx::{ConnectOptions, Connection};
-    use std::str::FromStr;
+    use sqlx::Connection;
     use tessera_store::{CancelCommand, ReturnCommand, Returned};
-    let Some(url) =
-        common::database_url("a_retry_waiting_for_the_first_attempts_lock_gets_its_answer")
+    let Some((url, schema, a, b)) =
+        two_stores("a_retry_waiting_for_the_first_attempts_lock_gets_its_answer").await
     else {
         return;
     };
-    let schema = common::fresh_schema();
-    let a = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
-    let b = Arc::new(PostgresStore::open_in_schema(&url, &schema).await.unwrap());
     let config = setup(&a, Vec::new()).await;
     for id in ["to-cancel", "to-return"] {
         a.commit_receipt(commit(
@@ -397,12 +400,7 @@ async fn a_retry_waiting_for_the_first_attempts_lock_gets_its_answer() {
         })
     };
     // Both attempts find nothing stored, then queue for the receipts' locks.
-    let mut holder = sqlx::postgres::PgConnectOptions::from_str(&url)
-        .unwrap()
-        .options([("search_path", schema.as_str())])
-        .connect()
-        .await
-        .unwrap();
+    let mut holder = common::raw(&url, &schema).await;
     sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
     sqlx::query("SELECT 1 FROM receipts WHERE receipt_id IN ('to-cancel', 'to-return') FOR UPDATE")
         .execute(&mut holder)

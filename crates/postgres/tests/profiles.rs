@@ -7,8 +7,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use sqlx::{ConnectOptions, Connection, PgConnection};
-use std::str::FromStr;
+use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use tessera_core::consent::SourceTrust;
 use tessera_core::customer::Customer;
@@ -68,22 +67,13 @@ impl Fresh {
     }
 
     async fn raw(&self) -> PgConnection {
-        raw(&self.url, &self.schema).await
+        common::raw(&self.url, &self.schema).await
     }
 
     async fn done(self) {
         self.store.close().await;
         let _ = PostgresStore::drop_schema(&self.url, &self.schema).await;
     }
-}
-
-async fn raw(url: &str, schema: &str) -> PgConnection {
-    sqlx::postgres::PgConnectOptions::from_str(url)
-        .unwrap()
-        .options([("search_path", schema)])
-        .connect()
-        .await
-        .unwrap()
 }
 
 fn code<T: std::fmt::Debug>(
@@ -486,7 +476,7 @@ async fn customers_registered_before_profiles_are_migrated() {
     PostgresStore::migrate_schema_to(&url, &schema, 3)
         .await
         .unwrap();
-    let mut conn = raw(&url, &schema).await;
+    let mut conn = common::raw(&url, &schema).await;
     for statement in [
         "INSERT INTO customers (customer_id, name, phone, email, created_at) VALUES
              ('c1', 'Юлия Петрова', '+79160000001', 'yulia@example.com', '2026-03-10T09:00:00.000000Z'),
@@ -553,7 +543,7 @@ async fn customers_registered_before_profiles_are_migrated() {
     assert!(report.ok(), "{report:?}");
     store.close().await;
 
-    let mut conn = raw(&url, &schema).await;
+    let mut conn = common::raw(&url, &schema).await;
     let columns: Vec<String> = sqlx::query_scalar(
         "SELECT column_name::TEXT FROM information_schema.columns
          WHERE table_schema = $1 AND table_name = 'customers' AND column_name IN ('phone', 'email')",
@@ -673,7 +663,7 @@ async fn a_return_after_a_merge_reaches_the_survivor() {
     assert!(ops_of(&store, "c1").await.contains(&"ret1".to_string()));
 
     // c3's account row is held; the merge of c3 queues for it, then the return.
-    let mut holder = raw(&url, &schema).await;
+    let mut holder = common::raw(&url, &schema).await;
     sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
     sqlx::query("SELECT 1 FROM customer_accounts WHERE customer_id = 'c3' FOR UPDATE")
         .execute(&mut holder)

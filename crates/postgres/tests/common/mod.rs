@@ -3,6 +3,8 @@
 //! with `TESSERA_REQUIRE_POSTGRES=1` they fail instead.
 #![allow(dead_code)]
 
+use sqlx::{ConnectOptions, PgConnection};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The database URL, or `None` when the tests should skip.
@@ -38,4 +40,16 @@ pub fn fresh_schema() -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("tessera_test_{}_{n}_{nanos}", std::process::id())
+}
+
+/// A plain connection working in `schema`, for tests that read or change rows behind a
+/// store's back.
+#[allow(clippy::unwrap_used)]
+pub async fn raw(url: &str, schema: &str) -> PgConnection {
+    sqlx::postgres::PgConnectOptions::from_str(url)
+        .unwrap()
+        .options([("search_path", schema)])
+        .connect()
+        .await
+        .unwrap()
 }
