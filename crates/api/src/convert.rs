@@ -906,7 +906,7 @@ fn totals_out(calc: &Calculation) -> TotalsOut {
 }
 
 /// What the receipt gives besides discounts; `issued` (once committed) holds the codes.
-fn rewards_out(calc: &Calculation, issued: Option<&Issued>) -> RewardsOut {
+pub fn rewards_out(calc: &Calculation, issued: Option<&Issued>) -> RewardsOut {
     let mut coupons = issued.map(|i| i.coupons.iter());
     let mut certificates = issued.map(|i| i.certificates.iter());
     let mut out = RewardsOut {

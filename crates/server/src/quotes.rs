@@ -100,6 +100,7 @@ mod tests {
             usage_reads: Vec::new(),
             exhausted: Vec::new(),
             calculation,
+            pieces: Vec::new(),
         }
     }
 

@@ -1,24 +1,212 @@
 //! Renders write results into the exact response bytes stored with them, with
 //! compact_json: serde_json's bytes, written faster.
+//!
+//! A calculation's answer is rendered in parts. Most of its bytes (lines, totals,
+//! promotions and those that did not apply, messages, coupons) depend on the
+//! calculation alone; [`calculation_answer`] renders them once when the till calculates,
+//! the quote keeps them, and a commit that reuses the quote's calculation splices them
+//! into its answer instead of rendering them again on the SQLite writer's thread. The
+//! spliced bytes are those of `CalculationOut` rendered whole, field for field (checked
+//! on every answer in debug builds, so by every HTTP test).
 
+use serde::Serialize;
+use std::ops::Range;
 use std::sync::Arc;
-use tessera_api::convert::{calculation_out, return_out};
+use tessera_api::convert::{calculation_out, return_out, rewards_out};
+use tessera_api::receipt::{
+    AppliedPromotionOut, BalanceAfterOut, CalculationOut, CouponOut, LineOut, NotAppliedOut,
+    ProfileRequestOut, RewardsOut, TotalsOut,
+};
 use tessera_core::compact_json;
 use tessera_store::{Committed, Renderer, Returned};
 
 /// The commit response.
 pub fn commit_renderer() -> Renderer<Committed> {
     Arc::new(|committed: &Committed| {
-        let record = &committed.record;
-        let out = calculation_out(
-            &record.receipt_id,
-            &record.calculation,
-            Some(record.version),
-            committed.new_member,
-            Some(&record.issued),
-        );
-        compact_json::to_vec(&out).unwrap_or_default()
+        let spliced = spliced_commit(committed);
+        debug_assert!(spliced
+            .as_ref()
+            .is_none_or(|bytes| *bytes == whole_commit(committed)));
+        spliced.unwrap_or_else(|| whole_commit(committed))
     })
+}
+
+/// The commit response rendered whole, from the record.
+fn whole_commit(committed: &Committed) -> Vec<u8> {
+    let record = &committed.record;
+    let out = calculation_out(
+        &record.receipt_id,
+        &record.calculation,
+        Some(record.version),
+        committed.new_member,
+        Some(&record.issued),
+    );
+    compact_json::to_vec(&out).unwrap_or_default()
+}
+
+/// The commit response from the pieces of the calculation it reused, when it has them.
+fn spliced_commit(committed: &Committed) -> Option<Vec<u8>> {
+    let [lines, promotions, tail] = committed.pieces.as_slice() else {
+        return None;
+    };
+    let record = &committed.record;
+    let calc = &record.calculation;
+    let balance = calc.balance.map(|b| BalanceAfterOut {
+        available: b.available,
+        pending: b.pending,
+    });
+    let mut answer = Answer::with_capacity(lines.len() + promotions.len() + tail.len() + 512);
+    answer.fields(&Head {
+        receipt_id: &record.receipt_id,
+        status: "committed",
+        version: Some(record.version),
+        customer_id: calc.customer_id.as_deref(),
+        new_member: committed.new_member,
+    });
+    answer.piece(lines);
+    answer.fields(&RewardsPiece {
+        rewards: &rewards_out(calc, Some(&record.issued)),
+    });
+    answer.fields(&AsksPiece {
+        profile_requests: &[],
+        cross_sell: &[],
+    });
+    answer.piece(promotions);
+    answer.fields(&BalancePiece {
+        balance: balance.as_ref(),
+    });
+    answer.piece(tail);
+    Some(answer.finish())
+}
+
+/// The calculate answer `out`, and the parts of it that depend on its calculation
+/// alone (lines and totals; promotions and those that did not apply; messages and
+/// coupons) for the quote to keep.
+pub fn calculation_answer(out: &CalculationOut) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut answer = Answer::with_capacity(16 * 1024);
+    answer.fields(&Head {
+        receipt_id: &out.receipt_id,
+        status: &out.status,
+        version: out.version,
+        customer_id: out.customer_id.as_deref(),
+        new_member: out.new_member,
+    });
+    let lines = answer.fields(&LinesPiece {
+        lines: &out.lines,
+        totals: &out.totals,
+    });
+    answer.fields(&RewardsPiece {
+        rewards: &out.rewards,
+    });
+    answer.fields(&AsksPiece {
+        profile_requests: &out.profile_requests,
+        cross_sell: &[],
+    });
+    let promotions = answer.fields(&PromotionsPiece {
+        promotions: &out.promotions,
+        not_applied: &out.not_applied,
+    });
+    answer.fields(&BalancePiece {
+        balance: out.balance.as_ref(),
+    });
+    let tail = answer.fields(&TailPiece {
+        messages: &out.messages,
+        receipt_messages: &out.receipt_messages,
+        coupons: &out.coupons,
+    });
+    let pieces = [lines, promotions, tail]
+        .map(|range| answer.bytes[range].to_vec())
+        .to_vec();
+    let bytes = answer.finish();
+    debug_assert!(compact_json::to_vec(out).is_ok_and(|whole| whole == bytes));
+    (bytes, pieces)
+}
+
+/// A JSON object written field by field: each part is a struct whose fields join
+/// the object's, or a piece (fields rendered earlier).
+struct Answer {
+    bytes: Vec<u8>,
+}
+
+impl Answer {
+    fn with_capacity(capacity: usize) -> Answer {
+        Answer {
+            bytes: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Appends `value`'s fields; where they lie in the object.
+    fn fields(&mut self, value: &impl Serialize) -> Range<usize> {
+        let start = self.bytes.len();
+        // Cannot fail: these structs have no maps and every value serialises.
+        if compact_json::write(&mut self.bytes, value).is_err() {
+            self.bytes.truncate(start);
+            self.bytes.extend_from_slice(b"{}");
+        }
+        // `{"a":1}` after other fields becomes `,"a":1`; the first keeps its brace.
+        if start > 0 {
+            self.bytes[start] = b',';
+        }
+        self.bytes.pop();
+        start + 1..self.bytes.len()
+    }
+
+    /// Appends fields rendered earlier.
+    fn piece(&mut self, fields: &[u8]) {
+        self.bytes
+            .push(if self.bytes.is_empty() { b'{' } else { b',' });
+        self.bytes.extend_from_slice(fields);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.bytes.push(b'}');
+        self.bytes
+    }
+}
+
+#[derive(Serialize)]
+struct Head<'a> {
+    receipt_id: &'a str,
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u32>,
+    customer_id: Option<&'a str>,
+    new_member: bool,
+}
+
+#[derive(Serialize)]
+struct LinesPiece<'a> {
+    lines: &'a [LineOut],
+    totals: &'a TotalsOut,
+}
+
+#[derive(Serialize)]
+struct RewardsPiece<'a> {
+    rewards: &'a RewardsOut,
+}
+
+#[derive(Serialize)]
+struct AsksPiece<'a> {
+    profile_requests: &'a [ProfileRequestOut],
+    cross_sell: &'a [serde_json::Value],
+}
+
+#[derive(Serialize)]
+struct PromotionsPiece<'a> {
+    promotions: &'a [AppliedPromotionOut],
+    not_applied: &'a [NotAppliedOut],
+}
+
+#[derive(Serialize)]
+struct BalancePiece<'a> {
+    balance: Option<&'a BalanceAfterOut>,
+}
+
+#[derive(Serialize)]
+struct TailPiece<'a> {
+    messages: &'a [String],
+    receipt_messages: &'a [String],
+    coupons: &'a [CouponOut],
 }
 
 /// The return and cancel response.

@@ -44,6 +44,11 @@ pub struct CommitCommand {
 pub struct Committed {
     pub record: ReceiptRecord,
     pub new_member: bool,
+    /// When the commit reused the server's calculation of the receipt (its quote):
+    /// the answer's parts the server rendered from that calculation, for the renderer
+    /// to splice in instead of rendering them again on the writer's thread. Empty
+    /// otherwise.
+    pub pieces: Vec<Vec<u8>>,
 }
 
 /// Return some units of a committed receipt.

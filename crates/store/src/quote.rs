@@ -45,6 +45,17 @@ pub struct Quote {
     /// The promotions left out for their limits.
     pub exhausted: Vec<String>,
     pub calculation: Calculation,
+    /// The parts of the answer that depend on the calculation alone, as the server
+    /// rendered them when it answered the calculate (opaque to the store; see
+    /// [`crate::Committed::pieces`]). Empty when it kept none.
+    pub pieces: Vec<Vec<u8>>,
+}
+
+/// A quote's calculation reused by a commit, with the answer pieces rendered from it.
+#[derive(Debug)]
+pub struct Replayed {
+    pub calculation: Calculation,
+    pub pieces: Vec<Vec<u8>>,
 }
 
 impl Quote {
@@ -68,7 +79,14 @@ impl Quote {
             usage_reads,
             exhausted: ctx.exhausted,
             calculation,
+            pieces: Vec::new(),
         }
+    }
+
+    /// The quote with the answer pieces rendered from its calculation.
+    pub fn with_pieces(mut self, pieces: Vec<Vec<u8>>) -> Quote {
+        self.pieces = pieces;
+        self
     }
 
     /// Whether the quote was made from these inputs, all but the counters (see
@@ -118,13 +136,13 @@ impl Clone for QuoteSlot {
 
 /// Reads the quote's counters again through `source`; when every round reads what
 /// the quote read, marks the same promotions exhausted in `ctx` and answers the
-/// quote's calculation. Answers `None` (leaving `ctx` as it was) at the first
+/// quote's calculation (with its answer pieces). Answers `None` (leaving `ctx` as it was) at the first
 /// difference: the caller prices the receipt itself.
 pub async fn replay(
     quote: Arc<Quote>,
     ctx: &mut PricingContext<'_>,
     source: &mut dyn Reads,
-) -> StoreResult<Option<Calculation>> {
+) -> StoreResult<Option<Replayed>> {
     for (keys, read) in &quote.usage_reads {
         if source.usage(keys).await? != *read {
             return Ok(None);
@@ -133,11 +151,17 @@ pub async fn replay(
     Ok(Some(match Arc::try_unwrap(quote) {
         Ok(owned) => {
             ctx.exhausted = owned.exhausted;
-            owned.calculation
+            Replayed {
+                calculation: owned.calculation,
+                pieces: owned.pieces,
+            }
         }
         Err(shared) => {
             ctx.exhausted = shared.exhausted.clone();
-            shared.calculation.clone()
+            Replayed {
+                calculation: shared.calculation.clone(),
+                pieces: shared.pieces.clone(),
+            }
         }
     }))
 }
@@ -251,30 +275,37 @@ mod tests {
         let usage_reads = recording.usage_reads;
         ctx.exhausted.push("budget".to_string());
         let calculation = tessera_core::pricing::calculate(&ctx, &request, None).unwrap();
-        let quote = Arc::new(Quote::made(
-            &config,
-            request.clone(),
-            None,
-            ctx,
-            usage_reads,
-            calculation,
-        ));
+        let quote = Arc::new(
+            Quote::made(
+                &config,
+                request.clone(),
+                None,
+                ctx,
+                usage_reads,
+                calculation,
+            )
+            .with_pieces(vec![b"piece".to_vec()]),
+        );
 
         // The same snapshot, receipt and counters: the quote's calculation and its
         // exhausted promotions.
         let mut ctx = config.context(&request).unwrap();
         assert!(quote.fits(&config, &request, None, &ctx));
-        let replayed = replay(quote.clone(), &mut ctx, &mut held).await.unwrap();
-        assert_eq!(replayed.as_ref(), Some(&quote.calculation));
+        let replayed = replay(quote.clone(), &mut ctx, &mut held)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(replayed.calculation, quote.calculation);
+        assert_eq!(replayed.pieces, vec![b"piece".to_vec()]);
         assert_eq!(ctx.exhausted, vec!["budget".to_string()]);
 
         // A counter moved since: priced again, the context untouched.
         held.held.insert(key(), Usage { uses: 3, ..used });
         let mut ctx = config.context(&request).unwrap();
-        assert_eq!(
-            replay(quote.clone(), &mut ctx, &mut held).await.unwrap(),
-            None
-        );
+        assert!(replay(quote.clone(), &mut ctx, &mut held)
+            .await
+            .unwrap()
+            .is_none());
         assert!(ctx.exhausted.is_empty());
 
         // Another snapshot (equal, but not the one priced against) or another receipt.
@@ -295,8 +326,9 @@ mod tests {
         assert!(slot.take().is_none());
         assert_eq!(Arc::strong_count(&taken), 1);
         let mut ctx = config.context(&request).unwrap();
-        let moved = replay(taken, &mut ctx, &mut held).await.unwrap();
-        assert_eq!(moved, Some(expected));
+        let moved = replay(taken, &mut ctx, &mut held).await.unwrap().unwrap();
+        assert_eq!(moved.calculation, expected);
+        assert_eq!(moved.pieces, vec![b"piece".to_vec()]);
         assert_eq!(ctx.exhausted, vec!["budget".to_string()]);
     }
 }

@@ -123,8 +123,12 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         Some(quote) => quote::replay(quote, &mut ctx, &mut TxReads(&mut *tx)).await?,
         None => None,
     };
+    let mut pieces = Vec::new();
     let calculated = match reused {
-        Some(calculation) => Ok(calculation),
+        Some(replayed) => {
+            pieces = replayed.pieces;
+            Ok(replayed.calculation)
+        }
         None => {
             calculate_within_limits(
                 &mut ctx,
@@ -236,7 +240,11 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         issued,
     };
     // The record is moved in and out rather than cloned: it holds every priced line.
-    let committed = Committed { record, new_member };
+    let committed = Committed {
+        record,
+        new_member,
+        pieces,
+    };
     let response = (command.render)(&committed);
     let record = committed.record;
     if let Some(ledger) = ledger {

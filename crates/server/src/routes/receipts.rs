@@ -5,7 +5,7 @@ use crate::access::Principal;
 use crate::clock::{code_source, new_customer_id};
 use crate::error::ApiError;
 use crate::json::{Body, Unhashed};
-use crate::render::{commit_renderer, return_renderer};
+use crate::render::{calculation_answer, commit_renderer, return_renderer};
 use crate::reply::Reply;
 use crate::routes::customers::as_of;
 use crate::routes::redeem_code;
@@ -61,15 +61,17 @@ pub async fn calculate(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
     Unhashed(body): Unhashed<ReceiptBody>,
-) -> Result<Reply<CalculationOut>, ApiError> {
+) -> Result<Response, ApiError> {
     let now = state.clock.now();
     principal.check_store(&body.store_id, "store_id")?;
     let (request, _) = parse_receipt(body, now)?;
     let config = state.config();
     let (out, quote) = price(&state, &config, request).await?;
-    // Kept for the commit of this receipt, which reuses it if nothing changed.
-    state.quotes.put(quote, now);
-    Ok(Reply(out))
+    let (answer, pieces) = calculation_answer(&out);
+    // Kept for the commit of this receipt, which reuses it (and the parts of the
+    // answer rendered from its calculation) if nothing changed.
+    state.quotes.put(quote.with_pieces(pieces), now);
+    Ok(stored_json(answer))
 }
 
 /// Prices a receipt against `config` with the customer's balance as of now, writing
