@@ -18,7 +18,8 @@ use tessera_core::promotion::{CouponRule, Effect, ItemMatch, Percent, Promotion,
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem, QTY_SCALE};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_store::{
-    CommitCommand, Committed, Renderer, ReturnCommand, Returned, Store, StoreError, StoreResult,
+    CommitCommand, CommitRenderer, Renderer, ReturnCommand, Returned, Store, StoreError,
+    StoreResult,
 };
 use tokio::task::JoinSet;
 
@@ -285,7 +286,7 @@ struct Tally {
 pub async fn load(
     store: Arc<dyn Store>,
     options: &DemoOptions,
-    render: Renderer<Committed>,
+    render: CommitRenderer,
     return_render: Renderer<Returned>,
     progress: &ProgressBar,
 ) -> Result<DemoSummary> {
@@ -778,7 +779,7 @@ fn timeline(
     drafts: Vec<Draft>,
     stores: &[ChainStore],
     config: &Arc<ConfigSnapshot>,
-    render: &Renderer<Committed>,
+    render: &CommitRenderer,
     return_render: &Renderer<Returned>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>> {
@@ -952,6 +953,7 @@ fn finish(
 mod tests {
     use super::*;
     use tessera_sqlite::SqliteStore;
+    use tessera_store::Committed;
 
     #[tokio::test]
     async fn loads_a_tiny_chain_that_checks_clean() -> Result<()> {
@@ -972,7 +974,7 @@ mod tests {
             receipts: 500,
             now,
         };
-        let render: Renderer<Committed> = Arc::new(|_: &Committed| b"{}".to_vec());
+        let render: CommitRenderer = Arc::new(|_: &Committed| b"{}".to_vec().into());
         let return_render: Renderer<Returned> = Arc::new(|_: &Returned| b"{}".to_vec());
         let result = load(
             store.clone(),

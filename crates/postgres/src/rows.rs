@@ -781,6 +781,7 @@ pub fn version_from_row(row: &PgRow) -> StoreResult<ReceiptVersion> {
         op_id: row.get(3),
         request_hash: row.get(4),
         response: row.get(5),
+        pieces: Vec::new(),
         terminal_id: row.get(6),
         at: parse_offset(&row.get::<String, _>(7))?,
         recorded_at: parse_ts(&row.get::<String, _>(8))?,

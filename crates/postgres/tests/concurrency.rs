@@ -48,7 +48,7 @@ fn commit(config: &Arc<ConfigSnapshot>, request: ReceiptRequest) -> CommitComman
         new_customer_id: "unused".into(),
         new_code: tessera_store::contract::counting_codes(),
         now: t0(),
-        render: Arc::new(|c: &Committed| serde_json::to_vec(&c.record).unwrap()),
+        render: Arc::new(|c: &Committed| serde_json::to_vec(&c.record).unwrap().into()),
         profile_complete: None,
         quote: Default::default(),
     }

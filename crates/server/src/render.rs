@@ -18,16 +18,21 @@ use tessera_api::receipt::{
     ProfileRequestOut, RewardsOut, TotalsOut,
 };
 use tessera_core::compact_json;
-use tessera_store::{Committed, Renderer, Returned};
+use tessera_store::{CommitRenderer, Committed, Rendered, Renderer, Returned};
 
 /// The commit response.
-pub fn commit_renderer() -> Renderer<Committed> {
+pub fn commit_renderer() -> CommitRenderer {
     Arc::new(|committed: &Committed| {
         let spliced = spliced_commit(committed);
-        debug_assert!(spliced
-            .as_ref()
-            .is_none_or(|bytes| *bytes == whole_commit(committed)));
-        spliced.unwrap_or_else(|| whole_commit(committed))
+        debug_assert!(spliced.as_ref().is_none_or(|rendered| {
+            rendered.bytes == whole_commit(committed)
+                && rendered
+                    .pieces
+                    .iter()
+                    .zip(&committed.pieces)
+                    .all(|(range, piece)| rendered.bytes[range.clone()] == piece[..])
+        }));
+        spliced.unwrap_or_else(|| whole_commit(committed).into())
     })
 }
 
@@ -45,7 +50,7 @@ fn whole_commit(committed: &Committed) -> Vec<u8> {
 }
 
 /// The commit response from the pieces of the calculation it reused, when it has them.
-fn spliced_commit(committed: &Committed) -> Option<Vec<u8>> {
+fn spliced_commit(committed: &Committed) -> Option<Rendered> {
     let [lines, promotions, tail] = committed.pieces.as_slice() else {
         return None;
     };
@@ -63,7 +68,7 @@ fn spliced_commit(committed: &Committed) -> Option<Vec<u8>> {
         customer_id: calc.customer_id.as_deref(),
         new_member: committed.new_member,
     });
-    answer.piece(lines);
+    let lines = answer.piece(lines);
     answer.fields(&RewardsPiece {
         rewards: &rewards_out(calc, Some(&record.issued)),
     });
@@ -71,12 +76,15 @@ fn spliced_commit(committed: &Committed) -> Option<Vec<u8>> {
         profile_requests: &[],
         cross_sell: &[],
     });
-    answer.piece(promotions);
+    let promotions = answer.piece(promotions);
     answer.fields(&BalancePiece {
         balance: balance.as_ref(),
     });
-    answer.piece(tail);
-    Some(answer.finish())
+    let tail = answer.piece(tail);
+    Some(Rendered {
+        bytes: answer.finish(),
+        pieces: vec![lines, promotions, tail],
+    })
 }
 
 /// The calculate answer `out`, and the parts of it that depend on its calculation
@@ -151,11 +159,13 @@ impl Answer {
         start + 1..self.bytes.len()
     }
 
-    /// Appends fields rendered earlier.
-    fn piece(&mut self, fields: &[u8]) {
+    /// Appends fields rendered earlier; where they lie in the object.
+    fn piece(&mut self, fields: &[u8]) -> Range<usize> {
         self.bytes
             .push(if self.bytes.is_empty() { b'{' } else { b',' });
+        let start = self.bytes.len();
         self.bytes.extend_from_slice(fields);
+        start..self.bytes.len()
     }
 
     fn finish(mut self) -> Vec<u8> {

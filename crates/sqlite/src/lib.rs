@@ -427,7 +427,13 @@ impl Store for SqliteStore {
     }
 
     async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>> {
-        self.submit(|reply| Job::Commit(Box::new(command), reply))
+        // The answer's pieces the commit will splice in from its quote are compressed
+        // here, on the request's thread, rather than on the writer's (see `packed`).
+        let packed = command
+            .quote
+            .peek(|quote| quote.pieces.iter().map(|p| packed::block(p)).collect())
+            .unwrap_or_default();
+        self.submit(|reply| Job::Commit(Box::new(command), packed, reply))
             .await
     }
 

@@ -469,6 +469,7 @@ pub fn receipt(conn: &Connection, receipt_id: &str) -> StoreResult<Option<Stored
                 op_id: row.at(3)?,
                 request_hash: row.at(4)?,
                 response: packed::column(row, 5)?,
+                pieces: Vec::new(),
                 terminal_id: row.at(6)?,
                 at: parse_offset(&row.at::<String>(7)?)?,
                 recorded_at: parse_ts(&row.at::<String>(8)?)?,
@@ -531,10 +532,13 @@ pub fn operation(conn: &Connection, op_id: &str) -> StoreResult<Option<(String, 
     )
 }
 
+/// Writes a receipt's record and a version of it. `packed` holds the blocks made
+/// earlier of the pieces the version's response lies in (`version.pieces`, in order).
 pub fn write_receipt(
     conn: &Connection,
     record: &ReceiptRecord,
     version: &ReceiptVersion,
+    packed: &[Vec<u8>],
     insert: bool,
 ) -> StoreResult<()> {
     let body = packed::pack(&compact_json::to_vec(record).map_err(StoreError::backend)?);
@@ -574,13 +578,31 @@ pub fn write_receipt(
             version.kind,
             version.op_id,
             version.request_hash,
-            packed::pack(&version.response),
+            packed_response(version, packed),
             version.terminal_id,
             version.at.to_rfc3339(),
             ts(version.recorded_at)
         ],
     )?;
     Ok(())
+}
+
+/// The version's response packed, with the blocks made earlier of its pieces when
+/// there is one for each.
+fn packed_response(version: &ReceiptVersion, packed: &[Vec<u8>]) -> Vec<u8> {
+    if version.pieces.is_empty() || version.pieces.len() != packed.len() {
+        return packed::pack(&version.response);
+    }
+    let ready: Vec<_> = version
+        .pieces
+        .iter()
+        .cloned()
+        .zip(packed.iter().map(Vec::as_slice))
+        .collect();
+    let value = packed::pack_with(&version.response, &ready);
+    debug_assert!(packed::unpack(rusqlite::types::ValueRef::Blob(&value))
+        .is_ok_and(|bytes| bytes == version.response));
+    value
 }
 
 pub fn promotion_usage(

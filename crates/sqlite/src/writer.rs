@@ -43,7 +43,12 @@ const MAX_GROUP: usize = 256;
 
 /// A write waiting for the writer.
 pub enum Job {
-    Commit(Box<CommitCommand>, oneshot::Sender<StoreResult<Vec<u8>>>),
+    /// With the answer pieces of its quote packed ahead (see `packed::block`).
+    Commit(
+        Box<CommitCommand>,
+        Vec<Vec<u8>>,
+        oneshot::Sender<StoreResult<Vec<u8>>>,
+    ),
     Return(Box<ReturnCommand>, oneshot::Sender<StoreResult<Vec<u8>>>),
     Cancel(Box<CancelCommand>, oneshot::Sender<StoreResult<Vec<u8>>>),
     Config(ConfigWrite, oneshot::Sender<StoreResult<bool>>),
@@ -198,7 +203,7 @@ impl Job {
         // A caller that went away (a client disconnected) no longer needs the answer;
         // the write itself is durable either way.
         match (self, answer) {
-            (Job::Commit(_, tx) | Job::Return(_, tx) | Job::Cancel(_, tx), Answer::Bytes(r)) => {
+            (Job::Commit(_, _, tx) | Job::Return(_, tx) | Job::Cancel(_, tx), Answer::Bytes(r)) => {
                 drop(tx.send(r))
             }
             (Job::Config(_, tx) | Job::Customers(_, tx) | Job::Durable(_, tx), Answer::Flag(r)) => {
@@ -520,9 +525,12 @@ async fn run_plain(conn: &mut Connection, job: &Job) -> Answer {
     if let Err(error) = import_settings(conn, job) {
         tracing::warn!(%error, "could not switch the writer's import settings");
     }
-    let mut tx = SqliteTx { conn };
+    let mut tx = SqliteTx { conn, packed: &[] };
     match job {
-        Job::Commit(command, _) => Answer::Bytes(service::commit(&mut tx, command).await),
+        Job::Commit(command, packed, _) => {
+            tx.packed = packed;
+            Answer::Bytes(service::commit(&mut tx, command).await)
+        }
         Job::Return(command, _) => Answer::Bytes(service::return_receipt(&mut tx, command).await),
         Job::Cancel(command, _) => Answer::Bytes(service::cancel_receipt(&mut tx, command).await),
         Job::Config(write, _) => Answer::Flag(write_config(tx.conn, write)),
@@ -655,6 +663,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 /// The writer's transaction, as the shared orchestration sees it.
 pub struct SqliteTx<'c> {
     pub conn: &'c mut Connection,
+    /// The commit's answer pieces, packed before the write was queued.
+    pub packed: &'c [Vec<u8>],
 }
 
 #[async_trait]
@@ -770,7 +780,7 @@ impl LedgerTx for SqliteTx<'_> {
         record: &ReceiptRecord,
         version: &ReceiptVersion,
     ) -> StoreResult<()> {
-        rows::write_receipt(self.conn, record, version, true)
+        rows::write_receipt(self.conn, record, version, self.packed, true)
     }
 
     async fn update_receipt(
@@ -778,7 +788,7 @@ impl LedgerTx for SqliteTx<'_> {
         record: &ReceiptRecord,
         version: &ReceiptVersion,
     ) -> StoreResult<()> {
-        rows::write_receipt(self.conn, record, version, false)
+        rows::write_receipt(self.conn, record, version, &[], false)
     }
 
     async fn tier_history(

@@ -12,6 +12,29 @@ use tessera_core::tier::TierProgram;
 /// so that a retry returns the original response byte for byte.
 pub type Renderer<T> = Arc<dyn Fn(&T) -> Vec<u8> + Send + Sync>;
 
+/// The commit's renderer: the response bytes, and where in them lie the pieces it
+/// spliced in from the quote ([`Committed::pieces`]).
+pub type CommitRenderer = Arc<dyn Fn(&Committed) -> Rendered + Send + Sync>;
+
+/// A commit response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    /// Where each of [`Committed::pieces`] lies in `bytes`, in their order; empty
+    /// when the renderer used none.
+    pub pieces: Vec<std::ops::Range<usize>>,
+}
+
+/// A response rendered whole.
+impl From<Vec<u8>> for Rendered {
+    fn from(bytes: Vec<u8>) -> Rendered {
+        Rendered {
+            bytes,
+            pieces: Vec::new(),
+        }
+    }
+}
+
 /// Makes new coupon and certificate codes; see [`tessera_core::coupon::code_from_random`].
 pub type CodeSource = Arc<dyn Fn() -> String + Send + Sync>;
 
@@ -29,7 +52,7 @@ pub struct CommitCommand {
     /// Makes a new unguessable coupon or certificate code (shown form).
     pub new_code: CodeSource,
     pub now: DateTime<Utc>,
-    pub render: Renderer<Committed>,
+    pub render: CommitRenderer,
     /// Whether the customer's profile has every field the program requires, as the
     /// server found it (it reads the profile, which the ledger read does not); `None`
     /// when the program requires none.

@@ -173,6 +173,7 @@ fn commit(
                 c.record.receipt_id, c.record.calculation.totals.to_pay
             )
             .into_bytes()
+            .into()
         }),
         profile_complete: None,
         quote: Default::default(),

@@ -137,7 +137,7 @@ async fn apply(
                     new_code: counting_codes(),
                     now: now(),
                     render: Arc::new(|c: &Committed| {
-                        format!("{:?}", c.record.calculation).into_bytes()
+                        format!("{:?}", c.record.calculation).into_bytes().into()
                     }),
                     profile_complete: None,
                     quote: Default::default(),

@@ -34,7 +34,7 @@ fn commit(
         new_customer_id: "c-new".into(),
         new_code: counting_codes(),
         now,
-        render: Arc::new(|c: &Committed| serde_json::to_vec(&c.record).unwrap_or_default()),
+        render: Arc::new(|c: &Committed| serde_json::to_vec(&c.record).unwrap_or_default().into()),
         profile_complete: None,
         quote: Default::default(),
     }

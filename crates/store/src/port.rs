@@ -58,6 +58,10 @@ pub struct ReceiptVersion {
     pub op_id: String,
     pub request_hash: String,
     pub response: Vec<u8>,
+    /// Where the pieces of a commit response spliced in from its quote lie in
+    /// `response` (see [`crate::Rendered`]): an adapter may have prepared them for
+    /// storage before the write. Empty otherwise, and when read back.
+    pub pieces: Vec<std::ops::Range<usize>>,
     pub terminal_id: Option<String>,
     pub at: chrono::DateTime<chrono::FixedOffset>,
     pub recorded_at: DateTime<Utc>,

@@ -124,6 +124,13 @@ impl QuoteSlot {
     pub fn take(&self) -> Option<Arc<Quote>> {
         self.0.lock().ok().and_then(|mut quote| quote.take())
     }
+
+    /// What `look` makes of the quote, if the slot still holds one, leaving it there
+    /// (an adapter preparing the answer's pieces for storage before queueing the write).
+    pub fn peek<R>(&self, look: impl FnOnce(&Quote) -> R) -> Option<R> {
+        let held = self.0.lock().ok()?;
+        held.as_deref().map(look)
+    }
 }
 
 /// A copy shares the quote (whose calculation is then copied, not moved, by the one

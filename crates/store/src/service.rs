@@ -7,7 +7,7 @@
 //! has written nothing; only a database failure can interrupt one half-way, and the
 //! adapter then rolls its transaction back.
 
-use crate::command::{CancelCommand, CommitCommand, Committed, ReturnCommand, Returned};
+use crate::command::{CancelCommand, CommitCommand, Committed, Rendered, ReturnCommand, Returned};
 use crate::error::StoreError;
 use crate::port::{LedgerTx, NewRewards, PriorCommit, ReceiptVersion, StoreResult};
 use crate::{quote, tiers};
@@ -245,7 +245,10 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         new_member,
         pieces,
     };
-    let response = (command.render)(&committed);
+    let Rendered {
+        bytes: response,
+        pieces,
+    } = (command.render)(&committed);
     let record = committed.record;
     if let Some(ledger) = ledger {
         tx.save_ledger(&ledger.into_changes()).await?;
@@ -267,6 +270,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         op_id: format!("commit/{}", record.receipt_id),
         request_hash: command.request_hash.clone(),
         response: response.clone(),
+        pieces,
         terminal_id: Some(record.terminal_id.clone()),
         at: record.at,
         recorded_at: command.now,
@@ -792,6 +796,7 @@ async fn reverse_points(
         op_id: op_id.to_string(),
         request_hash: request_hash.to_string(),
         response: response.clone(),
+        pieces: Vec::new(),
         terminal_id,
         at: returned.at,
         recorded_at: now,
