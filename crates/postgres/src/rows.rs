@@ -782,6 +782,7 @@ pub fn version_from_row(row: &PgRow) -> StoreResult<ReceiptVersion> {
         request_hash: row.get(4),
         response: row.get(5),
         pieces: Vec::new(),
+        quoted: false,
         terminal_id: row.get(6),
         at: parse_offset(&row.get::<String, _>(7))?,
         recorded_at: parse_ts(&row.get::<String, _>(8))?,

@@ -25,6 +25,7 @@ mod profile_batch;
 mod profile_tx;
 mod profiles;
 mod readers;
+mod record_json;
 mod rows;
 mod schema;
 mod search;
@@ -427,13 +428,11 @@ impl Store for SqliteStore {
     }
 
     async fn commit_receipt(&self, command: CommitCommand) -> StoreResult<Vec<u8>> {
-        // The answer's pieces the commit will splice in from its quote are compressed
-        // here, on the request's thread, rather than on the writer's (see `packed`).
-        let packed = command
-            .quote
-            .peek(|quote| quote.pieces.iter().map(|p| packed::block(p)).collect())
-            .unwrap_or_default();
-        self.submit(|reply| Job::Commit(Box::new(command), packed, reply))
+        // What the commit will splice in from its quote (the answer's pieces, the
+        // record's lines) is rendered and compressed here, on the request's thread,
+        // rather than on the writer's.
+        let prepared = command.quote.peek(writer::Prepared::of).unwrap_or_default();
+        self.submit(|reply| Job::Commit(Box::new(command), prepared, reply))
             .await
     }
 

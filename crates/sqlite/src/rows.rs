@@ -2,9 +2,10 @@
 //! Every function is synchronous: it runs on the calling thread against its own
 //! connection (the writer's, or a reader's), with cached prepared statements.
 
-use crate::packed;
 use crate::sql::{all, db, exec, marks, one, RowExt};
 use crate::time::{parse_offset, parse_ts, ts};
+use crate::writer::Prepared;
+use crate::{packed, record_json};
 use rusqlite::{params, params_from_iter, Connection, Row};
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -470,6 +471,7 @@ pub fn receipt(conn: &Connection, receipt_id: &str) -> StoreResult<Option<Stored
                 request_hash: row.at(4)?,
                 response: packed::column(row, 5)?,
                 pieces: Vec::new(),
+                quoted: false,
                 terminal_id: row.at(6)?,
                 at: parse_offset(&row.at::<String>(7)?)?,
                 recorded_at: parse_ts(&row.at::<String>(8)?)?,
@@ -532,16 +534,18 @@ pub fn operation(conn: &Connection, op_id: &str) -> StoreResult<Option<(String, 
     )
 }
 
-/// Writes a receipt's record and a version of it. `packed` holds the blocks made
-/// earlier of the pieces the version's response lies in (`version.pieces`, in order).
+/// Writes a receipt's record and a version of it. `prepared` holds what was made
+/// ahead of a commit from its quote: used when the commit reused the quote's
+/// calculation (`version.quoted`, and for the answer `version.pieces`).
 pub fn write_receipt(
     conn: &Connection,
     record: &ReceiptRecord,
     version: &ReceiptVersion,
-    packed: &[Vec<u8>],
+    prepared: Option<&Prepared>,
     insert: bool,
 ) -> StoreResult<()> {
-    let body = packed::pack(&compact_json::to_vec(record).map_err(StoreError::backend)?);
+    let prepared = prepared.filter(|_| version.quoted);
+    let body = packed_record(record, prepared.and_then(|p| p.record.as_ref()));
     if insert {
         exec(
             conn,
@@ -578,13 +582,24 @@ pub fn write_receipt(
             version.kind,
             version.op_id,
             version.request_hash,
-            packed_response(version, packed),
+            packed_response(version, prepared.map_or(&[], |p| &p.answer)),
             version.terminal_id,
             version.at.to_rfc3339(),
             ts(version.recorded_at)
         ],
     )?;
     Ok(())
+}
+
+/// The record packed; with its calculation's lead rendered and packed earlier
+/// (`record_json::piece` of this record's calculation, and its block) when given.
+fn packed_record(record: &ReceiptRecord, lead: Option<&(Vec<u8>, Vec<u8>)>) -> Vec<u8> {
+    let (json, spliced) = record_json::render(record, lead.map(|(plain, _)| plain.as_slice()));
+    debug_assert!(compact_json::to_vec(record).is_ok_and(|whole| whole == json));
+    match (spliced, lead) {
+        (Some(range), Some((_, block))) => packed::pack_with(&json, &[(range, block)]),
+        _ => packed::pack(&json),
+    }
 }
 
 /// The version's response packed, with the blocks made earlier of its pieces when

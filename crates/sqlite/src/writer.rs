@@ -10,7 +10,7 @@ use crate::time::ts;
 use crate::vouchers;
 use crate::wal_restart::WalRestart;
 use crate::writer_load::WriterLoad;
-use crate::{access, accounts, profiles, rows, tiers};
+use crate::{access, accounts, packed, profiles, record_json, rows, tiers};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
@@ -32,6 +32,7 @@ use tessera_core::reward::Certificate;
 use tessera_core::tier::{TierEvent, TierHistory, TierProgram, TierRecord};
 use tessera_store::account::{CodeAnswer, CodeChange, Session, StaffUser};
 use tessera_store::crm_command::{CrmCommand, CrmOutcome};
+use tessera_store::quote::Quote;
 use tessera_store::{
     service, CancelCommand, CommitCommand, LedgerTx, NewRewards, ReceiptVersion, ReturnCommand,
     StoreError, StoreResult, StoredReceipt,
@@ -43,10 +44,9 @@ const MAX_GROUP: usize = 256;
 
 /// A write waiting for the writer.
 pub enum Job {
-    /// With the answer pieces of its quote packed ahead (see `packed::block`).
     Commit(
         Box<CommitCommand>,
-        Vec<Vec<u8>>,
+        Prepared,
         oneshot::Sender<StoreResult<Vec<u8>>>,
     ),
     Return(Box<ReturnCommand>, oneshot::Sender<StoreResult<Vec<u8>>>),
@@ -72,6 +72,27 @@ pub enum Job {
     /// `synchronous=OFF` (bulk loading a database that is rebuilt from scratch if it
     /// fails).
     Durable(bool, oneshot::Sender<StoreResult<bool>>),
+}
+
+/// A commit's documents in part, prepared from its quote before the write is queued
+/// (on the request's thread): used when the commit reuses the quote's calculation.
+#[derive(Default)]
+pub struct Prepared {
+    /// The answer's pieces (`Quote::pieces`), each as a packed block.
+    pub answer: Vec<Vec<u8>>,
+    /// The record's calculation lead ([`record_json::piece`]) and its packed block.
+    pub record: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Prepared {
+    pub fn of(quote: &Quote) -> Prepared {
+        let record = record_json::piece(&quote.calculation);
+        let block = packed::block(&record);
+        Prepared {
+            answer: quote.pieces.iter().map(|p| packed::block(p)).collect(),
+            record: Some((record, block)),
+        }
+    }
 }
 
 /// A configuration change.
@@ -525,10 +546,13 @@ async fn run_plain(conn: &mut Connection, job: &Job) -> Answer {
     if let Err(error) = import_settings(conn, job) {
         tracing::warn!(%error, "could not switch the writer's import settings");
     }
-    let mut tx = SqliteTx { conn, packed: &[] };
+    let mut tx = SqliteTx {
+        conn,
+        prepared: None,
+    };
     match job {
-        Job::Commit(command, packed, _) => {
-            tx.packed = packed;
+        Job::Commit(command, prepared, _) => {
+            tx.prepared = Some(prepared);
             Answer::Bytes(service::commit(&mut tx, command).await)
         }
         Job::Return(command, _) => Answer::Bytes(service::return_receipt(&mut tx, command).await),
@@ -663,8 +687,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 /// The writer's transaction, as the shared orchestration sees it.
 pub struct SqliteTx<'c> {
     pub conn: &'c mut Connection,
-    /// The commit's answer pieces, packed before the write was queued.
-    pub packed: &'c [Vec<u8>],
+    /// A commit's documents in part, prepared before the write was queued.
+    pub prepared: Option<&'c Prepared>,
 }
 
 #[async_trait]
@@ -780,7 +804,7 @@ impl LedgerTx for SqliteTx<'_> {
         record: &ReceiptRecord,
         version: &ReceiptVersion,
     ) -> StoreResult<()> {
-        rows::write_receipt(self.conn, record, version, self.packed, true)
+        rows::write_receipt(self.conn, record, version, self.prepared, true)
     }
 
     async fn update_receipt(
@@ -788,7 +812,7 @@ impl LedgerTx for SqliteTx<'_> {
         record: &ReceiptRecord,
         version: &ReceiptVersion,
     ) -> StoreResult<()> {
-        rows::write_receipt(self.conn, record, version, &[], false)
+        rows::write_receipt(self.conn, record, version, None, false)
     }
 
     async fn tier_history(

@@ -62,6 +62,10 @@ pub struct ReceiptVersion {
     /// `response` (see [`crate::Rendered`]): an adapter may have prepared them for
     /// storage before the write. Empty otherwise, and when read back.
     pub pieces: Vec<std::ops::Range<usize>>,
+    /// The commit reused its quote's calculation as it was (see [`crate::quote`]): the
+    /// record's calculation is the quote's, so an adapter may store parts of it
+    /// prepared from the quote before the write. False otherwise, and when read back.
+    pub quoted: bool,
     pub terminal_id: Option<String>,
     pub at: chrono::DateTime<chrono::FixedOffset>,
     pub recorded_at: DateTime<Utc>,

@@ -124,6 +124,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         None => None,
     };
     let mut pieces = Vec::new();
+    let quoted = reused.is_some();
     let calculated = match reused {
         Some(replayed) => {
             pieces = replayed.pieces;
@@ -271,6 +272,7 @@ pub async fn commit(tx: &mut dyn LedgerTx, command: &CommitCommand) -> StoreResu
         request_hash: command.request_hash.clone(),
         response: response.clone(),
         pieces,
+        quoted,
         terminal_id: Some(record.terminal_id.clone()),
         at: record.at,
         recorded_at: command.now,
@@ -797,6 +799,7 @@ async fn reverse_points(
         request_hash: request_hash.to_string(),
         response: response.clone(),
         pieces: Vec::new(),
+        quoted: false,
         terminal_id,
         at: returned.at,
         recorded_at: now,
