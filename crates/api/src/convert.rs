@@ -967,6 +967,32 @@ pub fn calculation_out(
     new_member: bool,
     issued: Option<&Issued>,
 ) -> CalculationOut {
+    let mut out = calculation_out_but_not_applied(receipt_id, calc, version, new_member, issued);
+    out.not_applied = not_applied_out(&calc.not_applied);
+    out
+}
+
+/// The candidates that did not apply, as the response lists them.
+pub fn not_applied_out(not_applied: &[tessera_core::pricing::NotApplied]) -> Vec<NotAppliedOut> {
+    not_applied
+        .iter()
+        .map(|n| NotAppliedOut {
+            promotion_id: n.promotion_id.clone(),
+            reason: n.reason.clone(),
+            by: n.by.clone(),
+        })
+        .collect()
+}
+
+/// [`calculation_out`] with `not_applied` left empty: a renderer that writes it from
+/// the calculation ([`NotAppliedRef`]) spares copying every candidate's strings.
+pub fn calculation_out_but_not_applied(
+    receipt_id: &str,
+    calc: &Calculation,
+    version: Option<u32>,
+    new_member: bool,
+    issued: Option<&Issued>,
+) -> CalculationOut {
     CalculationOut {
         receipt_id: receipt_id.to_string(),
         status: if version.is_some() {
@@ -983,15 +1009,7 @@ pub fn calculation_out(
         rewards: rewards_out(calc, issued),
         profile_requests: Vec::new(),
         cross_sell: Vec::new(),
-        not_applied: calc
-            .not_applied
-            .iter()
-            .map(|n| NotAppliedOut {
-                promotion_id: n.promotion_id.clone(),
-                reason: n.reason.clone(),
-                by: n.by.clone(),
-            })
-            .collect(),
+        not_applied: Vec::new(),
         promotions: calc
             .promotions
             .iter()

@@ -266,6 +266,25 @@ pub struct NotAppliedOut {
     pub by: Option<String>,
 }
 
+/// [`NotAppliedOut`] borrowed from the calculation: the same JSON, without a copy of
+/// every candidate's strings (a receipt can list a hundred).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct NotAppliedRef<'a> {
+    pub promotion_id: &'a str,
+    pub reason: &'a str,
+    pub by: Option<&'a str>,
+}
+
+impl<'a> From<&'a tessera_core::pricing::NotApplied> for NotAppliedRef<'a> {
+    fn from(n: &'a tessera_core::pricing::NotApplied) -> NotAppliedRef<'a> {
+        NotAppliedRef {
+            promotion_id: &n.promotion_id,
+            reason: &n.reason,
+            by: n.by.as_deref(),
+        }
+    }
+}
+
 /// Balance after the receipt.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BalanceAfterOut {

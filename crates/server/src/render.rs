@@ -12,12 +12,13 @@
 use serde::Serialize;
 use std::ops::Range;
 use std::sync::Arc;
-use tessera_api::convert::{calculation_out, return_out, rewards_out};
+use tessera_api::convert::{calculation_out, not_applied_out, return_out, rewards_out};
 use tessera_api::receipt::{
-    AppliedPromotionOut, BalanceAfterOut, CalculationOut, CouponOut, LineOut, NotAppliedOut,
+    AppliedPromotionOut, BalanceAfterOut, CalculationOut, CouponOut, LineOut, NotAppliedRef,
     ProfileRequestOut, RewardsOut, TotalsOut,
 };
 use tessera_core::compact_json;
+use tessera_core::pricing::NotApplied;
 use tessera_store::{CommitRenderer, Committed, Rendered, Renderer, Returned};
 
 /// The commit response.
@@ -87,10 +88,14 @@ fn spliced_commit(committed: &Committed) -> Option<Rendered> {
     })
 }
 
-/// The calculate answer `out`, and the parts of it that depend on its calculation
-/// alone (lines and totals; promotions and those that did not apply; messages and
-/// coupons) for the quote to keep.
-pub fn calculation_answer(out: &CalculationOut) -> (Vec<u8>, Vec<Vec<u8>>) {
+/// The calculate answer `out` with the calculation's `not_applied` (which `out`
+/// leaves empty), and the parts of it that depend on its calculation alone (lines and
+/// totals; promotions and those that did not apply; messages and coupons) for the
+/// quote to keep.
+pub fn calculation_answer(
+    out: &CalculationOut,
+    not_applied: &[NotApplied],
+) -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut answer = Answer::with_capacity(16 * 1024);
     answer.fields(&Head {
         receipt_id: &out.receipt_id,
@@ -112,7 +117,7 @@ pub fn calculation_answer(out: &CalculationOut) -> (Vec<u8>, Vec<Vec<u8>>) {
     });
     let promotions = answer.fields(&PromotionsPiece {
         promotions: &out.promotions,
-        not_applied: &out.not_applied,
+        not_applied: not_applied.iter().map(NotAppliedRef::from).collect(),
     });
     answer.fields(&BalancePiece {
         balance: out.balance.as_ref(),
@@ -126,7 +131,11 @@ pub fn calculation_answer(out: &CalculationOut) -> (Vec<u8>, Vec<Vec<u8>>) {
         .map(|range| answer.bytes[range].to_vec())
         .to_vec();
     let bytes = answer.finish();
-    debug_assert!(compact_json::to_vec(out).is_ok_and(|whole| whole == bytes));
+    debug_assert!({
+        let mut whole = out.clone();
+        whole.not_applied = not_applied_out(not_applied);
+        compact_json::to_vec(&whole).is_ok_and(|whole| whole == bytes)
+    });
     (bytes, pieces)
 }
 
@@ -204,7 +213,7 @@ struct AsksPiece<'a> {
 #[derive(Serialize)]
 struct PromotionsPiece<'a> {
     promotions: &'a [AppliedPromotionOut],
-    not_applied: &'a [NotAppliedOut],
+    not_applied: Vec<NotAppliedRef<'a>>,
 }
 
 #[derive(Serialize)]

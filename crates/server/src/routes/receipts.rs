@@ -16,7 +16,7 @@ use axum::response::Response;
 use axum::Extension;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
-use tessera_api::convert::{calculation_out, parse_at, parse_qty};
+use tessera_api::convert::{calculation_out_but_not_applied, not_applied_out, parse_at, parse_qty};
 use tessera_api::{
     CalculationOut, CancelBody, ErrorBody, OfflineBody, OfflineOut, OfflineResultOut,
     QuoteChangedOut, ReceiptBody, ReceiptOut, ReturnBody, ReturnOut,
@@ -67,7 +67,7 @@ pub async fn calculate(
     let (request, _) = parse_receipt(body, now)?;
     let config = state.config();
     let (out, quote) = price(&state, &config, request).await?;
-    let (answer, pieces) = calculation_answer(&out);
+    let (answer, pieces) = calculation_answer(&out, &quote.calculation.not_applied);
     // Kept for the commit of this receipt, which reuses it (and the parts of the
     // answer rendered from its calculation) if nothing changed.
     state.quotes.put(quote.with_pieces(pieces), now);
@@ -81,10 +81,13 @@ pub async fn quote(
     config: &Arc<ConfigSnapshot>,
     request: ReceiptRequest,
 ) -> Result<CalculationOut, ApiError> {
-    Ok(price(state, config, request).await?.0)
+    let (mut out, quote) = price(state, config, request).await?;
+    out.not_applied = not_applied_out(&quote.calculation.not_applied);
+    Ok(out)
 }
 
-/// [`quote`], with the calculation and what it was made from.
+/// [`quote`], with the calculation and what it was made from; the answer's
+/// `not_applied` is left to the renderer (it is the calculation's).
 async fn price(
     state: &AppState,
     config: &Arc<ConfigSnapshot>,
@@ -156,7 +159,8 @@ async fn price(
     let calculation =
         service::calculate_within_limits(&mut ctx, request, view.as_ref(), &scope, &mut recording)
             .await?;
-    let mut out = calculation_out(&request.receipt_id, &calculation, None, false, None);
+    let mut out =
+        calculation_out_but_not_applied(&request.receipt_id, &calculation, None, false, None);
     // A new card has no customer id until its commit.
     if out.customer_id.as_deref() == Some("") {
         out.customer_id = None;
