@@ -83,7 +83,7 @@ fn spliced_commit(committed: &Committed) -> Option<Rendered> {
     });
     let tail = answer.piece(tail);
     Some(Rendered {
-        bytes: answer.finish(),
+        bytes: answer.finish()?,
         pieces: vec![lines, promotions, tail],
     })
 }
@@ -130,33 +130,43 @@ pub fn calculation_answer(
     let pieces = [lines, promotions, tail]
         .map(|range| answer.bytes[range].to_vec())
         .to_vec();
-    let bytes = answer.finish();
-    debug_assert!({
+    let whole = || {
         let mut whole = out.clone();
         whole.not_applied = not_applied_out(not_applied);
-        compact_json::to_vec(&whole).is_ok_and(|whole| whole == bytes)
-    });
-    (bytes, pieces)
+        compact_json::to_vec(&whole).unwrap_or_default()
+    };
+    match answer.finish() {
+        Some(bytes) => {
+            debug_assert!(bytes == whole());
+            (bytes, pieces)
+        }
+        // Rendered whole, and no pieces: the commit renders its answer itself.
+        None => (whole(), Vec::new()),
+    }
 }
 
 /// A JSON object written field by field: each part is a struct whose fields join
 /// the object's, or a piece (fields rendered earlier).
 struct Answer {
     bytes: Vec<u8>,
+    /// A part could not be serialised (none can: these structs have no maps); the
+    /// caller then renders the answer whole.
+    failed: bool,
 }
 
 impl Answer {
     fn with_capacity(capacity: usize) -> Answer {
         Answer {
             bytes: Vec::with_capacity(capacity),
+            failed: false,
         }
     }
 
     /// Appends `value`'s fields; where they lie in the object.
     fn fields(&mut self, value: &impl Serialize) -> Range<usize> {
         let start = self.bytes.len();
-        // Cannot fail: these structs have no maps and every value serialises.
         if compact_json::write(&mut self.bytes, value).is_err() {
+            self.failed = true;
             self.bytes.truncate(start);
             self.bytes.extend_from_slice(b"{}");
         }
@@ -177,9 +187,10 @@ impl Answer {
         start..self.bytes.len()
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    /// The object, unless a part failed.
+    fn finish(mut self) -> Option<Vec<u8>> {
         self.bytes.push(b'}');
-        self.bytes
+        (!self.failed).then_some(self.bytes)
     }
 }
 

@@ -14,22 +14,29 @@ use std::ops::Range;
 use tessera_core::compact_json;
 use tessera_core::pricing::{Calculation, Totals};
 use tessera_core::refund::ReceiptRecord;
+use tessera_store::{StoreError, StoreResult};
+
+/// A record's JSON, and where the piece spliced into it lies.
+pub type Rendered = (Vec<u8>, Option<Range<usize>>);
 
 /// The calculation's leading fields (`"lines":...` to `"promotions":[...]`), without
 /// braces: the piece [`render`] splices in.
-pub fn piece(calculation: &Calculation) -> Vec<u8> {
+pub fn piece(calculation: &Calculation) -> StoreResult<Vec<u8>> {
     let mut bytes = Vec::with_capacity(8 * 1024);
-    let range = fields(&mut bytes, &lead(calculation));
+    let range = fields(&mut bytes, &lead(calculation))?;
     bytes.truncate(range.end);
     bytes.drain(..range.start);
-    bytes
+    Ok(bytes)
 }
 
 /// The record's JSON, and where `piece` (made by [`piece`] of this record's
 /// calculation) lies in it; without a piece, rendered whole.
-pub fn render(record: &ReceiptRecord, piece: Option<&[u8]>) -> (Vec<u8>, Option<Range<usize>>) {
+pub fn render(record: &ReceiptRecord, piece: Option<&[u8]>) -> StoreResult<Rendered> {
     let Some(piece) = piece else {
-        return (compact_json::to_vec(record).unwrap_or_default(), None);
+        return Ok((
+            compact_json::to_vec(record).map_err(StoreError::backend)?,
+            None,
+        ));
     };
     let calculation = &record.calculation;
     let mut bytes = Vec::with_capacity(piece.len() + 2048);
@@ -42,7 +49,7 @@ pub fn render(record: &ReceiptRecord, piece: Option<&[u8]>) -> (Vec<u8>, Option<
             at: &record.at,
             customer_id: &record.customer_id,
         },
-    );
+    )?;
     bytes.extend_from_slice(br#","calculation":{"#);
     let start = bytes.len();
     bytes.extend_from_slice(piece);
@@ -58,7 +65,7 @@ pub fn render(record: &ReceiptRecord, piece: Option<&[u8]>) -> (Vec<u8>, Option<
             rewards: &calculation.rewards,
             certificates: &calculation.certificates,
         },
-    );
+    )?;
     bytes.push(b'}');
     fields(
         &mut bytes,
@@ -72,25 +79,21 @@ pub fn render(record: &ReceiptRecord, piece: Option<&[u8]>) -> (Vec<u8>, Option<
             coupons_used: &record.coupons_used,
             issued: &record.issued,
         },
-    );
+    )?;
     bytes.push(b'}');
-    (bytes, Some(spliced))
+    Ok((bytes, Some(spliced)))
 }
 
 /// Appends `value`'s fields: `{"a":1}` after other bytes becomes `,"a":1`, and at
 /// the start keeps its brace. Where the fields lie.
-fn fields(bytes: &mut Vec<u8>, value: &impl Serialize) -> Range<usize> {
+fn fields(bytes: &mut Vec<u8>, value: &impl Serialize) -> StoreResult<Range<usize>> {
     let start = bytes.len();
-    // Cannot fail: records serialise (they are stored this way).
-    if compact_json::write(bytes, value).is_err() {
-        bytes.truncate(start);
-        bytes.extend_from_slice(b"{}");
-    }
+    compact_json::write(bytes, value).map_err(StoreError::backend)?;
     if start > 0 {
         bytes[start] = b',';
     }
     bytes.pop();
-    start + 1..bytes.len()
+    Ok(start + 1..bytes.len())
 }
 
 fn lead(calculation: &Calculation) -> Lead<'_> {
@@ -189,22 +192,22 @@ mod tests {
     fn a_record_spliced_from_its_lead_is_the_record_rendered_whole() {
         let record = record();
         let whole = compact_json::to_vec(&record).unwrap();
-        let lead = piece(&record.calculation);
-        let (spliced, range) = render(&record, Some(&lead));
+        let lead = piece(&record.calculation).unwrap();
+        let (spliced, range) = render(&record, Some(&lead)).unwrap();
         assert_eq!(
             String::from_utf8(spliced.clone()).unwrap(),
             String::from_utf8(whole.clone()).unwrap()
         );
         assert_eq!(spliced[range.unwrap()], lead[..]);
         assert!(lead.starts_with(br#""lines":["#) && lead.ends_with(b"]"));
-        assert_eq!(render(&record, None), (whole, None));
+        assert_eq!(render(&record, None).unwrap(), (whole, None));
 
         // Whatever follows the lead is the record's own: a record with another balance
         // and other returned quantities spliced with the same lead shows them.
         let mut later = record.clone();
         later.calculation.balance = None;
         later.returned_qty = vec![1000, 500];
-        let (bytes, _) = render(&later, Some(&lead));
+        let (bytes, _) = render(&later, Some(&lead)).unwrap();
         assert_eq!(bytes, compact_json::to_vec(&later).unwrap());
     }
 }

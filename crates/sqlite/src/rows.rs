@@ -545,7 +545,7 @@ pub fn write_receipt(
     insert: bool,
 ) -> StoreResult<()> {
     let prepared = prepared.filter(|_| version.quoted);
-    let body = packed_record(record, prepared.and_then(|p| p.record.as_ref()));
+    let body = packed_record(record, prepared.and_then(|p| p.record.as_ref()))?;
     if insert {
         exec(
             conn,
@@ -593,13 +593,16 @@ pub fn write_receipt(
 
 /// The record packed; with its calculation's lead rendered and packed earlier
 /// (`record_json::piece` of this record's calculation, and its block) when given.
-fn packed_record(record: &ReceiptRecord, lead: Option<&(Vec<u8>, Vec<u8>)>) -> Vec<u8> {
-    let (json, spliced) = record_json::render(record, lead.map(|(plain, _)| plain.as_slice()));
+fn packed_record(
+    record: &ReceiptRecord,
+    lead: Option<&(Vec<u8>, Vec<u8>)>,
+) -> StoreResult<Vec<u8>> {
+    let (json, spliced) = record_json::render(record, lead.map(|(plain, _)| plain.as_slice()))?;
     debug_assert!(compact_json::to_vec(record).is_ok_and(|whole| whole == json));
-    match (spliced, lead) {
+    Ok(match (spliced, lead) {
         (Some(range), Some((_, block))) => packed::pack_with(&json, &[(range, block)]),
         _ => packed::pack(&json),
-    }
+    })
 }
 
 /// The version's response packed, with the blocks made earlier of its pieces when

@@ -85,12 +85,16 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// What can be made ahead of a commit from its quote. A record lead that cannot be
+    /// rendered is left to the writer (which then reports the failure).
     pub fn of(quote: &Quote) -> Prepared {
-        let record = record_json::piece(&quote.calculation);
-        let block = packed::block(&record);
+        let record = record_json::piece(&quote.calculation).ok().map(|record| {
+            let block = packed::block(&record);
+            (record, block)
+        });
         Prepared {
             answer: quote.pieces.iter().map(|p| packed::block(p)).collect(),
-            record: Some((record, block)),
+            record,
         }
     }
 }
