@@ -52,6 +52,10 @@ pub struct AppState {
     config: RwLock<Arc<ConfigSnapshot>>,
     /// The store's configuration version the snapshot was built from.
     config_version: std::sync::atomic::AtomicI64,
+    /// Held while the snapshot or the keys are reread: two rereads at once (a change's
+    /// own and the poll's) could otherwise finish in the other order and leave the
+    /// older one in place, until the next change.
+    reloading: tokio::sync::Mutex<()>,
     admin_key_hash: Option<[u8; 32]>,
     catch_up_every: Duration,
     /// The API keys, by id, reloaded with the configuration.
@@ -79,6 +83,7 @@ impl AppState {
             clock,
             config: RwLock::new(Arc::new(ConfigSnapshot::default())),
             config_version: std::sync::atomic::AtomicI64::new(i64::MIN),
+            reloading: tokio::sync::Mutex::new(()),
             admin_key_hash: options
                 .admin_token
                 .map(|t| Sha256::digest(t.as_bytes()).into()),
@@ -108,6 +113,7 @@ impl AppState {
 
     /// Rebuilds the snapshot after a configuration change.
     pub async fn reload_config(&self) -> StoreResult<()> {
+        let _one_at_a_time = self.reloading.lock().await;
         // Read the version first: a change landing during the reload bumps it again,
         // so the next poll reloads once more rather than missing it.
         let version = self.store.config_version().await?;
@@ -144,12 +150,17 @@ impl AppState {
             Ok(mut config) => *config = snapshot,
             Err(poisoned) => *poisoned.into_inner() = snapshot,
         }
-        self.reload_keys().await
+        self.reread_keys().await
     }
 
     /// Rereads the API keys (after a key change, and with every configuration reload:
     /// a key revoked through another process stops working within a poll).
     pub async fn reload_keys(&self) -> StoreResult<()> {
+        let _one_at_a_time = self.reloading.lock().await;
+        self.reread_keys().await
+    }
+
+    async fn reread_keys(&self) -> StoreResult<()> {
         let keys: HashMap<String, ApiKey> = self
             .store
             .api_keys()
