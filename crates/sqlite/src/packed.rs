@@ -31,21 +31,37 @@ const SMALL: usize = 512;
 /// library's own prepend-size call allocates, shrinks and then had to be shifted to
 /// make room for the tag: three copies of every record on the writer's thread).
 pub fn pack(bytes: &[u8]) -> Vec<u8> {
-    const HEAD: usize = 5;
-    let mut packed = vec![0u8; HEAD + lz4_flex::block::get_maximum_output_size(bytes.len())];
-    packed[0] = TAG;
+    let mut packed = Vec::with_capacity(5 + lz4_flex::block::get_maximum_output_size(bytes.len()));
+    packed.push(TAG);
     // Values stored are request-sized JSON documents, far below 4 GiB.
-    packed[1..HEAD].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
-    match lz4_flex::block::compress_into(bytes, &mut packed[HEAD..]) {
-        Ok(len) => packed.truncate(HEAD + len),
-        // Cannot happen with a buffer of the maximum size; fall back to the library's
-        // allocating call rather than lose the value.
-        Err(_) => {
-            packed.truncate(1);
-            packed.extend(lz4_flex::block::compress_prepend_size(bytes));
-        }
+    packed.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    if !compress_onto(&mut packed, bytes) {
+        // Fall back to the library's allocating call rather than lose the value.
+        packed.truncate(1);
+        packed.extend(lz4_flex::block::compress_prepend_size(bytes));
     }
     packed
+}
+
+/// Appends the LZ4 block of `bytes` to `out`, compressed in place into room of the
+/// maximum size. False (and `out` as it was) if the library refuses, which it cannot
+/// with that room.
+fn compress_onto(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    let start = out.len();
+    out.resize(
+        start + lz4_flex::block::get_maximum_output_size(bytes.len()),
+        0,
+    );
+    match lz4_flex::block::compress_into(bytes, &mut out[start..]) {
+        Ok(len) => {
+            out.truncate(start + len);
+            true
+        }
+        Err(_) => {
+            out.truncate(start);
+            false
+        }
+    }
 }
 
 /// `bytes` as one block of a blocks value, LZ4-compressed: made ahead of the write, on
@@ -59,25 +75,11 @@ pub fn block(bytes: &[u8]) -> Vec<u8> {
 fn push_block(out: &mut Vec<u8>, bytes: &[u8], kind: u8) {
     let head = out.len();
     out.push(kind);
-    // Values stored are request-sized JSON documents, far below 4 GiB.
     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     let start = out.len();
-    if kind == LZ4 {
-        out.resize(
-            start + lz4_flex::block::get_maximum_output_size(bytes.len()),
-            0,
-        );
-        match lz4_flex::block::compress_into(bytes, &mut out[start..]) {
-            Ok(len) => out.truncate(start + len),
-            // Cannot happen with a buffer of the maximum size; kept as it is instead.
-            Err(_) => {
-                out.truncate(start);
-                out[head] = STORED;
-                out.extend_from_slice(bytes);
-            }
-        }
-    } else {
+    if kind != LZ4 || !compress_onto(out, bytes) {
+        out[head] = STORED;
         out.extend_from_slice(bytes);
     }
     let stored = (out.len() - start) as u32;

@@ -126,7 +126,8 @@ impl QuoteSlot {
     }
 
     /// What `look` makes of the quote, if the slot still holds one, leaving it there
-    /// (an adapter preparing the answer's pieces for storage before queueing the write).
+    /// (an adapter preparing parts of the commit's documents before queueing the
+    /// write).
     pub fn peek<R>(&self, look: impl FnOnce(&Quote) -> R) -> Option<R> {
         let held = self.0.lock().ok()?;
         held.as_deref().map(look)
