@@ -8,6 +8,10 @@
 # BINARY is a `tessera` release binary; DATABASE a SQLite file made by `tessera bench
 # --database FILE` with MEMBERS members (checkpointed: the copy leaves its WAL
 # behind). The file is copied first, so every run starts from the same state.
+# DATABASE may instead be a postgres:// URL of a database loaded the same way: it is
+# used as it is (runs add to it), and the CPU that the database's processes on this
+# machine used is reported beside the server's, per receipt and by process kind
+# (backends, WAL writer, checkpointer, ...).
 # Extra flags go to `tessera bench` (for example `--rate 800 --concurrency 64` for an
 # open loop). With WRITER_LOAD=1 the server logs the SQLite writer's load once a
 # second (busy share, time in COMMIT, WAL restarts) and the WAL syncs (count, average,
@@ -21,13 +25,19 @@ shift 4
 work=$(mktemp -d)
 port=18080
 trap 'kill "$server" 2>/dev/null || true; [ -n "${KEEP_LOG:-}" ] && cp "$work/serve.log" "$KEEP_LOG"; rm -rf "$work"' EXIT
-cp "$db" "$work/db"
-# Written out now, not by the first checkpoint: a copy left in the page cache made
-# the first group after the start wait some 300 ms for its sync.
-sync "$work/db"
+case "$db" in
+  postgres://* | postgresql://*) url=$db ;;
+  *)
+    cp "$db" "$work/db"
+    # Written out now, not by the first checkpoint: a copy left in the page cache made
+    # the first group after the start wait some 300 ms for its sync.
+    sync "$work/db"
+    url="sqlite://$work/db"
+    ;;
+esac
 log=info
 [ "${WRITER_LOAD:-0}" = 1 ] && log=info,tessera_sqlite::writer_load=debug,tessera_sqlite::sync_load=debug
-RUST_LOG=${SERVER_LOG:-$log} "$bin" serve --database "sqlite://$work/db" --listen "127.0.0.1:$port" \
+RUST_LOG=${SERVER_LOG:-$log} "$bin" serve --database "$url" --listen "127.0.0.1:$port" \
   --insecure-dev --redeem-burst 0 --key-rate 0 >"$work/serve.log" 2>&1 &
 server=$!
 "$(dirname "$0")/wait-for-server.sh" "$port"
@@ -38,14 +48,30 @@ threads() {
     printf '%s %s\n' "$(tr ' ' '_' <"$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")"
   done | awk '{t[$1] += $2} END {for (n in t) print n, t[n]}' | sort
 }
+# CPU ticks of the database's processes, by kind ("backend" for client connections;
+# nothing for SQLite).
+database() {
+  case "$url" in postgres*) ;; *) return 0 ;; esac
+  for pid in $(pgrep -x postgres); do
+    kind=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | sed -E 's/^postgres: //; s/ +$//')
+    case "$kind" in
+      *\(*\)*) kind=backend ;;
+      /*) kind=postmaster ;;
+      *) kind=$(echo "$kind" | tr ' ' '_') ;;
+    esac
+    printf '%s %s\n' "$kind" "$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)"
+  done | awk '{t[$1] += $2} END {for (n in t) print n, t[n]}' | sort
+}
 before=$(cpu)
 threads_before=$(threads)
+database_before=$(database)
 /usr/bin/time -f "load generator CPU: %U s user, %S s system" "$bin" bench \
   --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
   --promotions 0 --seconds "$seconds" --report "$work/report.json" "$@" 2>&1 |
   grep -E "receipts/s|^call|^calculate|^commit|load generator"
 after=$(cpu)
 threads_after=$(threads)
+database_after=$(database)
 receipts=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['receipts'])" "$work/report.json")
 ticks=$(getconf CLK_TCK)
 python3 -c "import sys; t=(int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]); print(f'server CPU: {t:.1f} s, {t*1e6/int(sys.argv[4]):.0f} us per receipt')" \
@@ -54,4 +80,10 @@ python3 -c "import sys; t=(int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]); 
 # its sync thread, the checkpointer).
 join <(echo "$threads_before") <(echo "$threads_after") |
   awk -v hz="$ticks" -v n="$receipts" '{printf "%s%s %.0f us", (NR > 1 ? ", " : "server CPU per receipt by thread: "), $1, ($3 - $2) * 1e6 / hz / n} END {print ""}'
+# The database's CPU (PostgreSQL): backends that started or ended during the run
+# count only with what they had at both ends.
+if [ -n "$database_after" ]; then
+  join <(echo "$database_before") <(echo "$database_after") |
+    awk -v hz="$ticks" -v n="$receipts" '{d = ($3 - $2) * 1e6 / hz / n; all += d; parts = parts sprintf("%s%s %.0f us", (NR > 1 ? ", " : ""), $1, d)} END {printf "database CPU per receipt: %.0f us (%s)\n", all, parts}'
+fi
 [ "${WRITER_LOAD:-0}" = 1 ] && grep -E "writer load|sync load" "$work/serve.log" | sed 's/^.*DEBUG //' || true

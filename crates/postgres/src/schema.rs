@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/0008_no_entries_by_receipt.sql"),
     ),
+    (9, include_str!("../migrations/0009_receipts_inline.sql")),
 ];
 
 /// The advisory lock key of migrations ("tessera" in ASCII, as a number).

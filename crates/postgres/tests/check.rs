@@ -271,6 +271,84 @@ async fn migration_8_drops_the_entries_by_receipt_index() {
     let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
 }
 
+/// Migration 9 keeps a compressed receipt record in its row: before it, a record of
+/// about 6 KB that compresses to under 3 KB went to the TOAST table (a second insert,
+/// and an index entry, with every commit); after it, it stays in the row, compressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_9_keeps_a_compressed_receipt_record_in_its_row() {
+    let Some(url) = common::database_url("postgres migration 9") else {
+        return;
+    };
+    let schema = common::fresh_schema();
+    tessera_postgres::PostgresStore::migrate_schema_to(&url, &schema, 8)
+        .await
+        .unwrap();
+    let mut raw = common::raw(&url, &schema).await;
+    insert_large_record(&mut raw, "before").await;
+    let chunks_before = toast_chunks(&mut raw).await;
+    assert!(chunks_before > 0, "at schema 8 the record goes out of line");
+    let store = tessera_postgres::PostgresStore::open_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    insert_large_record(&mut raw, "after").await;
+    assert_eq!(
+        toast_chunks(&mut raw).await,
+        chunks_before,
+        "after migration 9 the record stays in its row"
+    );
+    let (stored, length): (i32, i32) = sqlx::query_as(
+        "SELECT pg_column_size(record), octet_length(record) FROM receipts WHERE receipt_id = 'after'",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    assert!(
+        stored < length / 2,
+        "compressed in the row: {stored} of {length} bytes"
+    );
+    let same: bool = sqlx::query_scalar(
+        "SELECT a.record = b.record FROM receipts a, receipts b WHERE a.receipt_id = 'before' AND b.receipt_id = 'after'",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    assert!(same, "both records read back whole");
+    raw.close().await.unwrap();
+    store.close().await;
+    let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
+}
+
+/// Stores a receipt row whose record is about 6 KB of receipt-like JSON that compresses
+/// to between 2 and 4 KB.
+async fn insert_large_record(raw: &mut sqlx::PgConnection, receipt_id: &str) {
+    sqlx::query(
+        "INSERT INTO receipts (receipt_id, customer_id, store_id, at, status, version, record)
+         SELECT $1, NULL, 'store-1', '2026-12-07T10:00:00Z', 'committed', 1,
+                '[' || string_agg(format('{\"line\":%s,\"sku\":\"SKU-%s\",\"qty\":%s,\"price\":%s,\"tag\":\"%s\"}',
+                    i, lpad(((i * 7919) % 3000)::text, 6, '0'), i % 3 + 1, (i * 7919) % 10000,
+                    left(md5(i::text), 8)), ',') || ']'
+         FROM generate_series(1, 90) i",
+    )
+    .bind(receipt_id)
+    .execute(raw)
+    .await
+    .unwrap();
+}
+
+/// Rows in the TOAST table of `receipts`.
+async fn toast_chunks(raw: &mut sqlx::PgConnection) -> i64 {
+    let toast: String = sqlx::query_scalar(
+        "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'receipts'::regclass",
+    )
+    .fetch_one(&mut *raw)
+    .await
+    .unwrap();
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {toast}"))
+        .fetch_one(raw)
+        .await
+        .unwrap()
+}
+
 async fn receipt_indexes(raw: &mut sqlx::PgConnection, schema: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'entries_by_receipt'",
