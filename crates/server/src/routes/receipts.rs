@@ -186,6 +186,15 @@ pub async fn commit(
 }
 
 /// Commits one receipt body; the response bytes of its commit.
+///
+/// A retry is answered with the stored response of the first commit. The transaction
+/// finds it (`service::commit` checks for a prior commit first), so most commits are
+/// not looked up beforehand: on PostgreSQL that lookup was a round trip of its own.
+/// Two kinds are looked up first all the same: a receipt that failed validation (the
+/// configuration may have changed since its first commit, and a retry still gets its
+/// answer), and one whose steps before the transaction have effects of their own (a
+/// redemption's rate limit and one-time code, a profile update), which a retry must
+/// not repeat.
 async fn commit_one(
     state: &AppState,
     body: ReceiptBody,
@@ -193,21 +202,23 @@ async fn commit_one(
 ) -> Result<Vec<u8>, ApiError> {
     let now = state.clock.now();
     let receipt_id = body.receipt_id.clone();
-    // A retry is answered from the stored response without queueing a write, and
-    // before validation, so it still gets its answer after the configuration changed.
-    if let Some((stored_hash, response)) = state.store.commit_response(&receipt_id).await? {
-        if stored_hash == hash {
-            return Ok(response);
-        }
-        return Err(ApiError::new(
-            ErrorCode::ReceiptConflict,
-            format!("receipt {receipt_id} was already committed with a different body"),
-        ));
-    }
     let mut body = body;
     let profile_update = body.profile_update.take();
     let code = body.customer.as_mut().and_then(|c| c.code.take());
-    let (request, expect_to_pay) = parse_receipt(body, now)?;
+    let (request, expect_to_pay) = match parse_receipt(body, now) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            return match stored_response(state, &receipt_id, &hash).await? {
+                Some(response) => Ok(response),
+                None => Err(error),
+            };
+        }
+    };
+    if !matches!(request.redeem, Redeem::None) || profile_update.is_some() {
+        if let Some(response) = stored_response(state, &receipt_id, &hash).await? {
+            return Ok(response);
+        }
+    }
     redeem_code::limit_redemption(state, &request)?;
     let config = state.config();
     if config.program.redeem_requires_code && !matches!(request.redeem, Redeem::None) {
@@ -271,6 +282,23 @@ async fn commit_one(
         }
     }
     Ok(response)
+}
+
+/// The stored response of a committed receipt, if `receipt_id` was committed with this
+/// body; `receipt_conflict` if it was committed with another.
+async fn stored_response(
+    state: &AppState,
+    receipt_id: &str,
+    hash: &str,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    match state.store.commit_response(receipt_id).await? {
+        Some((stored_hash, response)) if stored_hash == hash => Ok(Some(response)),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::ReceiptConflict,
+            format!("receipt {receipt_id} was already committed with a different body"),
+        )),
+        None => Ok(None),
+    }
 }
 
 /// A receipt body and its idempotency hash, which leaves out `customer.code`: a till

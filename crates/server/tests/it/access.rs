@@ -728,7 +728,8 @@ async fn rate_limits_answer_429_with_retry_after() {
 
     // Spending one customer's points: two commits at once, then one a minute, from
     // any till; a retry of a committed receipt is answered without counting.
-    app.create_customer(json!({"name": "Boris", "cards": ["7002"]}))
+    let boris = app
+        .create_customer(json!({"name": "Boris", "cards": ["7002"]}))
         .await;
     let spend = |id: &str| {
         let mut body = receipt(
@@ -760,4 +761,20 @@ async fn rate_limits_answer_429_with_retry_after() {
     app.clock.advance(chrono::Duration::seconds(60));
     let response = app.post("/v1/receipts/commit", &spend("s-3")).await;
     assert_error(&response, 409, "insufficient_points");
+
+    // With points to spend: a minute later a redemption passes, and its retry is
+    // answered from the stored response although the allowance is used up.
+    let grant = json!({"points": 100, "reason": "goodwill", "idempotency_key": "adj-1"});
+    let (status, out) = app
+        .post(&format!("/v1/customers/{boris}/adjustments"), &grant)
+        .await;
+    assert_eq!(status, 201, "{out}");
+    app.clock.advance(chrono::Duration::seconds(60));
+    let (status, first) = app.post_bytes("/v1/receipts/commit", &spend("s-4")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&first));
+    let (status, retry) = app.post_bytes("/v1/receipts/commit", &spend("s-4")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&retry));
+    assert_eq!(retry, first, "retry must be byte-identical");
+    let (status, bytes) = app.post_bytes("/v1/receipts/commit", &spend("s-5")).await;
+    assert_error(&(status, parse(&bytes)), 429, "rate_limited");
 }

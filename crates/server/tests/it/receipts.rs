@@ -231,6 +231,21 @@ async fn commit_earns_pending_points_and_retries_are_exact() {
     assert_eq!(retry, bytes, "retry must be byte-identical");
     assert_eq!(app.ledger(&c1).await.len(), 1);
 
+    // A retry that no longer passes validation still gets its answer: here the
+    // server's clock was set back, so the receipt's `at` is now too far ahead of it.
+    app.clock.advance(Duration::hours(-3));
+    let (status, retry) = app.post_bytes("/v1/receipts/commit", &receipt_a()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&retry));
+    assert_eq!(retry, bytes, "retry must be byte-identical");
+    let mut fresh = receipt_a();
+    fresh["receipt_id"] = json!("R-A-2");
+    assert_error(
+        &app.post("/v1/receipts/commit", &fresh).await,
+        422,
+        "at_in_future",
+    );
+    app.clock.advance(Duration::hours(3));
+
     // The same receipt id with another body is a conflict.
     let mut other = receipt_a();
     other["lines"][1]["qty"] = json!(2);

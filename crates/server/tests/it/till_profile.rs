@@ -2,7 +2,7 @@
 //! with a commit, and a one-time reward for a completed profile.
 
 use crate::helpers::{assert_error, receipt, setup_chain, spawn_app, t0};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_till_asks_for_missing_fields_and_a_completed_profile_is_rewarded_once() {
@@ -79,6 +79,16 @@ async fn the_till_asks_for_missing_fields_and_a_completed_profile_is_rewarded_on
     let history = got["history"].as_array().unwrap();
     let from_till: Vec<_> = history.iter().filter(|e| e["source"] == "pos").collect();
     assert!(!from_till.is_empty(), "{got}");
+
+    // The service desk corrects the name; the till's retry of the receipt is answered
+    // with the stored bytes and does not write its update over the correction.
+    let (status, _) = crate::profiles::patch(&app, &id, &json!({"first_name":"Anya"})).await;
+    assert_eq!(status, 200);
+    let (status, retry) = app.post_bytes("/v1/receipts/commit", &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_slice::<Value>(&retry).unwrap(), committed);
+    let (_, got) = app.get(&format!("/v1/customers/{id}")).await;
+    assert_eq!(got["first_name"], "Anya", "{got}");
 
     let (status, calc) = app
         .post(
