@@ -271,11 +271,12 @@ async fn migration_8_drops_the_entries_by_receipt_index() {
     let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
 }
 
-/// Migration 9 keeps a compressed receipt record in its row: before it, a record of
-/// about 6 KB that compresses to under 3 KB went to the TOAST table (a second insert,
-/// and an index entry, with every commit); after it, it stays in the row, compressed.
+/// Migration 9 keeps a compressed receipt record and stored response in their rows:
+/// before it, values of about 6 KB that compress to under 3 KB went to the TOAST tables
+/// (a second insert, and an index entry, for each with every commit); after it, they
+/// stay in their rows, compressed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migration_9_keeps_a_compressed_receipt_record_in_its_row() {
+async fn migration_9_keeps_a_compressed_record_and_response_in_their_rows() {
     let Some(url) = common::database_url("postgres migration 9") else {
         return;
     };
@@ -284,50 +285,69 @@ async fn migration_9_keeps_a_compressed_receipt_record_in_its_row() {
         .await
         .unwrap();
     let mut raw = common::raw(&url, &schema).await;
-    insert_large_record(&mut raw, "before").await;
-    let chunks_before = toast_chunks(&mut raw).await;
-    assert!(chunks_before > 0, "at schema 8 the record goes out of line");
+    insert_large_receipt(&mut raw, "before").await;
+    let mut chunks_before = Vec::new();
+    for table in ["receipts", "receipt_versions"] {
+        let chunks = toast_chunks(&mut raw, table).await;
+        assert!(
+            chunks > 0,
+            "at schema 8 the value in {table} goes out of line"
+        );
+        chunks_before.push(chunks);
+    }
     let store = tessera_postgres::PostgresStore::open_in_schema(&url, &schema)
         .await
         .unwrap();
-    insert_large_record(&mut raw, "after").await;
-    assert_eq!(
-        toast_chunks(&mut raw).await,
-        chunks_before,
-        "after migration 9 the record stays in its row"
-    );
-    let (stored, length): (i32, i32) = sqlx::query_as(
-        "SELECT pg_column_size(record), octet_length(record) FROM receipts WHERE receipt_id = 'after'",
+    insert_large_receipt(&mut raw, "after").await;
+    for (table, before) in ["receipts", "receipt_versions"]
+        .into_iter()
+        .zip(chunks_before)
+    {
+        assert_eq!(
+            toast_chunks(&mut raw, table).await,
+            before,
+            "after migration 9 the value in {table} stays in its row"
+        );
+    }
+    let (stored, length, same): (i32, i32, bool) = sqlx::query_as(
+        "SELECT pg_column_size(r.record) + pg_column_size(v.response),
+                octet_length(r.record) + octet_length(v.response),
+                r.record = b.record AND v.response = bv.response
+         FROM receipts r JOIN receipt_versions v USING (receipt_id),
+              receipts b JOIN receipt_versions bv USING (receipt_id)
+         WHERE r.receipt_id = 'after' AND b.receipt_id = 'before'",
     )
     .fetch_one(&mut raw)
     .await
     .unwrap();
     assert!(
         stored < length / 2,
-        "compressed in the row: {stored} of {length} bytes"
+        "compressed in the rows: {stored} of {length} bytes"
     );
-    let same: bool = sqlx::query_scalar(
-        "SELECT a.record = b.record FROM receipts a, receipts b WHERE a.receipt_id = 'before' AND b.receipt_id = 'after'",
-    )
-    .fetch_one(&mut raw)
-    .await
-    .unwrap();
-    assert!(same, "both records read back whole");
+    assert!(same, "the values read back whole");
     raw.close().await.unwrap();
     store.close().await;
     let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
 }
 
-/// Stores a receipt row whose record is about 6 KB of receipt-like JSON that compresses
-/// to between 2 and 4 KB.
-async fn insert_large_record(raw: &mut sqlx::PgConnection, receipt_id: &str) {
+/// Stores a receipt and its first version whose record and response are each about
+/// 6 KB of receipt-like JSON that compresses to between 2 and 4 KB.
+async fn insert_large_receipt(raw: &mut sqlx::PgConnection, receipt_id: &str) {
     sqlx::query(
-        "INSERT INTO receipts (receipt_id, customer_id, store_id, at, status, version, record)
-         SELECT $1, NULL, 'store-1', '2026-12-07T10:00:00Z', 'committed', 1,
-                '[' || string_agg(format('{\"line\":%s,\"sku\":\"SKU-%s\",\"qty\":%s,\"price\":%s,\"tag\":\"%s\"}',
-                    i, lpad(((i * 7919) % 3000)::text, 6, '0'), i % 3 + 1, (i * 7919) % 10000,
-                    left(md5(i::text), 8)), ',') || ']'
-         FROM generate_series(1, 90) i",
+        "WITH json AS (
+             SELECT '[' || string_agg(format('{\"line\":%s,\"sku\":\"SKU-%s\",\"qty\":%s,\"price\":%s,\"tag\":\"%s\"}',
+                        i, lpad(((i * 7919) % 3000)::text, 6, '0'), i % 3 + 1, (i * 7919) % 10000,
+                        left(md5(i::text), 8)), ',') || ']' AS text
+             FROM generate_series(1, 90) i),
+         receipt AS (
+             INSERT INTO receipts (receipt_id, customer_id, store_id, at, status, version, record)
+             SELECT $1, NULL, 'store-1', '2026-12-07T10:00:00Z', 'committed', 1, text FROM json
+             RETURNING receipt_id)
+         INSERT INTO receipt_versions (receipt_id, version, kind, op_id, request_hash, response,
+                                       terminal_id, at, recorded_at)
+         SELECT receipt.receipt_id, 1, 'commit', 'commit/' || $1, 'hash', convert_to(json.text, 'UTF8'),
+                'T1', '2026-12-07T10:00:00Z', '2026-12-07T10:00:00Z'
+         FROM receipt, json",
     )
     .bind(receipt_id)
     .execute(raw)
@@ -335,11 +355,12 @@ async fn insert_large_record(raw: &mut sqlx::PgConnection, receipt_id: &str) {
     .unwrap();
 }
 
-/// Rows in the TOAST table of `receipts`.
-async fn toast_chunks(raw: &mut sqlx::PgConnection) -> i64 {
+/// Rows in the TOAST table of `table`.
+async fn toast_chunks(raw: &mut sqlx::PgConnection, table: &str) -> i64 {
     let toast: String = sqlx::query_scalar(
-        "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'receipts'::regclass",
+        "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = $1::regclass",
     )
+    .bind(table)
     .fetch_one(&mut *raw)
     .await
     .unwrap();
