@@ -197,6 +197,11 @@ pub struct CustomerLedger {
     /// Open lots (pending, or available with points left) and any lot loaded on
     /// purpose, such as the lots a receipt being returned touched.
     pub lots: Vec<Lot>,
+    /// The store's version of the customer's account as it was read, where the store
+    /// keeps one (PostgreSQL: every write of the customer's balances or lots, and every
+    /// receipt committed for them, advances it). Lets a commit use a ledger read
+    /// before its transaction when the version it locks is the same.
+    pub version: Option<i64>,
     journal: Vec<Entry>,
     dirty: BTreeSet<String>,
     created: BTreeSet<String>,
@@ -231,6 +236,7 @@ impl CustomerLedger {
             pending,
             available,
             lots,
+            version: None,
             journal: Vec::new(),
             dirty: BTreeSet::new(),
             created: BTreeSet::new(),

@@ -119,8 +119,9 @@ impl CustomerView {
     }
 }
 
-/// A priced receipt: what the till shows and prints.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A priced receipt: what the till shows and prints. The default is the empty receipt
+/// priced at zero.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Calculation {
     pub lines: Vec<PricedLine>,
     pub totals: Totals,

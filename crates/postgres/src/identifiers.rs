@@ -210,6 +210,7 @@ pub async fn owner(conn: &mut PgConnection, customer_id: &str) -> StoreResult<St
 /// transfer moved the open ones) and any open one; their ids, sorted. One statement,
 /// a scan of each partial index (`lots_closed`, `lots_open`), which together hold
 /// every lot; the lots are the customer's, whose account row the merge has locked.
+/// Both accounts' versions advance, as with every write of lots.
 pub async fn move_lots(conn: &mut PgConnection, from: &str, to: &str) -> StoreResult<Vec<String>> {
     let mut ids: Vec<String> = sqlx::query(
         "WITH closed AS (UPDATE lots SET customer_id = $2
@@ -217,7 +218,9 @@ pub async fn move_lots(conn: &mut PgConnection, from: &str, to: &str) -> StoreRe
                          RETURNING lot_id),
               open AS (UPDATE lots SET customer_id = $2
                        WHERE customer_id = $1 AND (state = 'pending' OR remaining > 0)
-                       RETURNING lot_id)
+                       RETURNING lot_id),
+              versions AS (UPDATE customer_accounts SET version = version + 1
+                           WHERE customer_id IN ($1, $2))
          SELECT lot_id FROM closed UNION ALL SELECT lot_id FROM open",
     )
     .bind(from)
@@ -232,7 +235,8 @@ pub async fn move_lots(conn: &mut PgConnection, from: &str, to: &str) -> StoreRe
     Ok(ids)
 }
 
-/// Gives the named lots to `to` (an unmerge giving back closed lots).
+/// Gives the named lots to `to` (an unmerge giving back closed lots), advancing the
+/// version of `to`'s account.
 pub async fn reassign_lots(
     conn: &mut PgConnection,
     lot_ids: &[String],
@@ -241,11 +245,14 @@ pub async fn reassign_lots(
     if lot_ids.is_empty() {
         return Ok(());
     }
-    sqlx::query("UPDATE lots SET customer_id = $2 WHERE lot_id = ANY($1)")
-        .bind(lot_ids)
-        .bind(to)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+    sqlx::query(
+        "WITH moved AS (UPDATE lots SET customer_id = $2 WHERE lot_id = ANY($1))
+         UPDATE customer_accounts SET version = version + 1 WHERE customer_id = $2",
+    )
+    .bind(lot_ids)
+    .bind(to)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
     Ok(())
 }

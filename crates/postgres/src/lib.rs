@@ -634,7 +634,17 @@ impl Store for PostgresStore {
         self.transaction(Box::new(move |conn| {
             let command = command.clone();
             Box::pin(async move {
-                let mut tx = PgTx::commit(conn, command.request.customer.clone());
+                // What the calculate read of the same customer (a rerun finds the
+                // quote taken and reads).
+                let quoted = command
+                    .quote
+                    .peek(|quote| {
+                        (quote.request.customer == command.request.customer)
+                            .then(|| quote.ledger.clone())
+                            .flatten()
+                    })
+                    .flatten();
+                let mut tx = PgTx::commit(conn, command.request.customer.clone(), quoted);
                 let outcome = service::commit(&mut tx, &command).await;
                 tx.finish(outcome).await
             })

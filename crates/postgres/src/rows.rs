@@ -249,7 +249,8 @@ pub async fn find_ledger(
                      WHERE m.customer_id = r.customer_id) AS segments
              FROM ({resolve_c}) r)
          SELECT c.customer_id, a.pending, a.available, c.first_purchase,
-                t.value, t.until, t.granted_at, c.card_types, c.segments, c.card_status, {columns}
+                t.value, t.until, t.granted_at, c.card_types, c.segments, c.card_status, a.version,
+                {columns}
          FROM c
          LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
          LEFT JOIN (SELECT g.value, g.until, g.granted_at FROM customer_grants g, c gc
@@ -300,16 +301,16 @@ pub async fn find_ledger(
         segments,
         profile_complete: false,
     };
+    let version: Option<i64> = first.get(10);
     let mut lots = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.get::<Option<String>, _>(10).is_some() {
-            lots.push(lot_at(row, 10)?);
+        if row.get::<Option<String>, _>(11).is_some() {
+            lots.push(lot_at(row, 11)?);
         }
     }
-    Ok(Some((
-        CustomerLedger::new(customer_id, pending, available, lots),
-        facts,
-    )))
+    let mut ledger = CustomerLedger::new(customer_id, pending, available, lots);
+    ledger.version = version;
+    Ok(Some((ledger, facts)))
 }
 
 /// Locks the account row of the customer a till's identifier names, if any: the
@@ -338,6 +339,8 @@ pub struct Prior {
     /// When the receipt is new and a customer was given: the id of the customer whose
     /// account row is now locked, or `None` when no customer has the identifier.
     pub customer: Option<Option<String>>,
+    /// The locked account's version (see [`find_ledger`]).
+    pub version: Option<i64>,
 }
 
 /// Reads what a commit meets with one statement: the receipt row (locked if it
@@ -370,16 +373,18 @@ pub async fn prior_commit(
             committed: row.get(0),
             refusal: row.get(1),
             customer: None,
+            version: None,
         });
     };
     let (resolve, value) = resolve_sql(reference);
     let resolve = resolve.replace("$1", "$3");
     let row = sqlx::query(&format!(
         "WITH {prior},
-              c AS MATERIALIZED (SELECT customer_id FROM customer_accounts
+              c AS MATERIALIZED (SELECT customer_id, version FROM customer_accounts
                                  WHERE customer_id IN ({resolve}) AND NOT EXISTS (SELECT 1 FROM r)
                                  FOR UPDATE)
-         SELECT EXISTS (SELECT 1 FROM r), {refusal}, (SELECT customer_id FROM c LIMIT 1)"
+         SELECT EXISTS (SELECT 1 FROM r), {refusal}, (SELECT customer_id FROM c LIMIT 1),
+                (SELECT version FROM c LIMIT 1)"
     ))
     .bind(receipt_id)
     .bind(request_hash)
@@ -393,6 +398,7 @@ pub async fn prior_commit(
         refusal: row.get(1),
         // Nothing is locked when the receipt exists.
         customer: (!committed).then(|| row.get(2)),
+        version: row.get(3),
     })
 }
 

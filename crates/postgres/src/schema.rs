@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0008_no_entries_by_receipt.sql"),
     ),
     (9, include_str!("../migrations/0009_receipts_inline.sql")),
+    (10, include_str!("../migrations/0010_account_versions.sql")),
 ];
 
 /// The advisory lock key of migrations ("tessera" in ASCII, as a number).

@@ -37,8 +37,12 @@ pub struct PgTx<'c> {
     pub(crate) conn: &'c mut PgConnection,
     /// The customer a commit names, locked with the first statement.
     customer: Option<CustomerRef>,
-    /// The account row locked for `customer`, once the first statement ran.
-    locked_customer: Option<(CustomerRef, Option<String>)>,
+    /// The account row locked for `customer`, once the first statement ran, with the
+    /// account's version.
+    locked_customer: Option<(CustomerRef, Option<String>, Option<i64>)>,
+    /// The ledger and facts the commit's calculate read for `customer`, if it kept
+    /// them: used instead of a second read when the locked version is theirs.
+    quoted: Option<(CustomerLedger, CustomerFacts)>,
     /// Rows this transaction has locked: their writes can wait for the last statement.
     locked_coupons: HashSet<String>,
     locked_certificates: HashSet<String>,
@@ -92,6 +96,7 @@ impl<'c> PgTx<'c> {
             conn,
             customer: None,
             locked_customer: None,
+            quoted: None,
             locked_coupons: HashSet::new(),
             locked_certificates: HashSet::new(),
             locked_usage: HashSet::new(),
@@ -101,10 +106,15 @@ impl<'c> PgTx<'c> {
     }
 
     /// A commit's transaction: `customer` is the receipt's customer, whose account row
-    /// the first statement locks.
-    pub fn commit(conn: &'c mut PgConnection, customer: Option<CustomerRef>) -> Self {
+    /// the first statement locks; `quoted`, what the calculate read of them.
+    pub fn commit(
+        conn: &'c mut PgConnection,
+        customer: Option<CustomerRef>,
+        quoted: Option<(CustomerLedger, CustomerFacts)>,
+    ) -> Self {
         PgTx {
             customer,
+            quoted,
             ..PgTx::new(conn)
         }
     }
@@ -186,7 +196,7 @@ impl LedgerTx for PgTx<'_> {
             };
         }
         if let (Some(reference), Some(locked)) = (&self.customer, prior.customer) {
-            self.locked_customer = Some((reference.clone(), locked));
+            self.locked_customer = Some((reference.clone(), locked, prior.version));
         }
         Ok(match prior.refusal {
             Some(stored) => PriorCommit::Refused(rows::parse_refusal(&stored)?),
@@ -222,13 +232,30 @@ impl LedgerTx for PgTx<'_> {
     /// Locks the customer's account row (unless the first statement did), then reads
     /// the ledger with a second statement: its snapshot is taken after the lock, so it
     /// sees every write of the transactions that held the lock before.
+    ///
+    /// When the first statement locked the account at the version the calculate read
+    /// (`quoted`), the calculate's ledger and facts are used instead: every write of
+    /// the customer's balances or lots, and every receipt committed for them, advances
+    /// the version, so the same version means the second read would find the same
+    /// ledger and the same first-purchase fact. The rest of the facts (segments, card
+    /// types, tier grant) are as of the calculate rather than a few milliseconds later;
+    /// no lock covers them in either case.
     async fn find_ledger(
         &mut self,
         reference: &CustomerRef,
     ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
         self.flush(None).await?;
+        let quoted = self.quoted.take();
         let locked = match &self.locked_customer {
-            Some((locked_ref, locked)) if locked_ref == reference => locked.clone(),
+            Some((locked_ref, locked, version)) if locked_ref == reference => {
+                if let (Some(id), Some(version), Some((ledger, facts))) = (locked, version, quoted)
+                {
+                    if ledger.customer_id == *id && ledger.version == Some(*version) {
+                        return Ok(Some((ledger, facts)));
+                    }
+                }
+                locked.clone()
+            }
             _ => rows::lock_customer(self.conn, reference).await?,
         };
         let found = rows::find_ledger(self.conn, reference).await?;

@@ -12,10 +12,14 @@ use chrono::{DateTime, TimeZone, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tessera_core::customer::Customer;
+use tessera_core::customer::CustomerFacts;
+use tessera_core::ledger::CustomerLedger;
+use tessera_core::pricing::Calculation;
 use tessera_core::promotion::{Effect, Percent, Promotion};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_postgres::PostgresStore;
+use tessera_store::quote::{Quote, QuoteSlot};
 use tessera_store::{CommitCommand, Committed, ReturnCommand, Returned, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -176,6 +180,30 @@ fn give_back(receipt_id: &str, return_id: &str) -> ReturnCommand {
     }
 }
 
+/// A quote of `request` that kept the calculate's `read` of the customer. Its
+/// calculation is empty and its view missing, so the commit prices the receipt itself;
+/// only the ledger is used.
+fn quote_with(
+    config: &Arc<ConfigSnapshot>,
+    request: ReceiptRequest,
+    read: Option<(CustomerLedger, CustomerFacts)>,
+) -> Quote {
+    Quote {
+        config: Arc::downgrade(config),
+        request,
+        view: None,
+        coupon_series: Default::default(),
+        coupon_rejections: Default::default(),
+        certificates: Default::default(),
+        usage_reads: Vec::new(),
+        exhausted: Vec::new(),
+        calculation: Calculation::default(),
+        pieces: Vec::new(),
+        ledger: None,
+    }
+    .with_ledger(read)
+}
+
 /// Runs `op` `times` times after as many warm-up runs (every pooled connection has
 /// prepared its statements by then) and answers the round trips and prepares per run,
 /// counted once the pool has taken the connections back.
@@ -311,6 +339,24 @@ async fn hot_calls_take_few_round_trips() {
         })
         .await,
     );
+    // A calculate's read, then the commit of the same receipt with the quote that kept
+    // it: the commit locks the account at the version read and reads nothing again.
+    let quoted = report(
+        "calculate read + commit with its quote (member)",
+        per_run(&counts, times, |i| {
+            let (store, config) = (&store, &config);
+            async move {
+                let id = format!("quoted{i}");
+                let request = request(&id, Some(&card(i + 20)), Redeem::None);
+                let reference = CustomerRef::Card(card(i + 20));
+                let read = store.find_ledger(&reference).await.unwrap();
+                let mut command = commit(config, request.clone());
+                command.quote = QuoteSlot::new(Some(Arc::new(quote_with(config, request, read))));
+                store.commit_receipt(command).await.unwrap();
+            }
+        })
+        .await,
+    );
     let redeeming = report(
         "commit: member, paying with points, earning",
         per_run(&counts, times, |i| {
@@ -393,13 +439,15 @@ async fn hot_calls_take_few_round_trips() {
     let _ = PostgresStore::drop_schema(&url, &schema).await;
 
     // The bounds the adapter is held to: BEGIN, the prior-commit check with the
-    // customer's lock, the ledger read, the writes and COMMIT (and one more statement
-    // for the counters of a limited promotion). Half a round trip of slack for a pool
+    // customer's lock, the ledger read (not with a quote's ledger of the version
+    // locked), the writes and COMMIT (and one more statement for the counters of a
+    // limited promotion). Half a round trip of slack for a pool
     // connection idle long enough to be pinged before use.
     for (what, value, most) in [
         ("calculate read", reads, 1.5),
         ("member commit", member, 5.5),
         ("redeeming commit", redeeming, 5.5),
+        ("commit with its quote's ledger", quoted - reads, 4.5),
         ("limited commit", limits, 6.5),
         ("return", returns, 8.5),
     ] {

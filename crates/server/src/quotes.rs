@@ -84,12 +84,6 @@ mod tests {
             "lines": [{"line": 1, "sku": "A", "qty": 1000, "price": 100}], "redeem": "none"
         }))
         .unwrap();
-        let calculation: Calculation = serde_json::from_value(serde_json::json!({
-            "lines": [], "totals": {"amount": 0, "discount": 0, "points_value": 0,
-            "certificates": 0, "to_pay": 0}, "points_earned": 0, "points_redeemed": 0,
-            "promotions": [], "customer_id": null, "balance": null, "messages": []
-        }))
-        .unwrap();
         Quote {
             config: Arc::downgrade(&Arc::new(ConfigSnapshot::default())),
             request,
@@ -99,8 +93,9 @@ mod tests {
             certificates: HashMap::new(),
             usage_reads: Vec::new(),
             exhausted: Vec::new(),
-            calculation,
+            calculation: Calculation::default(),
             pieces: Vec::new(),
+            ledger: None,
         }
     }
 

@@ -19,6 +19,8 @@ use crate::service::Reads;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use tessera_core::coupon::{Coupon, CouponSeries};
+use tessera_core::customer::CustomerFacts;
+use tessera_core::ledger::CustomerLedger;
 use tessera_core::limits::Usage;
 use tessera_core::pricing::{Calculation, CouponRejection, CustomerView, PricingContext};
 use tessera_core::receipt::ReceiptRequest;
@@ -49,6 +51,11 @@ pub struct Quote {
     /// rendered them when it answered the calculate (opaque to the store; see
     /// [`crate::Committed::pieces`]). Empty when it kept none.
     pub pieces: Vec<Vec<u8>>,
+    /// The customer's ledger and facts as the calculate read them, before any
+    /// catch-up, when the store versions its accounts ([`CustomerLedger::version`]):
+    /// an adapter's commit may use them instead of reading them again once it has
+    /// locked the account and found the same version.
+    pub ledger: Option<(CustomerLedger, CustomerFacts)>,
 }
 
 /// A quote's calculation reused by a commit, with the answer pieces rendered from it.
@@ -80,7 +87,15 @@ impl Quote {
             exhausted: ctx.exhausted,
             calculation,
             pieces: Vec::new(),
+            ledger: None,
         }
+    }
+
+    /// The quote with the ledger and facts its view was made from (kept only when
+    /// the ledger carries a version).
+    pub fn with_ledger(mut self, ledger: Option<(CustomerLedger, CustomerFacts)>) -> Quote {
+        self.ledger = ledger.filter(|(ledger, _)| ledger.version.is_some());
+        self
     }
 
     /// The quote with the answer pieces rendered from its calculation.

@@ -99,10 +99,14 @@ async fn price(
     let mut ctx = config.context(request)?;
     let source = &mut service::StoreReads(state.store.as_ref());
     service::load_vouchers(&mut ctx, request, source).await?;
+    let mut read = None;
     let mut view = match &request.customer {
         None => None,
         Some(reference) => Some(match state.store.find_ledger(reference).await? {
             Some((ledger, facts)) => {
+                if ledger.version.is_some() {
+                    read = Some((ledger.clone(), facts.clone()));
+                }
                 let (ledger, _) = as_of(ledger, now);
                 let mut view = CustomerView::known(
                     &ledger.customer_id,
@@ -166,7 +170,8 @@ async fn price(
         out.customer_id = None;
     }
     out.profile_requests = till_profile::requests_out(&requests);
-    let quote = Quote::made(config, owned, view, ctx, recording.usage_reads, calculation);
+    let quote =
+        Quote::made(config, owned, view, ctx, recording.usage_reads, calculation).with_ledger(read);
     Ok((out, quote))
 }
 

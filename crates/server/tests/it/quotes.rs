@@ -177,3 +177,33 @@ async fn a_profile_completed_promotion_is_priced_alike_by_calculate_and_commit()
         "{calc} {committed}"
     );
 }
+
+/// Two receipts of a customer with no purchases are calculated as first purchases;
+/// once the first is committed, the second is not one any more, even when the first
+/// left the customer's points as they were (no promotion earns here).
+#[tokio::test]
+async fn a_first_purchase_committed_after_the_calculation_is_seen_by_the_commit() {
+    let app = spawn_app().await;
+    setup_chain(&app).await;
+    let off = json!({"name":"5% back in points","enabled":false,"effects":[{"type":"earn_points","percent":5}]});
+    assert_eq!(app.put("/v1/promotions/earn5", &off).await.0, 200);
+    let welcome = json!({"name": "Welcome", "priority": 100, "audience": {"first_purchase": true},
+        "effects": [{"type": "percent_off", "percent": 20}]});
+    assert_eq!(app.put("/v1/promotions/welcome", &welcome).await.0, 200);
+    app.create_customer(json!({"cards": ["5550001"]})).await;
+    let lines = json!([{"line": 1, "sku": "MILK-1", "qty": 1, "price": 10000}]);
+    let body = |id: &str| receipt(id, t0(), Some(json!({"card": "5550001"})), lines.clone());
+    for id in ["w1", "w2"] {
+        let (status, calc) = app.post("/v1/receipts/calculate", &body(id)).await;
+        assert_eq!(status, 200, "{calc}");
+        assert_eq!(discount_of(&calc, "welcome"), 2000, "{calc}");
+    }
+    let (status, first) = app.post("/v1/receipts/commit", &body("w1")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(discount_of(&first, "welcome"), 2000, "{first}");
+    assert_eq!(first["rewards"]["points_earned"], 0, "{first}");
+    let (status, second) = app.post("/v1/receipts/commit", &body("w2")).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(discount_of(&second, "welcome"), 0, "{second}");
+    app.assert_store_ok().await;
+}
