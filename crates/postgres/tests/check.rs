@@ -330,6 +330,53 @@ async fn migration_9_keeps_a_compressed_record_and_response_in_their_rows() {
     let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
 }
 
+/// Migration 10: every update of an account row advances its version, whatever sent
+/// it (an older server during a rolling upgrade updates balances without a word about
+/// versions), so a commit never takes a calculate's ledger for a current one after the
+/// balances changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_10_advances_an_account_version_with_every_update() {
+    let Some(url) = common::database_url("postgres migration 10") else {
+        return;
+    };
+    let schema = common::fresh_schema();
+    let store = tessera_postgres::PostgresStore::open_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    let customer = tessera_core::customer::Customer {
+        customer_id: "c1".into(),
+        name: None,
+        phone: None,
+        email: None,
+        cards: vec!["9001".into()],
+        created_at: chrono::Utc::now(),
+    };
+    store.create_customers(vec![customer]).await.unwrap();
+    let card = tessera_core::receipt::CustomerRef::Card("9001".into());
+    let version = |found: Option<(tessera_core::ledger::CustomerLedger, _)>| {
+        found.and_then(|(ledger, _)| ledger.version)
+    };
+    let first = version(store.find_ledger(&card).await.unwrap());
+    assert_eq!(first, Some(0), "a new account starts at 0");
+    let mut raw = common::raw(&url, &schema).await;
+    sqlx::query("UPDATE customer_accounts SET available = available + 5 WHERE customer_id = 'c1'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE customer_accounts SET version = 0 WHERE customer_id = 'c1'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    raw.close().await.unwrap();
+    assert_eq!(
+        version(store.find_ledger(&card).await.unwrap()),
+        Some(2),
+        "each update advanced it, even one that tried to set it back"
+    );
+    store.close().await;
+    let _ = tessera_postgres::PostgresStore::drop_schema(&url, &schema).await;
+}
+
 /// Stores a receipt and its first version whose record and response are each about
 /// 6 KB of receipt-like JSON that compresses to between 2 and 4 KB.
 async fn insert_large_receipt(raw: &mut sqlx::PgConnection, receipt_id: &str) {
