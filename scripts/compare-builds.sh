@@ -18,7 +18,10 @@
 # longest) into the printed server log. The server's CPU per receipt is also given per
 # thread (HTTP workers, writer, sync, checkpointer).
 # SERVER_LOG sets the server's RUST_LOG instead (e.g. info,tessera_sqlite=debug);
-# KEEP_LOG=FILE keeps the server's whole log there.
+# KEEP_LOG=FILE keeps the server's whole log there. WARMUP=SECONDS plays the same load
+# that long first, unmeasured: on PostgreSQL a fresh server's first second opens its
+# pool's connections and prepares their statements, which can be most of a 20 s run's
+# p99. Every figure printed is taken after it.
 set -euo pipefail
 bin=${1:?binary}; db=${2:?database}; members=${3:?members}; seconds=${4:?seconds}
 shift 4
@@ -42,6 +45,10 @@ RUST_LOG=${SERVER_LOG:-$log} "$bin" serve --database "$url" --listen "127.0.0.1:
 server=$!
 "$(dirname "$0")/wait-for-server.sh" "$port"
 cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+if [ "${WARMUP:-0}" -gt 0 ]; then
+  "$bin" bench --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
+    --promotions 0 --seconds "$WARMUP" --report "$work/warmup.json" "$@" >/dev/null 2>&1
+fi
 # CPU ticks of each of the server's threads, by name (tokio workers summed).
 threads() {
   for task in /proc/"$server"/task/*; do
