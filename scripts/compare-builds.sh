@@ -16,7 +16,8 @@
 # open loop). With WRITER_LOAD=1 the server logs the SQLite writer's load once a
 # second (busy share, time in COMMIT, WAL restarts) and the WAL syncs (count, average,
 # longest) into the printed server log. The server's CPU per receipt is also given per
-# thread (HTTP workers, writer, sync, checkpointer).
+# thread (HTTP workers, writer, sync, checkpointer), with its context switches per
+# receipt (voluntary: a thread slept and was woken).
 # SERVER_LOG sets the server's RUST_LOG instead (e.g. info,tessera_sqlite=debug);
 # KEEP_LOG=FILE keeps the server's whole log there. WARMUP=SECONDS plays the same load
 # that long first, unmeasured: on PostgreSQL a fresh server's first second opens its
@@ -50,6 +51,12 @@ if [ "${WARMUP:-0}" -gt 0 ]; then
     --promotions 0 --seconds "$WARMUP" --report "$work/warmup.json" "$@" >/dev/null 2>&1
 fi
 # CPU ticks of each of the server's threads, by name (tokio workers summed).
+# Context switches of all the server's threads: voluntary (a thread went to sleep:
+# waiting for work, a lock or the disk) and involuntary (preempted).
+switches() {
+  cat /proc/"$server"/task/*/status |
+    awk '/^voluntary_ctxt_switches/ {v += $2} /^nonvoluntary_ctxt_switches/ {n += $2} END {print v, n}'
+}
 threads() {
   for task in /proc/"$server"/task/*; do
     printf '%s %s\n' "$(tr ' ' '_' <"$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")"
@@ -71,6 +78,7 @@ database() {
 }
 before=$(cpu)
 threads_before=$(threads)
+switches_before=$(switches)
 database_before=$(database)
 /usr/bin/time -f "load generator CPU: %U s user, %S s system" "$bin" bench \
   --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
@@ -78,6 +86,7 @@ database_before=$(database)
   grep -E "receipts/s|^call|^calculate|^commit|load generator"
 after=$(cpu)
 threads_after=$(threads)
+switches_after=$(switches)
 database_after=$(database)
 receipts=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['receipts'])" "$work/report.json")
 ticks=$(getconf CLK_TCK)
@@ -87,6 +96,8 @@ python3 -c "import sys; t=(int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]); 
 # its sync thread, the checkpointer).
 join <(echo "$threads_before") <(echo "$threads_after") |
   awk -v hz="$ticks" -v n="$receipts" '{printf "%s%s %.0f us", (NR > 1 ? ", " : "server CPU per receipt by thread: "), $1, ($3 - $2) * 1e6 / hz / n} END {print ""}'
+python3 -c "import sys; b=sys.argv[1].split(); a=sys.argv[2].split(); n=int(sys.argv[3]); print(f'server context switches per receipt: {(int(a[0])-int(b[0]))/n:.1f} voluntary, {(int(a[1])-int(b[1]))/n:.1f} involuntary')" \
+  "$switches_before" "$switches_after" "$receipts"
 # The database's CPU (PostgreSQL): backends that started or ended during the run
 # count only with what they had at both ends.
 if [ -n "$database_after" ]; then
