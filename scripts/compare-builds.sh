@@ -69,7 +69,7 @@ database() {
   for pid in $(pgrep -x postgres); do
     kind=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | sed -E 's/^postgres: //; s/ +$//')
     case "$kind" in
-      *\(*\)*) kind=backend ;;
+      *\(*\)* | *\[local\]*) kind=backend ;;
       /*) kind=postmaster ;;
       *) kind=$(echo "$kind" | tr ' ' '_') ;;
     esac

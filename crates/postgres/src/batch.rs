@@ -224,8 +224,7 @@ impl Batch<'_> {
             query.push("::INT8[], ");
             query.push_bind(touched.iter().map(|c| c.available).collect::<Vec<_>>());
             query.push(
-                "::INT8[]) ON CONFLICT (customer_id) DO UPDATE SET pending = excluded.pending, available = excluded.available,
-                     version = customer_accounts.version + 1)",
+                "::INT8[]) ON CONFLICT (customer_id) DO UPDATE SET pending = excluded.pending, available = excluded.available)",
             );
         }
 
@@ -410,12 +409,13 @@ impl Batch<'_> {
         if let Some((record, version, insert)) = self.receipt {
             // A new receipt of a customer advances their account's version even when
             // it leaves their ledger as it was: whether they bought before is part of
-            // what a commit reads with the ledger (see `rows::find_ledger`).
+            // what a commit reads with the ledger (see `rows::find_ledger`). Any update
+            // of the row does (migration 10's trigger), as every balance write does.
             if let (true, Some(customer_id)) = (insert, &record.customer_id) {
                 if !touched.iter().any(|c| &c.customer_id == customer_id) {
                     open(&mut query, &mut first, "receipt_account");
                     query.push(
-                        "UPDATE customer_accounts SET version = version + 1 WHERE customer_id = ",
+                        "UPDATE customer_accounts SET version = version WHERE customer_id = ",
                     );
                     query.push_bind(customer_id.clone());
                     query.push(")");

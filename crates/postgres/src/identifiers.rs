@@ -210,7 +210,8 @@ pub async fn owner(conn: &mut PgConnection, customer_id: &str) -> StoreResult<St
 /// transfer moved the open ones) and any open one; their ids, sorted. One statement,
 /// a scan of each partial index (`lots_closed`, `lots_open`), which together hold
 /// every lot; the lots are the customer's, whose account row the merge has locked.
-/// Both accounts' versions advance, as with every write of lots.
+/// Both accounts' rows are updated, which advances their versions (migration 10's
+/// trigger), as with every write of lots.
 pub async fn move_lots(conn: &mut PgConnection, from: &str, to: &str) -> StoreResult<Vec<String>> {
     let mut ids: Vec<String> = sqlx::query(
         "WITH closed AS (UPDATE lots SET customer_id = $2
@@ -219,7 +220,7 @@ pub async fn move_lots(conn: &mut PgConnection, from: &str, to: &str) -> StoreRe
               open AS (UPDATE lots SET customer_id = $2
                        WHERE customer_id = $1 AND (state = 'pending' OR remaining > 0)
                        RETURNING lot_id),
-              versions AS (UPDATE customer_accounts SET version = version + 1
+              versions AS (UPDATE customer_accounts SET version = version
                            WHERE customer_id IN ($1, $2))
          SELECT lot_id FROM closed UNION ALL SELECT lot_id FROM open",
     )
@@ -235,8 +236,8 @@ pub async fn move_lots(conn: &mut PgConnection, from: &str, to: &str) -> StoreRe
     Ok(ids)
 }
 
-/// Gives the named lots to `to` (an unmerge giving back closed lots), advancing the
-/// version of `to`'s account.
+/// Gives the named lots to `to` (an unmerge giving back closed lots), updating `to`'s
+/// account row so that its version advances.
 pub async fn reassign_lots(
     conn: &mut PgConnection,
     lot_ids: &[String],
@@ -247,7 +248,7 @@ pub async fn reassign_lots(
     }
     sqlx::query(
         "WITH moved AS (UPDATE lots SET customer_id = $2 WHERE lot_id = ANY($1))
-         UPDATE customer_accounts SET version = version + 1 WHERE customer_id = $2",
+         UPDATE customer_accounts SET version = version WHERE customer_id = $2",
     )
     .bind(lot_ids)
     .bind(to)

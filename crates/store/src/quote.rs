@@ -91,10 +91,10 @@ impl Quote {
         }
     }
 
-    /// The quote with the ledger and facts its view was made from (kept only when
-    /// the ledger carries a version).
+    /// The quote with the ledger and facts its view was made from (worth keeping
+    /// only when the ledger carries a version).
     pub fn with_ledger(mut self, ledger: Option<(CustomerLedger, CustomerFacts)>) -> Quote {
-        self.ledger = ledger.filter(|(ledger, _)| ledger.version.is_some());
+        self.ledger = ledger;
         self
     }
 
