@@ -57,6 +57,12 @@ switches() {
   cat /proc/"$server"/task/*/status |
     awk '/^voluntary_ctxt_switches/ {v += $2} /^nonvoluntary_ctxt_switches/ {n += $2} END {print v, n}'
 }
+# Voluntary context switches of each of the server's threads, by name.
+thread_switches() {
+  for task in /proc/"$server"/task/*; do
+    printf '%s %s\n' "$(tr ' ' '_' <"$task/comm")" "$(awk '/^voluntary_ctxt_switches/ {print $2}' "$task/status")"
+  done | awk '{t[$1] += $2} END {for (n in t) print n, t[n]}' | sort
+}
 threads() {
   for task in /proc/"$server"/task/*; do
     printf '%s %s\n' "$(tr ' ' '_' <"$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")"
@@ -79,6 +85,7 @@ database() {
 before=$(cpu)
 threads_before=$(threads)
 switches_before=$(switches)
+thread_switches_before=$(thread_switches)
 database_before=$(database)
 /usr/bin/time -f "load generator CPU: %U s user, %S s system" "$bin" bench \
   --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
@@ -87,6 +94,7 @@ database_before=$(database)
 after=$(cpu)
 threads_after=$(threads)
 switches_after=$(switches)
+thread_switches_after=$(thread_switches)
 database_after=$(database)
 receipts=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['receipts'])" "$work/report.json")
 ticks=$(getconf CLK_TCK)
@@ -98,6 +106,8 @@ join <(echo "$threads_before") <(echo "$threads_after") |
   awk -v hz="$ticks" -v n="$receipts" '{printf "%s%s %.0f us", (NR > 1 ? ", " : "server CPU per receipt by thread: "), $1, ($3 - $2) * 1e6 / hz / n} END {print ""}'
 python3 -c "import sys; b=sys.argv[1].split(); a=sys.argv[2].split(); n=int(sys.argv[3]); print(f'server context switches per receipt: {(int(a[0])-int(b[0]))/n:.1f} voluntary, {(int(a[1])-int(b[1]))/n:.1f} involuntary')" \
   "$switches_before" "$switches_after" "$receipts"
+join <(echo "$thread_switches_before") <(echo "$thread_switches_after") |
+  awk -v n="$receipts" '{printf "%s%s %.2f", (NR > 1 ? ", " : "voluntary switches per receipt by thread: "), $1, ($3 - $2) / n} END {print ""}'
 # The database's CPU (PostgreSQL): backends that started or ended during the run
 # count only with what they had at both ends.
 if [ -n "$database_after" ]; then

@@ -6,6 +6,7 @@
 //! bench builds the demo chain in a fresh SQLite database, adds scoped promotions and
 //! serves it in-process, so one command measures the whole path.
 
+use crate::bench_client::{Client, Target};
 use crate::demo::load_fresh;
 use crate::demo_data::{member_card, DemoOptions};
 use anyhow::{bail, Context, Result};
@@ -13,7 +14,6 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -160,9 +160,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             Duration::from_secs_f64(1.0 / f64::from(rate.max(1))),
         )
     });
+    let target = Target::parse(&base)?;
     let mut workers = Vec::new();
     for worker in 0..args.concurrency {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let mut client = Client::new(target.clone(), &token);
         let (chain, tally) = (chain.clone(), tally.clone());
         let (tills, seed) = (args.tills.max(1), args.seed);
         let schedule = schedule.clone();
@@ -186,10 +187,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 n += 1;
                 let till = rng.random_range(0..tills);
                 let id = format!("b{run}-{worker}-{n}");
-                one_receipt(
-                    &client, &base, &token, &chain, &tally, &mut rng, till, &id, due,
-                )
-                .await;
+                one_receipt(&mut client, &chain, &tally, &mut rng, till, &id, due).await;
             }
         }));
     }
@@ -473,9 +471,7 @@ struct RefusedError {
 /// a coupon code; calculated, committed with `expect.to_pay`, and 2% returned in part.
 #[allow(clippy::too_many_arguments)]
 async fn one_receipt(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
+    client: &mut Client,
     chain: &Chain,
     tally: &Mutex<Tally>,
     rng: &mut SmallRng,
@@ -524,8 +520,6 @@ async fn one_receipt(
     }
     let calc = call(
         client,
-        base,
-        token,
         "/v1/receipts/calculate",
         to_json(&body),
         due,
@@ -543,8 +537,6 @@ async fn one_receipt(
     body.expect = Some(ExpectRequest { to_pay });
     let committed = call(
         client,
-        base,
-        token,
         "/v1/receipts/commit",
         to_json(&body),
         None,
@@ -565,8 +557,6 @@ async fn one_receipt(
         let path = format!("/v1/receipts/{receipt_id}/returns");
         call(
             client,
-            base,
-            token,
             &path,
             to_json(&ret),
             None,
@@ -588,9 +578,7 @@ fn to_json(body: &impl Serialize) -> Vec<u8> {
 /// was 200.
 #[allow(clippy::too_many_arguments)]
 async fn call<R>(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
+    client: &mut Client,
     path: &str,
     body: Vec<u8>,
     since: Option<Instant>,
@@ -599,30 +587,19 @@ async fn call<R>(
     read: impl FnOnce(&[u8]) -> R,
 ) -> Option<R> {
     let started = since.unwrap_or_else(Instant::now);
-    let response = client
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .body(body)
-        .send()
-        .await;
-    // The answer is read whole either way, so the connection can be used again.
-    let (answer, code) = match response {
-        Ok(response) => {
-            let status = response.status();
-            let bytes = response.bytes().await.unwrap_or_default();
-            if status.is_success() {
-                (Some(read(&bytes)), String::new())
-            } else {
-                let code = serde_json::from_slice::<Refused>(&bytes)
-                    .ok()
-                    .and_then(|refused| refused.error)
-                    .and_then(|error| error.code)
-                    .unwrap_or_else(|| status.as_str().to_string());
-                (None, code)
-            }
+    let (answer, code) = match client.post(path, &body).await {
+        Ok(answer) if (200..300).contains(&answer.status) => {
+            (Some(read(&answer.body)), String::new())
         }
-        Err(error) => (None, format!("transport: {}", error.without_url())),
+        Ok(answer) => {
+            let code = serde_json::from_slice::<Refused>(&answer.body)
+                .ok()
+                .and_then(|refused| refused.error)
+                .and_then(|error| error.code)
+                .unwrap_or_else(|| answer.status.to_string());
+            (None, code)
+        }
+        Err(error) => (None, format!("transport: {error}")),
     };
     let ok = answer.is_some();
     let micros = started.elapsed().as_micros().max(1) as u64;

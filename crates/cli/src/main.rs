@@ -1,6 +1,7 @@
 //! The `tessera` binary: `serve`, `demo`, `check`.
 
 mod bench;
+mod bench_client;
 mod config;
 mod demo;
 mod demo_data;
