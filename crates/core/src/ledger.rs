@@ -218,6 +218,15 @@ pub struct LedgerChanges {
     pub available: Points,
 }
 
+impl LedgerChanges {
+    /// Whether saving these changes writes the customer's account row (its balances):
+    /// whenever an entry or a lot is written. Stores advance the account's version with
+    /// that write.
+    pub fn touches_account(&self) -> bool {
+        !self.entries.is_empty() || !self.new_lots.is_empty() || !self.changed_lots.is_empty()
+    }
+}
+
 impl CustomerLedger {
     /// A ledger loaded from storage.
     pub fn new(

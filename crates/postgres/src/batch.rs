@@ -204,9 +204,7 @@ impl Batch<'_> {
         let touched: Vec<&&LedgerChanges> = self
             .ledgers
             .iter()
-            .filter(|c| {
-                !c.entries.is_empty() || !c.new_lots.is_empty() || !c.changed_lots.is_empty()
-            })
+            .filter(|c| c.touches_account())
             .collect();
         if !touched.is_empty() {
             open(&mut query, &mut first, "accounts");

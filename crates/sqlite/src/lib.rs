@@ -431,7 +431,17 @@ impl Store for SqliteStore {
         // What the commit will splice in from its quote (the answer's pieces, the
         // record's lines) is rendered and compressed here, on the request's thread,
         // rather than on the writer's.
-        let prepared = command.quote.peek(writer::Prepared::of).unwrap_or_default();
+        // So is what the calculate read of the customer, when it is the same one.
+        let prepared = command
+            .quote
+            .peek(|quote| {
+                let mut prepared = writer::Prepared::of(quote);
+                if quote.request.customer == command.request.customer {
+                    prepared.ledger = quote.ledger.clone();
+                }
+                prepared
+            })
+            .unwrap_or_default();
         self.submit(|reply| Job::Commit(Box::new(command), prepared, reply))
             .await
     }

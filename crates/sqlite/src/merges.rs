@@ -4,7 +4,7 @@
 //! merge candidates, the history of changes, and staff adjustments keyed by their
 //! idempotency key.
 
-use crate::rows::json_err;
+use crate::rows::{self, json_err};
 use crate::sql::{all, db, exec, is_unique_violation, one, RowExt};
 use crate::time::{parse_ts, ts};
 use rusqlite::{params, Connection};
@@ -69,6 +69,9 @@ pub fn move_lots(conn: &Connection, from: &str, to: &str) -> StoreResult<Vec<Str
         [from, to],
         |r| r.at::<String>(0),
     )?);
+    // A ledger read before the move is not the ledger after it.
+    rows::touch_account(conn, from)?;
+    rows::touch_account(conn, to)?;
     ids.sort();
     Ok(ids)
 }
@@ -81,6 +84,9 @@ pub fn reassign_lots(conn: &Connection, lot_ids: &[String], to: &str) -> StoreRe
             "UPDATE lots SET customer_id = ? WHERE lot_id = ?",
             [to, lot_id],
         )?;
+    }
+    if !lot_ids.is_empty() {
+        rows::touch_account(conn, to)?;
     }
     Ok(())
 }

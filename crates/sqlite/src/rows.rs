@@ -156,7 +156,8 @@ static FIND_LEDGER: LazyLock<[String; 3]> = LazyLock::new(|| {
                          WHERE m.customer_id = r.customer_id) AS segments
                  FROM ({resolve}) r)
              SELECT c.customer_id, a.pending, a.available, c.first_purchase,
-                    t.value, t.until, t.granted_at, c.card_types, c.segments, c.card_status, {}
+                    t.value, t.until, t.granted_at, c.card_types, c.segments, c.card_status,
+                    a.version, {}
              FROM c
              LEFT JOIN customer_accounts a ON a.customer_id = c.customer_id
              LEFT JOIN (SELECT g.value, g.until, g.granted_at FROM customer_grants g, c gc
@@ -181,23 +182,70 @@ pub fn find_ledger(
     };
     let sql = &FIND_LEDGER[kind];
     let mut head: Option<(String, i64, i64, CustomerFacts)> = None;
+    let mut version = None;
     let mut lots = Vec::new();
     all(conn, sql, params![presented, value], |row| {
         if head.is_none() {
             usable_card(reference, &row.at::<String>(9)?)?;
             head = Some(ledger_head(row)?);
+            version = row.at::<Option<i64>>(10)?;
         }
-        if row.at::<Option<String>>(10)?.is_some() {
-            lots.push(lot_at(row, 10)?);
+        if row.at::<Option<String>>(11)?.is_some() {
+            lots.push(lot_at(row, 11)?);
         }
         Ok(())
     })?;
     Ok(head.map(|(customer_id, pending, available, facts)| {
-        (
-            CustomerLedger::new(customer_id, pending, available, lots),
-            facts,
-        )
+        let mut ledger = CustomerLedger::new(customer_id, pending, available, lots);
+        ledger.version = version;
+        (ledger, facts)
     }))
+}
+
+/// [`is_current`]'s statement for each kind of identifier in [`RESOLVE`], built once.
+static CURRENT: LazyLock<[String; 3]> = LazyLock::new(|| {
+    RESOLVE.map(|resolve| {
+        format!(
+            "SELECT r.customer_id, r.card_status, a.version FROM ({resolve}) r
+             LEFT JOIN customer_accounts a ON a.customer_id = r.customer_id"
+        )
+    })
+});
+
+/// Whether `reference` still names `customer_id` through a usable card and their
+/// account is still at `version`: then [`find_ledger`] would find the ledger read at
+/// that version again (migration 11's trigger advances the version with every update
+/// of the row; receipts and moves of lots update it too). One index lookup and one row,
+/// instead of [`find_ledger`]'s walk over the customer's cards, segments, grants,
+/// receipts and lots.
+pub fn is_current(
+    conn: &Connection,
+    reference: &CustomerRef,
+    customer_id: &str,
+    version: i64,
+) -> StoreResult<bool> {
+    let (kind, value) = resolve_kind(reference);
+    let found = one(conn, &CURRENT[kind], [value], |r| {
+        Ok((
+            r.at::<Option<String>>(0)?,
+            r.at::<String>(1)?,
+            r.at::<Option<i64>>(2)?,
+        ))
+    })?;
+    Ok(matches!(found, Some((Some(id), status, Some(at)))
+        if id == customer_id && status == "active" && at == version))
+}
+
+/// Advances the version of a customer's account (migration 11's trigger does it on
+/// any update): for a receipt that leaves the balances as they were, since whether
+/// the customer bought before is read with the ledger.
+pub fn touch_account(conn: &Connection, customer_id: &str) -> StoreResult<()> {
+    exec(
+        conn,
+        "UPDATE customer_accounts SET version = version WHERE customer_id = ?",
+        [customer_id],
+    )
+    .map(|_| ())
 }
 
 /// The customer, balances and facts of [`find_ledger`]'s first row.
@@ -353,10 +401,7 @@ pub fn save_ledgers(conn: &Connection, all_changes: &[&LedgerChanges]) -> StoreR
                 ])
                 .map_err(db)?;
         }
-        let touched = !changes.entries.is_empty()
-            || !changes.new_lots.is_empty()
-            || !changes.changed_lots.is_empty();
-        if touched {
+        if changes.touches_account() {
             upsert_account
                 .execute(params![
                     changes.customer_id,

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/0010_no_entries_by_receipt.sql"),
     ),
+    (11, include_str!("../migrations/0011_account_versions.sql")),
 ];
 
 /// Applies the migrations the database has not seen yet. Migration 6 is followed, in
@@ -116,5 +117,62 @@ mod tests {
             Some(applied),
             MIGRATIONS.last().map(|(version, _)| *version)
         );
+    }
+
+    fn version(conn: &Connection, customer: &str) -> i64 {
+        conn.query_row(
+            "SELECT version FROM customer_accounts WHERE customer_id = ?",
+            [customer],
+            |row| row.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn migration_11_advances_an_account_version_with_every_update() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 10).unwrap();
+        conn.execute_batch(
+            "INSERT INTO customers (customer_id, created_at) VALUES ('c1', '2026-12-07T10:00:00Z');
+             INSERT INTO customers (customer_id, created_at) VALUES ('c2', '2026-12-07T10:00:00Z');
+             INSERT INTO customer_accounts (customer_id, pending, available) VALUES ('c1', 5, 7);
+             INSERT INTO customer_accounts (customer_id, pending, available) VALUES ('c2', 0, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        // Existing rows start at 0, balances as they were.
+        assert_eq!(version(&conn, "c1"), 0);
+        let balances: (i64, i64) = conn
+            .query_row(
+                "SELECT pending, available FROM customer_accounts WHERE customer_id = 'c1'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(balances, (5, 7));
+        // A balance update, an update that changes nothing and the ledger's upsert each
+        // advance it by one, and only the row updated.
+        conn.execute_batch("UPDATE customer_accounts SET available = 9 WHERE customer_id = 'c1'")
+            .unwrap();
+        assert_eq!(version(&conn, "c1"), 1);
+        conn.execute_batch(
+            "UPDATE customer_accounts SET version = version WHERE customer_id = 'c1'",
+        )
+        .unwrap();
+        assert_eq!(version(&conn, "c1"), 2);
+        conn.execute_batch(
+            "INSERT INTO customer_accounts (customer_id, pending, available) VALUES ('c1', 1, 1)
+             ON CONFLICT (customer_id) DO UPDATE SET pending = excluded.pending, available = excluded.available",
+        )
+        .unwrap();
+        assert_eq!(version(&conn, "c1"), 3);
+        assert_eq!(version(&conn, "c2"), 0);
+        // A new row starts at 0.
+        conn.execute_batch(
+            "INSERT INTO customers (customer_id, created_at) VALUES ('c3', '2026-12-07T10:00:00Z');
+             INSERT INTO customer_accounts (customer_id, pending, available) VALUES ('c3', 0, 0);",
+        )
+        .unwrap();
+        assert_eq!(version(&conn, "c3"), 0);
     }
 }

@@ -90,6 +90,10 @@ pub struct Prepared {
     pub answer: Vec<Vec<u8>>,
     /// The record's calculation lead ([`record_json::piece`]) and its packed block.
     pub record: Option<(Vec<u8>, Vec<u8>)>,
+    /// The ledger and facts the calculate read of the commit's customer, with the
+    /// account's version: used instead of reading them again when the version is
+    /// still that one ([`rows::is_current`]).
+    pub ledger: Option<(CustomerLedger, CustomerFacts)>,
 }
 
 impl Prepared {
@@ -103,6 +107,7 @@ impl Prepared {
         Prepared {
             answer: quote.pieces.iter().map(|p| packed::block(p)).collect(),
             record,
+            ledger: None,
         }
     }
 }
@@ -575,10 +580,13 @@ async fn run_plain(conn: &mut Connection, job: &Job) -> Answer {
     let mut tx = SqliteTx {
         conn,
         prepared: None,
+        quoted: None,
+        touched: Vec::new(),
     };
     match job {
         Job::Commit(command, prepared, _) => {
             tx.prepared = Some(prepared);
+            tx.quoted = prepared.ledger.as_ref();
             Answer::Bytes(service::commit(&mut tx, command).await)
         }
         Job::Return(command, _) => Answer::Bytes(service::return_receipt(&mut tx, command).await),
@@ -715,6 +723,11 @@ pub struct SqliteTx<'c> {
     pub conn: &'c mut Connection,
     /// A commit's documents in part, prepared before the write was queued.
     pub prepared: Option<&'c Prepared>,
+    /// What the calculate read of the commit's customer ([`Prepared::ledger`]), until
+    /// the first ledger lookup takes it.
+    pub quoted: Option<&'c (CustomerLedger, CustomerFacts)>,
+    /// Customers whose account row this transaction has updated.
+    pub touched: Vec<String>,
 }
 
 #[async_trait]
@@ -757,6 +770,18 @@ impl LedgerTx for SqliteTx<'_> {
         &mut self,
         reference: &CustomerRef,
     ) -> StoreResult<Option<(CustomerLedger, CustomerFacts)>> {
+        // The calculate's read, when the account is still at the version it read:
+        // every write of the customer's balances or lots, and every receipt committed
+        // for them, advances it, so the same version means the same ledger and the
+        // same first-purchase fact. The other facts (segments, card types, tier grant)
+        // are as of the calculate, a few milliseconds earlier.
+        if let Some((ledger, facts)) = self.quoted.take() {
+            if let Some(version) = ledger.version {
+                if rows::is_current(self.conn, reference, &ledger.customer_id, version)? {
+                    return Ok(Some((ledger.clone(), facts.clone())));
+                }
+            }
+        }
         rows::find_ledger(self.conn, reference)
     }
 
@@ -773,7 +798,11 @@ impl LedgerTx for SqliteTx<'_> {
     }
 
     async fn save_ledger(&mut self, changes: &LedgerChanges) -> StoreResult<()> {
-        rows::save_ledger(self.conn, changes)
+        rows::save_ledger(self.conn, changes)?;
+        if changes.touches_account() {
+            self.touched.push(changes.customer_id.clone());
+        }
+        Ok(())
     }
 
     async fn promotion_usage(
@@ -830,7 +859,16 @@ impl LedgerTx for SqliteTx<'_> {
         record: &ReceiptRecord,
         version: &ReceiptVersion,
     ) -> StoreResult<()> {
-        rows::write_receipt(self.conn, record, version, self.prepared, true)
+        rows::write_receipt(self.conn, record, version, self.prepared, true)?;
+        // A new receipt of a customer advances their account's version even when it
+        // leaves their ledger as it was: whether they bought before is read with it.
+        if let Some(customer_id) = &record.customer_id {
+            if !self.touched.contains(customer_id) {
+                rows::touch_account(self.conn, customer_id)?;
+                self.touched.push(customer_id.clone());
+            }
+        }
+        Ok(())
     }
 
     async fn update_receipt(
