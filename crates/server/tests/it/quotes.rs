@@ -207,3 +207,43 @@ async fn a_first_purchase_committed_after_the_calculation_is_seen_by_the_commit(
     assert_eq!(discount_of(&second, "welcome"), 0, "{second}");
     app.assert_store_ok().await;
 }
+
+#[tokio::test]
+async fn a_card_blocked_after_the_calculation_is_refused_by_the_commit() {
+    let app = spawn_app().await;
+    setup_chain(&app).await;
+    let customer = app
+        .create_customer(json!({"name": "Vera", "cards": ["7003"]}))
+        .await;
+    let (status, out) = app
+        .post(
+            &format!("/v1/customers/{customer}/adjustments"),
+            &json!({"idempotency_key": "q-3", "points": 300, "reason": "goodwill"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{out}");
+    let body = receipt(
+        "blocked-after",
+        t0(),
+        Some(json!({"card": "7003"})),
+        json!([{"line": 1, "sku": "MILK-1", "qty": 1, "price": 100000}]),
+    );
+    let (status, calc) = app.post("/v1/receipts/calculate", &body).await;
+    assert_eq!(status, 200, "{calc}");
+    assert_eq!(calc["customer_id"], json!(customer), "{calc}");
+    // The service desk blocks the card before the till commits: the account's version
+    // is unchanged, but the card no longer names a usable customer.
+    let (status, blocked) = app
+        .post(
+            &format!("/v1/customers/{customer}/cards/7003/block"),
+            &json!({"actor": "olga"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{blocked}");
+    assert_error(
+        &app.post("/v1/receipts/commit", &body).await,
+        409,
+        "card_blocked",
+    );
+    app.assert_store_ok().await;
+}
