@@ -17,7 +17,7 @@
 # second (busy share, time in COMMIT, WAL restarts) and the WAL syncs (count, average,
 # longest) into the printed server log. The server's CPU per receipt is also given per
 # thread (HTTP workers, writer, sync, checkpointer), with its context switches per
-# receipt (voluntary: a thread slept and was woken).
+# receipt (voluntary: a thread slept and was woken), also per thread.
 # SERVER_LOG sets the server's RUST_LOG instead (e.g. info,tessera_sqlite=debug);
 # KEEP_LOG=FILE keeps the server's whole log there. WARMUP=SECONDS plays the same load
 # that long first, unmeasured: on PostgreSQL a fresh server's first second opens its
