@@ -469,7 +469,6 @@ struct RefusedError {
 
 /// A receipt of 5–30 lines; 60% of members (10% of them paying with points), 3% with
 /// a coupon code; calculated, committed with `expect.to_pay`, and 2% returned in part.
-#[allow(clippy::too_many_arguments)]
 async fn one_receipt(
     client: &mut Client,
     chain: &Chain,
@@ -576,7 +575,6 @@ fn to_json(body: &impl Serialize) -> Vec<u8> {
 /// Posts the JSON `body`, records the latency (from `since`, the call's scheduled
 /// start, when it has one) or the error code; what `read` makes of the answer when it
 /// was 200.
-#[allow(clippy::too_many_arguments)]
 async fn call<R>(
     client: &mut Client,
     path: &str,

@@ -127,17 +127,17 @@ impl Client {
     }
 
     async fn send_and_read(&mut self) -> Result<Answer, Failure> {
-        if self.stream.is_none() {
-            let stream = TcpStream::connect(&self.target.address)
-                .await
-                .map_err(|e| Failure::Other(format!("connect: {e}")))?;
-            stream
-                .set_nodelay(true)
-                .map_err(|e| Failure::Other(e.to_string()))?;
-            self.stream = Some(stream);
-        }
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(Failure::Other("no connection".into()));
+        let stream = match &mut self.stream {
+            Some(stream) => stream,
+            None => {
+                let stream = TcpStream::connect(&self.target.address)
+                    .await
+                    .map_err(|e| Failure::Other(format!("connect: {e}")))?;
+                stream
+                    .set_nodelay(true)
+                    .map_err(|e| Failure::Other(e.to_string()))?;
+                self.stream.insert(stream)
+            }
         };
         stream.write_all(&self.request).await.map_err(Failure::io)?;
         self.buffer.clear();

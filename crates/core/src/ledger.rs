@@ -198,9 +198,9 @@ pub struct CustomerLedger {
     /// purpose, such as the lots a receipt being returned touched.
     pub lots: Vec<Lot>,
     /// The store's version of the customer's account as it was read, where the store
-    /// keeps one (PostgreSQL: every write of the customer's balances or lots, and every
-    /// receipt committed for them, advances it). Lets a commit use a ledger read
-    /// before its transaction when the version it locks is the same.
+    /// keeps one (both stores do: every write of the customer's balances or lots, and
+    /// every receipt committed for them, advances it). Lets a commit use a ledger read
+    /// before its transaction when the version it finds there is the same.
     pub version: Option<i64>,
     journal: Vec<Entry>,
     dirty: BTreeSet<String>,

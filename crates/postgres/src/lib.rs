@@ -638,11 +638,7 @@ impl Store for PostgresStore {
                 // quote taken and reads).
                 let quoted = command
                     .quote
-                    .peek(|quote| {
-                        (quote.request.customer == command.request.customer)
-                            .then(|| quote.ledger.clone())
-                            .flatten()
-                    })
+                    .peek(|quote| quote.ledger_for(&command.request.customer))
                     .flatten();
                 let mut tx = PgTx::commit(conn, command.request.customer.clone(), quoted);
                 let outcome = service::commit(&mut tx, &command).await;

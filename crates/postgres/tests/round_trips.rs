@@ -12,14 +12,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tessera_core::customer::Customer;
-use tessera_core::customer::CustomerFacts;
-use tessera_core::ledger::CustomerLedger;
-use tessera_core::pricing::Calculation;
 use tessera_core::promotion::{Effect, Percent, Promotion};
 use tessera_core::receipt::{CustomerRef, ReceiptLine, ReceiptRequest, Redeem};
 use tessera_core::snapshot::ConfigSnapshot;
 use tessera_postgres::PostgresStore;
-use tessera_store::quote::{Quote, QuoteSlot};
+use tessera_store::contract_quotes::quote_with_ledger;
+use tessera_store::quote::QuoteSlot;
 use tessera_store::{CommitCommand, Committed, ReturnCommand, Returned, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -180,30 +178,6 @@ fn give_back(receipt_id: &str, return_id: &str) -> ReturnCommand {
     }
 }
 
-/// A quote of `request` that kept the calculate's `read` of the customer. Its
-/// calculation is empty and its view missing, so the commit prices the receipt itself;
-/// only the ledger is used.
-fn quote_with(
-    config: &Arc<ConfigSnapshot>,
-    request: ReceiptRequest,
-    read: Option<(CustomerLedger, CustomerFacts)>,
-) -> Quote {
-    Quote {
-        config: Arc::downgrade(config),
-        request,
-        view: None,
-        coupon_series: Default::default(),
-        coupon_rejections: Default::default(),
-        certificates: Default::default(),
-        usage_reads: Vec::new(),
-        exhausted: Vec::new(),
-        calculation: Calculation::default(),
-        pieces: Vec::new(),
-        ledger: None,
-    }
-    .with_ledger(read)
-}
-
 /// Runs `op` `times` times after as many warm-up runs (every pooled connection has
 /// prepared its statements by then) and answers the round trips and prepares per run,
 /// counted once the pool has taken the connections back.
@@ -351,7 +325,8 @@ async fn hot_calls_take_few_round_trips() {
                 let reference = CustomerRef::Card(card(i + 20));
                 let read = store.find_ledger(&reference).await.unwrap();
                 let mut command = commit(config, request.clone());
-                command.quote = QuoteSlot::new(Some(Arc::new(quote_with(config, request, read))));
+                command.quote =
+                    QuoteSlot::new(Some(Arc::new(quote_with_ledger(config, request, read))));
                 store.commit_receipt(command).await.unwrap();
             }
         })

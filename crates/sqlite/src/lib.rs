@@ -431,16 +431,10 @@ impl Store for SqliteStore {
         // What the commit will splice in from its quote (the answer's pieces, the
         // record's lines) is rendered and compressed here, on the request's thread,
         // rather than on the writer's.
-        // So is what the calculate read of the customer, when it is the same one.
+        // With them goes what the calculate read of the customer.
         let prepared = command
             .quote
-            .peek(|quote| {
-                let mut prepared = writer::Prepared::of(quote);
-                if quote.request.customer == command.request.customer {
-                    prepared.ledger = quote.ledger.clone();
-                }
-                prepared
-            })
+            .peek(|quote| writer::Prepared::of(quote, &command.request.customer))
             .unwrap_or_default();
         self.submit(|reply| Job::Commit(Box::new(command), prepared, reply))
             .await

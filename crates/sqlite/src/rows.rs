@@ -256,7 +256,7 @@ pub fn touch_account(conn: &Connection, customer_id: &str) -> StoreResult<()> {
     .map(|_| ())
 }
 
-/// The customer, balances and facts of [`find_ledger`]'s first row.
+/// The customer, balances and facts of [`find_ledger`]'s customer row.
 fn ledger_head(row: &Row) -> StoreResult<(String, i64, i64, CustomerFacts)> {
     let tier = match row.at::<Option<String>>(4)? {
         Some(tier) => Some(TierGrant {

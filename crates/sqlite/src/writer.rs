@@ -97,9 +97,10 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// What can be made ahead of a commit from its quote. A record lead that cannot be
-    /// rendered is left to the writer (which then reports the failure).
-    pub fn of(quote: &Quote) -> Prepared {
+    /// What can be made ahead of a commit from its quote, and the quote's ledger when
+    /// it was read for the commit's `customer`. A record lead that cannot be rendered
+    /// is left to the writer (which then reports the failure).
+    pub fn of(quote: &Quote, customer: &Option<CustomerRef>) -> Prepared {
         let record = record_json::piece(&quote.calculation).ok().map(|record| {
             let block = packed::block(&record);
             (record, block)
@@ -107,7 +108,7 @@ impl Prepared {
         Prepared {
             answer: quote.pieces.iter().map(|p| packed::block(p)).collect(),
             record,
-            ledger: None,
+            ledger: quote.ledger_for(customer),
         }
     }
 }

@@ -245,6 +245,10 @@ where
     let store = open().await;
     let outcome = crate::contract_tiers::tier_state_and_events(store.as_ref()).await;
     store.close().await;
+    outcome?;
+    let store = open().await;
+    let outcome = crate::contract_quotes::quoted_ledgers(store.as_ref()).await;
+    store.close().await;
     outcome
 }
 

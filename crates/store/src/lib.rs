@@ -17,6 +17,7 @@ pub mod contract;
 pub mod contract_access;
 pub mod contract_accounts;
 pub mod contract_crm;
+pub mod contract_quotes;
 pub mod contract_retries;
 pub mod contract_tiers;
 pub mod contract_vouchers;

@@ -23,7 +23,7 @@ use tessera_core::customer::CustomerFacts;
 use tessera_core::ledger::CustomerLedger;
 use tessera_core::limits::Usage;
 use tessera_core::pricing::{Calculation, CouponRejection, CustomerView, PricingContext};
-use tessera_core::receipt::ReceiptRequest;
+use tessera_core::receipt::{CustomerRef, ReceiptRequest};
 use tessera_core::reward::Certificate;
 use tessera_core::snapshot::ConfigSnapshot;
 
@@ -54,7 +54,7 @@ pub struct Quote {
     /// The customer's ledger and facts as the calculate read them, before any
     /// catch-up, when the store versions its accounts ([`CustomerLedger::version`]):
     /// an adapter's commit may use them instead of reading them again once it has
-    /// locked the account and found the same version.
+    /// found the account still at that version ([`Quote::ledger_for`]).
     pub ledger: Option<(CustomerLedger, CustomerFacts)>,
 }
 
@@ -96,6 +96,19 @@ impl Quote {
     pub fn with_ledger(mut self, ledger: Option<(CustomerLedger, CustomerFacts)>) -> Quote {
         self.ledger = ledger;
         self
+    }
+
+    /// A copy of the ledger and facts the calculate read, when the quote was made for
+    /// the same `customer` as the commit's.
+    pub fn ledger_for(
+        &self,
+        customer: &Option<CustomerRef>,
+    ) -> Option<(CustomerLedger, CustomerFacts)> {
+        if self.request.customer == *customer {
+            self.ledger.clone()
+        } else {
+            None
+        }
     }
 
     /// The quote with the answer pieces rendered from its calculation.
