@@ -13,17 +13,17 @@ use std::time::Instant;
 use tessera_api::convert::calculation_out;
 use tessera_core::compact_json;
 use tessera_core::pricing::{
-    AppliedPromotion, BalanceAfter, Calculation, NotApplied, PricedLine, Totals,
+    AppliedPromotion, BalanceAfter, Calculation, NotApplied, NotAppliedReason, PricedLine, Totals,
 };
 use tessera_core::refund::{ReceiptRecord, ReceiptStatus};
 use tessera_core::reward::{Issued, Reward, RewardKind};
 
-const REASONS: [&str; 5] = [
-    "limit_reached",
-    "lost_in_group",
-    "blocked_by",
-    "exclusive_after_others",
-    "no_effect",
+const REASONS: [NotAppliedReason; 5] = [
+    NotAppliedReason::LimitReached,
+    NotAppliedReason::LostInGroup,
+    NotAppliedReason::BlockedBy,
+    NotAppliedReason::ExclusiveAfterOthers,
+    NotAppliedReason::NoEffect,
 ];
 
 fn calculation() -> Calculation {
@@ -79,7 +79,7 @@ fn calculation() -> Calculation {
         not_applied: (0..50)
             .map(|idx| NotApplied {
                 promotion_id: format!("p{:03}", 30 + idx * 3),
-                reason: REASONS[idx % REASONS.len()].into(),
+                reason: REASONS[idx % REASONS.len()],
                 by: (idx % 5 == 2).then(|| format!("p{:03}", idx % 10 * 17)),
             })
             .collect(),

@@ -978,7 +978,7 @@ pub fn not_applied_out(not_applied: &[tessera_core::pricing::NotApplied]) -> Vec
         .iter()
         .map(|n| NotAppliedOut {
             promotion_id: n.promotion_id.clone(),
-            reason: n.reason.clone(),
+            reason: n.reason.as_str().to_string(),
             by: n.by.clone(),
         })
         .collect()

@@ -259,8 +259,8 @@ pub struct AppliedPromotionOut {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NotAppliedOut {
     pub promotion_id: String,
-    /// `limit_reached`, `lost_in_group`, `blocked_by`, `exclusive_after_others` or
-    /// `no_effect`.
+    /// `limit_reached`, `lost_in_group`, `blocked_by`, `exclusive_after_others`,
+    /// `no_effect` or `coupon_invalid`.
     pub reason: String,
     /// The promotion that caused it, when one did.
     pub by: Option<String>,
@@ -279,7 +279,7 @@ impl<'a> From<&'a tessera_core::pricing::NotApplied> for NotAppliedRef<'a> {
     fn from(n: &'a tessera_core::pricing::NotApplied) -> NotAppliedRef<'a> {
         NotAppliedRef {
             promotion_id: &n.promotion_id,
-            reason: &n.reason,
+            reason: n.reason.as_str(),
             by: n.by.as_deref(),
         }
     }

@@ -174,18 +174,47 @@ fn bonus_points_of(rewards: &[Reward]) -> Points {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotApplied {
     pub promotion_id: String,
-    /// `limit_reached` (a use limit or budget is used up),
-    /// `lost_in_group` (another of its group is worth more to the customer),
-    /// `blocked_by` (a blocking or exclusive promotion applied before it),
-    /// `exclusive_after_others` (it is exclusive and others applied before it), or
-    /// `no_effect` (its effects changed nothing on this receipt).
-    pub reason: String,
+    pub reason: NotAppliedReason,
     /// The promotion that caused it, when one did.
     pub by: Option<String>,
 }
 
+/// Why a candidate promotion did not apply. A receipt lists dozens of candidates
+/// with 200 promotions in force, so the reason is a value, not a string made each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotAppliedReason {
+    /// A use limit or budget is used up.
+    LimitReached,
+    /// Another of its group is worth more to the customer.
+    LostInGroup,
+    /// A blocking or exclusive promotion applied before it.
+    BlockedBy,
+    /// It is exclusive and others applied before it.
+    ExclusiveAfterOthers,
+    /// Its effects changed nothing on this receipt.
+    NoEffect,
+    /// It needs a coupon of its series and the receipt's code of that series was
+    /// refused.
+    CouponInvalid,
+}
+
+impl NotAppliedReason {
+    /// The reason as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotAppliedReason::LimitReached => "limit_reached",
+            NotAppliedReason::LostInGroup => "lost_in_group",
+            NotAppliedReason::BlockedBy => "blocked_by",
+            NotAppliedReason::ExclusiveAfterOthers => "exclusive_after_others",
+            NotAppliedReason::NoEffect => "no_effect",
+            NotAppliedReason::CouponInvalid => "coupon_invalid",
+        }
+    }
+}
+
 /// One priced line; `amount - discount - points_paid - certificate_paid = total`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricedLine {
     pub line: u32,
     pub sku: String,
@@ -207,6 +236,59 @@ pub struct PricedLine {
     /// print it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_by: Option<String>,
+}
+
+impl Clone for PricedLine {
+    fn clone(&self) -> PricedLine {
+        PricedLine {
+            line: self.line,
+            sku: self.sku.clone(),
+            qty: self.qty,
+            price: self.price,
+            amount: self.amount,
+            discount: self.discount,
+            points_redeemed: self.points_redeemed,
+            points_paid: self.points_paid,
+            certificate_paid: self.certificate_paid,
+            total: self.total,
+            points_earned: self.points_earned,
+            promotions: self.promotions.clone(),
+            added_by: self.added_by.clone(),
+        }
+    }
+
+    /// Copies `source` into this line's own strings where they have room (pricing
+    /// sets a copy of the receipt back to its lines for each group candidate).
+    fn clone_from(&mut self, source: &PricedLine) {
+        let PricedLine {
+            line,
+            sku,
+            qty,
+            price,
+            amount,
+            discount,
+            points_redeemed,
+            points_paid,
+            certificate_paid,
+            total,
+            points_earned,
+            promotions,
+            added_by,
+        } = source;
+        self.line = *line;
+        self.sku.clone_from(sku);
+        self.qty = *qty;
+        self.price = *price;
+        self.amount = *amount;
+        self.discount = *discount;
+        self.points_redeemed = *points_redeemed;
+        self.points_paid = *points_paid;
+        self.certificate_paid = *certificate_paid;
+        self.total = *total;
+        self.points_earned = *points_earned;
+        self.promotions.clone_from(promotions);
+        self.added_by.clone_from(added_by);
+    }
 }
 
 /// Receipt totals; each is the sum of the lines' values.
@@ -322,7 +404,7 @@ pub fn calculate(
                 if refused {
                     not_applied.push(NotApplied {
                         promotion_id: promotion.promotion_id.clone(),
-                        reason: "coupon_invalid".to_string(),
+                        reason: NotAppliedReason::CouponInvalid,
                         by: None,
                     });
                 }
@@ -343,14 +425,14 @@ pub fn calculate(
         if ctx.exhausted.contains(&promotion.promotion_id) {
             not_applied.push(NotApplied {
                 promotion_id: promotion.promotion_id.clone(),
-                reason: "limit_reached".to_string(),
+                reason: NotAppliedReason::LimitReached,
                 by: None,
             });
             continue;
         }
-        let skip = |reason: &str, by: Option<&str>| NotApplied {
+        let skip = |reason: NotAppliedReason, by: Option<&str>| NotApplied {
             promotion_id: promotion.promotion_id.clone(),
-            reason: reason.to_string(),
+            reason,
             by: by.map(str::to_string),
         };
         if let Some(winner) = promotion
@@ -359,16 +441,16 @@ pub fn calculate(
             .and_then(|g| group_winners.get(g.as_str()))
         {
             if *winner != promotion.promotion_id {
-                not_applied.push(skip("lost_in_group", Some(winner)));
+                not_applied.push(skip(NotAppliedReason::LostInGroup, Some(winner)));
                 continue;
             }
         }
         if let Some(by) = stopped_by {
-            not_applied.push(skip("blocked_by", Some(by)));
+            not_applied.push(skip(NotAppliedReason::BlockedBy, Some(by)));
             continue;
         }
         if promotion.stacking == Stacking::Exclusive && first_applied.is_some() {
-            not_applied.push(skip("exclusive_after_others", first_applied));
+            not_applied.push(skip(NotAppliedReason::ExclusiveAfterOthers, first_applied));
             continue;
         }
         let mut outcome = EffectOutcome {
@@ -387,7 +469,7 @@ pub fn calculate(
             &mut outcome,
         );
         if !had_effect {
-            not_applied.push(skip("no_effect", None));
+            not_applied.push(skip(NotAppliedReason::NoEffect, None));
             continue;
         }
         first_applied.get_or_insert(&promotion.promotion_id);
@@ -919,6 +1001,12 @@ fn group_winners<'p>(
     for group in candidates.iter().filter_map(|p| p.group.as_deref()) {
         *sizes.entry(group).or_default() += 1;
     }
+    // One copy of the receipt for every candidate evaluated alone, set back to the
+    // undiscounted lines before each (keeping the strings' room).
+    let mut alone: Vec<PricedLine> = Vec::new();
+    let mut alone_products: Vec<Option<&Product>> = Vec::new();
+    let (mut applied, mut earn_rules, mut messages, mut receipt_messages, mut rewards) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for promotion in candidates {
         let Some(group) = promotion.group.as_deref() else {
             continue;
@@ -928,10 +1016,18 @@ fn group_winners<'p>(
             best.insert(group, (0, promotion));
             continue;
         }
-        let mut alone = lines.to_vec();
-        let mut alone_products = products.to_vec();
-        let (mut applied, mut earn_rules, mut messages, mut receipt_messages, mut rewards) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        alone.truncate(lines.len());
+        for (copy, line) in alone.iter_mut().zip(lines) {
+            copy.clone_from(line);
+        }
+        alone.extend_from_slice(&lines[alone.len()..]);
+        alone_products.clear();
+        alone_products.extend_from_slice(products);
+        applied.clear();
+        earn_rules.clear();
+        messages.clear();
+        receipt_messages.clear();
+        rewards.clear();
         let mut outcome = EffectOutcome {
             applied: &mut applied,
             earn_rules: &mut earn_rules,
