@@ -7,6 +7,7 @@
 //! serves it in-process, so one command measures the whole path.
 
 use crate::bench_client::{Client, Target};
+use crate::bench_pacer::Pacer;
 use crate::demo::load_fresh;
 use crate::demo_data::{member_card, DemoOptions};
 use anyhow::{bail, Context, Result};
@@ -88,12 +89,14 @@ impl Stats {
     }
 }
 
-#[derive(Default)]
 struct Tally {
     calculate: Option<Stats>,
     commit: Option<Stats>,
     returns: Option<Stats>,
     receipts: u64,
+    /// With `--rate`: how late each receipt started against its due time (the load
+    /// generator's own delay, counted in its calculate's latency).
+    late: Histogram<u64>,
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
@@ -140,6 +143,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         commit: Some(Stats::new()?),
         returns: Some(Stats::new()?),
         receipts: 0,
+        late: Histogram::new_with_bounds(1, 60_000_000, 3)?,
     }));
     let chain = Arc::new(chain);
     let started = Instant::now();
@@ -153,13 +157,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     // Receipt ids unique to this run, so runs against one database never collide.
     let run = chrono::Utc::now().timestamp_millis();
     // With `--rate`, receipt `i` of the run is due at `started + i / rate`; each worker
-    // takes the next ticket, waits for its time, and reports latency from it.
-    let schedule = args.rate.map(|rate| {
-        (
-            Arc::new(std::sync::atomic::AtomicU64::new(0)),
-            Duration::from_secs_f64(1.0 / f64::from(rate.max(1))),
-        )
-    });
+    // waits for the next due time and reports latency from it.
+    let schedule = match args.rate {
+        Some(rate) => Some(Pacer::start(rate, started, deadline)?),
+        None => None,
+    };
     let target = Target::parse(&base)?;
     let mut workers = Vec::new();
     for worker in 0..args.concurrency {
@@ -172,15 +174,16 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             let mut n = 0u64;
             loop {
                 let due = match &schedule {
-                    Some((next, every)) => {
-                        let ticket = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let due = started + every.mul_f64(ticket as f64);
-                        if due >= deadline {
-                            break;
+                    Some(pacer) => match pacer.next().await {
+                        Some(due) => {
+                            if let Ok(mut t) = tally.lock() {
+                                let late = due.elapsed().as_micros().max(1) as u64;
+                                let _ = t.late.record(late.min(60_000_000));
+                            }
+                            Some(due)
                         }
-                        tokio::time::sleep_until(due.into()).await;
-                        Some(due)
-                    }
+                        None => break,
+                    },
                     None if Instant::now() < deadline => None,
                     None => break,
                 };
@@ -628,6 +631,15 @@ fn summary(stats: &Option<Stats>, elapsed: f64) -> Value {
     })
 }
 
+/// With `--rate`: how late receipts started against their due times.
+fn started_late(args: &BenchArgs, late: &Histogram<u64>) -> Value {
+    if args.rate.is_none() || late.is_empty() {
+        return Value::Null;
+    }
+    let ms = |q: f64| late.value_at_quantile(q) as f64 / 1000.0;
+    json!({"p50_ms": ms(0.50), "p99_ms": ms(0.99), "max_ms": late.max() as f64 / 1000.0})
+}
+
 fn report(args: &BenchArgs, tally: &Tally, elapsed: f64) -> Value {
     json!({
         "target": args.target.clone().unwrap_or_else(|| format!("in-process, {}", args.database)),
@@ -642,6 +654,7 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: f64) -> Value {
         "calculate": summary(&tally.calculate, elapsed),
         "commit": summary(&tally.commit, elapsed),
         "return": summary(&tally.returns, elapsed),
+        "started_late": started_late(args, &tally.late),
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     })
 }
@@ -668,6 +681,15 @@ fn print_report(report: &Value) {
             s["p999_ms"].as_f64().unwrap_or(0.0),
             s["max_ms"].as_f64().unwrap_or(0.0),
             s["errors"]
+        );
+    }
+    let late = &report["started_late"];
+    if !late.is_null() {
+        println!(
+            "receipts started late (load generator): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            late["p50_ms"].as_f64().unwrap_or(0.0),
+            late["p99_ms"].as_f64().unwrap_or(0.0),
+            late["max_ms"].as_f64().unwrap_or(0.0),
         );
     }
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_client;
+mod bench_pacer;
 mod config;
 mod demo;
 mod demo_data;

@@ -1,0 +1,157 @@
+//! The open loop's schedule: receipt `i` of a run is due at `started + i / rate`.
+//!
+//! A thread of its own sleeps until each due time and then lets one worker go. The
+//! async runtime's timers tick in whole milliseconds and round a deadline up to the
+//! next tick, so workers that slept until their due time themselves sent up to a
+//! millisecond late, and that lateness was counted in every latency (measured from the
+//! due time): about half a millisecond on the median calculate. A thread's sleep ends
+//! within some 50 µs of its deadline. When the pacer falls behind (a busy machine), it
+//! lets go every receipt whose time has come at once, so that waiting behind a stall
+//! is still measured from the due time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Hands out due times, each no earlier than the moment it is handed out.
+pub struct Pacer {
+    started: Instant,
+    every: Duration,
+    total: u64,
+    released: Arc<Semaphore>,
+    taken: AtomicU64,
+}
+
+impl Pacer {
+    /// Starts the schedule of `rate` receipts a second from `started`; the last one is
+    /// due before `deadline`.
+    pub fn start(rate: u32, started: Instant, deadline: Instant) -> std::io::Result<Arc<Pacer>> {
+        let every = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+        let total = tickets_before(started, every, deadline);
+        let pacer = Arc::new(Pacer {
+            started,
+            every,
+            total,
+            released: Arc::new(Semaphore::new(0)),
+            taken: AtomicU64::new(0),
+        });
+        let released = pacer.released.clone();
+        std::thread::Builder::new()
+            .name("bench-pacer".into())
+            .spawn(move || release(&released, started, every, total))?;
+        Ok(pacer)
+    }
+
+    /// Waits for the next receipt's time and answers it (`None` once the run's
+    /// receipts are all handed out).
+    pub async fn next(&self) -> Option<Instant> {
+        self.released.acquire().await.ok()?.forget();
+        let ticket = self.taken.fetch_add(1, Ordering::Relaxed);
+        (ticket < self.total).then(|| due(self.started, self.every, ticket))
+    }
+}
+
+/// Lets one waiter go at each due time, all that are late at once, then every waiter
+/// (each finds the schedule done). Closing the semaphore instead would drop the
+/// permits of the last tickets not yet taken.
+fn release(released: &Semaphore, started: Instant, every: Duration, total: u64) {
+    let mut done = 0u64;
+    while done < total {
+        let now = Instant::now();
+        let ready = tickets_before(started, every, now + Duration::from_nanos(1)).min(total);
+        if ready > done {
+            released.add_permits((ready - done) as usize);
+            done = ready;
+            continue;
+        }
+        std::thread::sleep(due(started, every, done).saturating_duration_since(now));
+    }
+    released.add_permits(Semaphore::MAX_PERMITS / 2);
+}
+
+fn due(started: Instant, every: Duration, ticket: u64) -> Instant {
+    started + every.mul_f64(ticket as f64)
+}
+
+/// How many tickets are due strictly before `until`.
+fn tickets_before(started: Instant, every: Duration, until: Instant) -> u64 {
+    let span = until.saturating_duration_since(started).as_secs_f64();
+    if span <= 0.0 {
+        return 0;
+    }
+    let count = (span / every.as_secs_f64()).ceil() as u64;
+    // Floating point may put a ticket due exactly at `until` on either side.
+    let mut count = count;
+    while count > 0 && due(started, every, count - 1) >= until {
+        count -= 1;
+    }
+    while due(started, every, count) < until {
+        count += 1;
+    }
+    count
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_the_tickets_due_before_an_instant() {
+        let started = Instant::now();
+        let every = Duration::from_millis(10);
+        assert_eq!(tickets_before(started, every, started), 0);
+        // Ticket 0 is due at the start.
+        assert_eq!(
+            tickets_before(started, every, started + Duration::from_nanos(1)),
+            1
+        );
+        assert_eq!(
+            tickets_before(started, every, started + Duration::from_millis(10)),
+            1
+        );
+        assert_eq!(
+            tickets_before(started, every, started + Duration::from_millis(25)),
+            3
+        );
+        assert_eq!(
+            tickets_before(started, every, started + Duration::from_secs(1)),
+            100
+        );
+    }
+
+    #[tokio::test]
+    async fn hands_out_every_due_time_once_in_order_and_never_early() {
+        let started = Instant::now();
+        let pacer = Pacer::start(1000, started, started + Duration::from_millis(50)).unwrap();
+        let mut dues = Vec::new();
+        while let Some(due) = pacer.next().await {
+            assert!(
+                Instant::now() >= due,
+                "a due time handed out before it came"
+            );
+            dues.push(due);
+        }
+        let expected: Vec<Instant> = (0..50)
+            .map(|i| started + Duration::from_millis(1).mul_f64(i as f64))
+            .collect();
+        assert_eq!(dues, expected);
+    }
+
+    #[tokio::test]
+    async fn lets_late_tickets_go_at_once() {
+        // A schedule that began 20 ms ago: twenty tickets are already due.
+        let started = Instant::now() - Duration::from_millis(20);
+        let pacer = Pacer::start(1000, started, started + Duration::from_millis(30)).unwrap();
+        for i in 0..20 {
+            let due = pacer.next().await.unwrap();
+            assert_eq!(due, started + Duration::from_millis(1).mul_f64(i as f64));
+        }
+        let mut rest = 0;
+        while pacer.next().await.is_some() {
+            rest += 1;
+        }
+        assert_eq!(rest, 10);
+    }
+}
