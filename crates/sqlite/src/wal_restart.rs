@@ -12,7 +12,7 @@
 //! that sync (40–47 ms against a p90 of 12–17 ms). The writer now does it itself once
 //! the WAL holds [`RESTART_AT`] frames, ten times less often, right after a
 //! checkpointer pass has copied the whole WAL back; close to that length the passes
-//! come every [`CLOSE_PASSES`] instead of every 50 ms, so that the frames left for the
+//! come every [`CLOSE_PASSES`] instead of every 200 ms, so that the frames left for the
 //! writer to copy, and the sync that follows, are few. It runs a passive checkpoint,
 //! then pauses [`READERS_GRACE`] for the readers that began before it to leave the
 //! WAL, so that the next transaction can start it again. A try that a long read
