@@ -98,6 +98,15 @@ impl Client {
         }
     }
 
+    /// Opens the connection now, if it is not open, so that a run's first calls do not
+    /// wait for it.
+    pub async fn open(&mut self) -> Result<(), String> {
+        if self.stream.is_none() {
+            self.stream = Some(connect(&self.target).await.map_err(Failure::into_text)?);
+        }
+        Ok(())
+    }
+
     async fn exchange(&mut self, path: &str, body: &[u8]) -> Result<Answer, String> {
         self.write_request(path, body);
         let reused = self.stream.is_some();
@@ -129,15 +138,7 @@ impl Client {
     async fn send_and_read(&mut self) -> Result<Answer, Failure> {
         let stream = match &mut self.stream {
             Some(stream) => stream,
-            None => {
-                let stream = TcpStream::connect(&self.target.address)
-                    .await
-                    .map_err(|e| Failure::Other(format!("connect: {e}")))?;
-                stream
-                    .set_nodelay(true)
-                    .map_err(|e| Failure::Other(e.to_string()))?;
-                self.stream.insert(stream)
-            }
+            None => self.stream.insert(connect(&self.target).await?),
         };
         stream.write_all(&self.request).await.map_err(Failure::io)?;
         self.buffer.clear();
@@ -147,6 +148,16 @@ impl Client {
         }
         Ok(answer)
     }
+}
+
+async fn connect(target: &Target) -> Result<TcpStream, Failure> {
+    let stream = TcpStream::connect(&target.address)
+        .await
+        .map_err(|e| Failure::Other(format!("connect: {e}")))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    Ok(stream)
 }
 
 /// Why an exchange failed: `Closed` when the connection ended before any byte of an
@@ -372,6 +383,18 @@ mod tests {
         assert!(requests[0].contains("authorization: Bearer tok\r\n"));
         assert!(requests[0].ends_with("\r\n\r\n{\"q\":1}"));
         assert!(requests[1].starts_with("POST /api/v1/y HTTP/1.1\r\n"));
+    }
+
+    #[tokio::test]
+    async fn a_connection_opened_ahead_carries_the_first_call() {
+        // The server accepts one connection only: a call on another would wait for an
+        // answer that never comes.
+        let (target, server) = serve(vec![b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]).await;
+        let mut client = Client::new(target, "t");
+        client.open().await.unwrap();
+        client.open().await.unwrap();
+        assert_eq!(client.post("/a", b"{}").await.unwrap().body, b"ok");
+        assert_eq!(server.await.unwrap().len(), 1);
     }
 
     #[tokio::test]
