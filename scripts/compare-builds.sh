@@ -22,7 +22,9 @@
 # KEEP_LOG=FILE keeps the server's whole log there. WARMUP=SECONDS plays the same load
 # that long first, unmeasured: on PostgreSQL a fresh server's first second opens its
 # pool's connections and prepares their statements, which can be most of a 20 s run's
-# p99. Every figure printed is taken after it.
+# p99. Every figure printed is taken after it. BENCH_BIN=BINARY plays the load with
+# another build's `tessera bench` (by default BINARY's own), so that server builds are
+# compared under one load generator.
 set -euo pipefail
 bin=${1:?binary}; db=${2:?database}; members=${3:?members}; seconds=${4:?seconds}
 shift 4
@@ -47,7 +49,7 @@ server=$!
 "$(dirname "$0")/wait-for-server.sh" "$port"
 cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 if [ "${WARMUP:-0}" -gt 0 ]; then
-  "$bin" bench --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
+  "${BENCH_BIN:-$bin}" bench --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
     --promotions 0 --seconds "$WARMUP" --report "$work/warmup.json" "$@" >/dev/null 2>&1
 fi
 # CPU ticks of each of the server's threads, by name (tokio workers summed).
@@ -87,10 +89,10 @@ threads_before=$(threads)
 switches_before=$(switches)
 thread_switches_before=$(thread_switches)
 database_before=$(database)
-/usr/bin/time -f "load generator CPU: %U s user, %S s system" "$bin" bench \
+/usr/bin/time -f "load generator CPU: %U s user, %S s system" "${BENCH_BIN:-$bin}" bench \
   --target "http://127.0.0.1:$port" --token insecure-dev --members "$members" \
   --promotions 0 --seconds "$seconds" --report "$work/report.json" "$@" 2>&1 |
-  grep -E "receipts/s|^call|^calculate|^commit|load generator"
+  grep -E "receipts/s|^call|^calculate|^commit|load generator|started late"
 after=$(cpu)
 threads_after=$(threads)
 switches_after=$(switches)
