@@ -8,6 +8,7 @@
 
 use crate::bench_client::{Client, Target};
 use crate::bench_pacer::Pacer;
+use crate::bench_timeline::Timeline;
 use crate::demo::load_fresh;
 use crate::demo_data::{member_card, DemoOptions};
 use anyhow::{bail, Context, Result};
@@ -74,17 +75,19 @@ struct Chain {
     members: usize,
 }
 
-/// Latencies (µs) and errors of one kind of call.
+/// Latencies (µs) and errors of one kind of call, over the run and second by second.
 struct Stats {
     latency: Histogram<u64>,
     errors: BTreeMap<String, u64>,
+    timeline: Timeline,
 }
 
 impl Stats {
-    fn new() -> Result<Self> {
+    fn new(started: Instant) -> Result<Self> {
         Ok(Stats {
             latency: Histogram::new_with_bounds(1, 60_000_000, 3)?,
             errors: BTreeMap::new(),
+            timeline: Timeline::new(started),
         })
     }
 }
@@ -138,13 +141,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         args.tills,
         args.seconds
     );
-    let tally = Arc::new(Mutex::new(Tally {
-        calculate: Some(Stats::new()?),
-        commit: Some(Stats::new()?),
-        returns: Some(Stats::new()?),
-        receipts: 0,
-        late: Histogram::new_with_bounds(1, 60_000_000, 3)?,
-    }));
     let chain = Arc::new(chain);
     // Every worker's connection is open before the clock starts: 256 connections
     // opened at once made the first 100-200 ms of every run slow (a median calculate
@@ -161,6 +157,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
+    let tally = Arc::new(Mutex::new(Tally {
+        calculate: Some(Stats::new(started)?),
+        commit: Some(Stats::new(started)?),
+        returns: Some(Stats::new(started)?),
+        receipts: 0,
+        late: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+    }));
     let progress = ProgressBar::new(args.seconds);
     progress.set_style(
         ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} s  {msg}")
@@ -619,6 +622,7 @@ async fn call<R>(
         if let Some(stats) = stats(&mut t).as_mut() {
             if ok {
                 let _ = stats.latency.record(micros.min(60_000_000));
+                stats.timeline.record(started, micros);
             } else {
                 *stats.errors.entry(code).or_default() += 1;
             }
@@ -639,6 +643,11 @@ fn summary(stats: &Option<Stats>, elapsed: f64) -> Value {
         "p50_ms": ms(0.50), "p90_ms": ms(0.90), "p99_ms": ms(0.99), "p999_ms": ms(0.999),
         "max_ms": h.max() as f64 / 1000.0,
         "errors": stats.errors,
+        "seconds": stats.timeline.summary(),
+        "slowest_seconds": stats.timeline.slowest(3)
+            .into_iter()
+            .map(|(second, p99)| json!({"second": second, "p99_ms": p99}))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -693,6 +702,23 @@ fn print_report(report: &Value) {
             s["max_ms"].as_f64().unwrap_or(0.0),
             s["errors"]
         );
+    }
+    for kind in ["calculate", "commit"] {
+        let slowest: Vec<String> = report[kind]["slowest_seconds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                format!(
+                    "second {} ({:.2} ms)",
+                    s["second"],
+                    s["p99_ms"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect();
+        if !slowest.is_empty() {
+            println!("{kind}: highest p99 in {}", slowest.join(", "));
+        }
     }
     let late = &report["started_late"];
     if !late.is_null() {

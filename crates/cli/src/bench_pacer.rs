@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 /// Hands out due times, each no earlier than the moment it is handed out.
 pub struct Pacer {
     started: Instant,
-    every: Duration,
+    rate: u64,
     total: u64,
     released: Arc<Semaphore>,
     taken: AtomicU64,
@@ -27,11 +27,11 @@ impl Pacer {
     /// Starts the schedule of `rate` receipts a second from `started`; the last one is
     /// due before `deadline`.
     pub fn start(rate: u32, started: Instant, deadline: Instant) -> std::io::Result<Arc<Pacer>> {
-        let every = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-        let total = tickets_before(started, every, deadline);
+        let rate = u64::from(rate.max(1));
+        let total = tickets_before(started, rate, deadline);
         let pacer = Arc::new(Pacer {
             started,
-            every,
+            rate,
             total,
             released: Arc::new(Semaphore::new(0)),
             taken: AtomicU64::new(0),
@@ -39,7 +39,7 @@ impl Pacer {
         let released = pacer.released.clone();
         std::thread::Builder::new()
             .name("bench-pacer".into())
-            .spawn(move || release(&released, started, every, total))?;
+            .spawn(move || release(&released, started, rate, total))?;
         Ok(pacer)
     }
 
@@ -48,49 +48,43 @@ impl Pacer {
     pub async fn next(&self) -> Option<Instant> {
         self.released.acquire().await.ok()?.forget();
         let ticket = self.taken.fetch_add(1, Ordering::Relaxed);
-        (ticket < self.total).then(|| due(self.started, self.every, ticket))
+        (ticket < self.total).then(|| due(self.started, self.rate, ticket))
     }
 }
 
 /// Lets one waiter go at each due time, all that are late at once, then every waiter
 /// (each finds the schedule done). Closing the semaphore instead would drop the
 /// permits of the last tickets not yet taken.
-fn release(released: &Semaphore, started: Instant, every: Duration, total: u64) {
+fn release(released: &Semaphore, started: Instant, rate: u64, total: u64) {
     let mut done = 0u64;
     while done < total {
         let now = Instant::now();
-        let ready = tickets_before(started, every, now + Duration::from_nanos(1)).min(total);
+        let ready = tickets_before(started, rate, now + Duration::from_nanos(1)).min(total);
         if ready > done {
             released.add_permits((ready - done) as usize);
             done = ready;
             continue;
         }
-        std::thread::sleep(due(started, every, done).saturating_duration_since(now));
+        std::thread::sleep(due(started, rate, done).saturating_duration_since(now));
     }
     released.add_permits(Semaphore::MAX_PERMITS / 2);
 }
 
-fn due(started: Instant, every: Duration, ticket: u64) -> Instant {
-    started + every.mul_f64(ticket as f64)
+/// When ticket `ticket` is due: `ticket / rate` seconds after the start, in whole
+/// nanoseconds (integer arithmetic, so that a run of N seconds holds exactly
+/// `N * rate` tickets).
+fn due(started: Instant, rate: u64, ticket: u64) -> Instant {
+    started + Duration::from_nanos((u128::from(ticket) * NANOS / u128::from(rate)) as u64)
 }
 
-/// How many tickets are due strictly before `until`.
-fn tickets_before(started: Instant, every: Duration, until: Instant) -> u64 {
-    let span = until.saturating_duration_since(started).as_secs_f64();
-    if span <= 0.0 {
-        return 0;
-    }
-    let count = (span / every.as_secs_f64()).ceil() as u64;
-    // Floating point may put a ticket due exactly at `until` on either side.
-    let mut count = count;
-    while count > 0 && due(started, every, count - 1) >= until {
-        count -= 1;
-    }
-    while due(started, every, count) < until {
-        count += 1;
-    }
-    count
+/// How many tickets are due strictly before `until`: the `k` with
+/// `k * 10^9 / rate` (rounded down) under the whole nanoseconds since the start.
+fn tickets_before(started: Instant, rate: u64, until: Instant) -> u64 {
+    let span = until.saturating_duration_since(started).as_nanos();
+    ((span * u128::from(rate)).div_ceil(NANOS)) as u64
 }
+
+const NANOS: u128 = 1_000_000_000;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -100,25 +94,21 @@ mod tests {
     #[test]
     fn counts_the_tickets_due_before_an_instant() {
         let started = Instant::now();
-        let every = Duration::from_millis(10);
-        assert_eq!(tickets_before(started, every, started), 0);
+        let at = |nanos: u64| started + Duration::from_nanos(nanos);
+        assert_eq!(tickets_before(started, 100, started), 0);
         // Ticket 0 is due at the start.
-        assert_eq!(
-            tickets_before(started, every, started + Duration::from_nanos(1)),
-            1
-        );
-        assert_eq!(
-            tickets_before(started, every, started + Duration::from_millis(10)),
-            1
-        );
-        assert_eq!(
-            tickets_before(started, every, started + Duration::from_millis(25)),
-            3
-        );
-        assert_eq!(
-            tickets_before(started, every, started + Duration::from_secs(1)),
-            100
-        );
+        assert_eq!(tickets_before(started, 100, at(1)), 1);
+        assert_eq!(tickets_before(started, 100, at(10_000_000)), 1);
+        assert_eq!(tickets_before(started, 100, at(10_000_001)), 2);
+        assert_eq!(tickets_before(started, 100, at(25_000_000)), 3);
+        assert_eq!(tickets_before(started, 100, at(1_000_000_000)), 100);
+        // A rate whose interval is no whole number of nanoseconds: a run of N seconds
+        // holds exactly N * rate tickets, ticket k due at k / rate rounded down.
+        assert_eq!(tickets_before(started, 300, at(4_000_000_000)), 1200);
+        assert_eq!(due(started, 300, 1), at(3_333_333));
+        assert_eq!(due(started, 300, 1199), at(3_996_666_666));
+        assert_eq!(tickets_before(started, 300, at(3_996_666_666)), 1199);
+        assert_eq!(tickets_before(started, 300, at(3_996_666_667)), 1200);
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_client;
 mod bench_pacer;
+mod bench_timeline;
 mod config;
 mod demo;
 mod demo_data;

@@ -61,4 +61,16 @@ fn bench_at_a_fixed_rate_offers_exactly_that_many_receipts() {
     assert_eq!(report["receipts"].as_u64(), Some(80), "{report}");
     assert_eq!(report["offered_rate"].as_u64(), Some(40), "{report}");
     assert_eq!(report["commit"]["ok"].as_u64(), Some(80), "{report}");
+    // Forty calculates were due in each of the two seconds.
+    let per_second: Vec<u64> = report["calculate"]["seconds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["ok"].as_u64().unwrap())
+        .collect();
+    assert_eq!(per_second, [40, 40], "{report}");
+    assert!(
+        stdout.contains("calculate: highest p99 in second "),
+        "{stdout}"
+    );
 }
