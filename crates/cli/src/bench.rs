@@ -651,9 +651,10 @@ fn summary(stats: &Option<Stats>, elapsed: f64) -> Value {
     })
 }
 
-/// With `--rate`: how late receipts started against their due times.
-fn started_late(args: &BenchArgs, late: &Histogram<u64>) -> Value {
-    if args.rate.is_none() || late.is_empty() {
+/// With `--rate`: how late receipts started against their due times (nothing is
+/// recorded without it).
+fn started_late(late: &Histogram<u64>) -> Value {
+    if late.is_empty() {
         return Value::Null;
     }
     let ms = |q: f64| late.value_at_quantile(q) as f64 / 1000.0;
@@ -674,7 +675,7 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: f64) -> Value {
         "calculate": summary(&tally.calculate, elapsed),
         "commit": summary(&tally.commit, elapsed),
         "return": summary(&tally.returns, elapsed),
-        "started_late": started_late(args, &tally.late),
+        "started_late": started_late(&tally.late),
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     })
 }
